@@ -1,0 +1,294 @@
+/* ir.h — the isbc graph IR: the one internal header of the ir/ layer.
+ *
+ * A Graph owns everything it refers to in one arena (freed at once by graph_free). Values and
+ * nodes are referred to by integer ids (indices into g->vals / g->nodes), never by pointer,
+ * because the arrays grow. Every value has a dtype and a static shape, except that the
+ * leading dim may be the symbolic batch N (IR_DIM_N), which becomes a run-time argument.
+ *
+ * Nodes are kept in a valid execution order (every input defined before use). A node's op
+ * comes from the X-macro table ir/ops.def. A guard is a region of nodes that runs per
+ * instance only where gate[n][index] >= threshold (DESIGN.md, "Branch annotations").
+ *
+ * Errors on user input go through Diag (message, exit status 1 in the driver); violations
+ * of our own invariants are assert()s.
+ */
+#ifndef ISBC_IR_H
+#define ISBC_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- diagnostics --------------------------------------------------------------------- */
+
+typedef struct Diag {
+    char msg[1024];
+} Diag;
+
+/* Format msg into d (if d != NULL) and return -1, so callers write `return diag(d, ...)`. */
+int diag(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- arena --------------------------------------------------------------------------- */
+
+typedef struct Arena Arena;
+Arena *arena_new(void);
+void arena_free(Arena *a);
+void *arena_alloc(Arena *a, size_t size); /* zeroed, 16-byte aligned; aborts on OOM */
+char *arena_strdup(Arena *a, const char *s);
+void *arena_memdup(Arena *a, const void *p, size_t size);
+
+/* ---- string -> int map (open addressing, arena-backed) ------------------------------- */
+
+typedef struct StrMap {
+    Arena *arena;
+    const char **keys;
+    int *vals;
+    int cap, len;
+} StrMap;
+void strmap_init(StrMap *m, Arena *a);
+void strmap_put(StrMap *m, const char *key, int val); /* key must outlive the map */
+int strmap_get(const StrMap *m, const char *key);     /* -1 if absent */
+
+/* ---- dtypes (numbered as ONNX TensorProto.DataType) ---------------------------------- */
+
+enum {
+    DT_UNDEF = 0,
+    DT_F32 = 1,
+    DT_U8 = 2,
+    DT_I8 = 3,
+    DT_U16 = 4,
+    DT_I16 = 5,
+    DT_I32 = 6,
+    DT_I64 = 7,
+    DT_STRING = 8,
+    DT_BOOL = 9,
+    DT_F16 = 10,
+    DT_F64 = 11,
+    DT_U32 = 12,
+    DT_U64 = 13,
+    DT_COUNT
+};
+size_t dtype_size(int dt);          /* 0 for undefined/string */
+const char *dtype_name(int dt);     /* "f32", "i64", ... ; "?" if unknown */
+int dtype_from_name(const char *s); /* DT_UNDEF if unknown */
+bool dtype_is_float(int dt);
+
+/* ---- types --------------------------------------------------------------------------- */
+
+#define IR_MAX_RANK 8
+#define IR_DIM_N (-1)       /* the symbolic batch dim (only ever dims[0]) */
+#define IR_DIM_UNKNOWN (-2) /* not yet inferred */
+#define IR_RANK_UNKNOWN (-1)
+
+typedef struct Type {
+    int32_t dtype;
+    int32_t rank; /* IR_RANK_UNKNOWN before shape inference */
+    int64_t dims[IR_MAX_RANK];
+} Type;
+
+Type type_make(int dtype, int rank, const int64_t *dims);
+bool type_known(const Type *t);                /* rank and every dim known (N allowed) */
+bool type_has_batch(const Type *t);            /* dims[0] == IR_DIM_N */
+bool type_equal(const Type *a, const Type *b); /* dtype, rank and dims */
+/* Element count with N replaced by `batch`. */
+int64_t type_numel(const Type *t, int64_t batch);
+int64_t type_bytes(const Type *t, int64_t batch);
+/* "f32[N,3,224,224]" into buf; returns buf. */
+char *type_str(const Type *t, char *buf, size_t len);
+
+/* ---- attributes ---------------------------------------------------------------------- */
+
+typedef enum AttrKind {
+    ATTR_INT,
+    ATTR_FLOAT,
+    ATTR_STRING,
+    ATTR_INTS,
+    ATTR_FLOATS,
+    ATTR_STRINGS,
+    ATTR_TENSOR,
+    ATTR_GRAPH,
+} AttrKind;
+
+struct Graph;
+
+typedef struct Attr {
+    const char *name;
+    AttrKind kind;
+    int64_t i;
+    float f;
+    const char *s;
+    int n; /* element count of ints / floats / strings */
+    int64_t *ints;
+    float *floats;
+    const char **strings;
+    Type ttype; /* ATTR_TENSOR: type and payload */
+    void *tdata;
+    struct Graph *graph; /* ATTR_GRAPH: a subgraph in the same arena */
+} Attr;
+
+/* ---- ops ----------------------------------------------------------------------------- */
+
+enum {
+    OPF_ELEMWISE = 1 << 0, /* output[i] depends on input[i] after broadcasting */
+    OPF_UNARY = 1 << 1,
+    OPF_BINARY = 1 << 2,
+    OPF_FOLD = 1 << 3,     /* may be evaluated at compile time when inputs are constant */
+    OPF_VIEW = 1 << 4,     /* output is a reinterpretation of input 0's bytes */
+    OPF_INTERNAL = 1 << 5, /* not an ONNX op */
+};
+
+typedef enum Op {
+#define OP(id, mi, xi, mo, xo, fl, at) OP_##id,
+#include "ops.def"
+#undef OP
+    OP_COUNT
+} Op;
+
+typedef struct OpInfo {
+    const char *name;
+    int min_in, max_in, min_out, max_out;
+    unsigned flags;
+    const char *attrs; /* schema, see ops.def */
+} OpInfo;
+
+const OpInfo *op_info(int op);
+int op_from_name(const char *name); /* -1 if unknown */
+/* Kind of attribute `name` in op's schema, or -1 if the schema does not have it. */
+int op_attr_kind(int op, const char *name);
+
+/* ---- values, nodes, guards, graph ------------------------------------------------------ */
+
+enum {
+    VAL_INPUT = 1 << 0,  /* a graph input */
+    VAL_OUTPUT = 1 << 1, /* a graph output */
+    VAL_CONST = 1 << 2,  /* an initializer / folded constant: data (or hash) is set */
+};
+
+typedef struct Value {
+    const char *name; /* unique within the graph */
+    Type type;
+    int def;          /* producing node id, -1 for inputs and constants */
+    unsigned flags;   /* VAL_* */
+    const void *data; /* VAL_CONST payload, row-major; NULL if elided (parsed from a dump) */
+    uint64_t hash;    /* VAL_CONST: content hash (value_hash) */
+    int64_t offset;   /* memory plan: byte offset per batch instance; -1 if not planned */
+} Value;
+
+typedef struct Node {
+    int op;
+    const char *name; /* the ONNX node name ("" if none) */
+    int nin, nout;
+    int *in;  /* value ids; -1 for an absent optional input */
+    int *out; /* value ids */
+    int nattr;
+    Attr *attrs;
+    int guard; /* guard id or -1 */
+    bool dead; /* removed; graph_compact drops it */
+} Node;
+
+typedef struct Guard {
+    const char *name; /* branch name from the annotation */
+    int gate;         /* value id of the gate tensor, [N, K] */
+    int index;        /* element of the gate row that gates this region */
+    float threshold;  /* region runs for instance n iff gate[n][index] >= threshold */
+    int value;        /* the branch's weighted contribution (zero where skipped) */
+    int64_t flops;    /* static FLOPs of the region per instance */
+} Guard;
+
+typedef struct MetaProp {
+    const char *key, *value;
+} MetaProp;
+
+typedef struct Graph {
+    Arena *arena;
+    const char *name;
+    int opset; /* default-domain opset the model was imported with */
+    Value *vals;
+    int nval, capval;
+    Node *nodes;
+    int nnode, capnode;
+    int *inputs; /* value ids, in order */
+    int ninput, capinput;
+    int *outputs; /* value ids, in order */
+    int noutput, capoutput;
+    Guard *guards;
+    int nguard, capguard;
+    MetaProp *meta;
+    int nmeta, capmeta;
+    StrMap names;          /* value name -> id */
+    int64_t mem_per_batch; /* memory plan: activation arena bytes per batch instance */
+} Graph;
+
+Graph *graph_new(const char *name);
+void graph_free(Graph *g);
+void *graph_alloc(Graph *g, size_t size);
+char *graph_strdup(Graph *g, const char *s);
+
+/* A fresh value; name NULL or taken -> a unique name is made from `name` or "t". */
+int graph_add_value(Graph *g, const char *name, Type t);
+/* A constant value; the payload is copied into the arena (data NULL: elided, hash kept). */
+int graph_add_const(Graph *g, const char *name, Type t, const void *data);
+int graph_find_value(const Graph *g, const char *name); /* -1 if none */
+void graph_add_input(Graph *g, int v);
+void graph_add_output(Graph *g, int v);
+void graph_set_meta(Graph *g, const char *key, const char *value);
+const char *graph_meta(const Graph *g, const char *key); /* NULL if absent */
+int graph_add_guard(Graph *g, Guard gd);
+
+/* Append a node (its outputs' def is set to it). in/out are copied. Returns the node id. */
+int graph_add_node(Graph *g, int op, const char *name, int nin, const int *in, int nout,
+                   const int *out);
+/* Replace every use of value `from` (node inputs, graph outputs) by `to`. */
+void graph_replace_uses(Graph *g, int from, int to);
+/* uses[v] = number of node inputs + graph outputs reading v (caller frees with free()). */
+int *graph_use_counts(const Graph *g);
+/* Drop dead nodes and restore a valid order (stable topological sort); renumbers nodes,
+ * keeps value ids. Returns -1 (with d set) if the graph has a cycle. */
+int graph_compact(Graph *g, Diag *d);
+
+static inline Value *gval(const Graph *g, int v) {
+    return &g->vals[v];
+}
+static inline Node *gnode(const Graph *g, int n) {
+    return &g->nodes[n];
+}
+
+/* Attributes: set replaces an existing attribute of the same name. */
+Attr *node_attr(const Node *n, const char *name); /* NULL if absent */
+void node_set_int(Graph *g, Node *n, const char *name, int64_t v);
+void node_set_float(Graph *g, Node *n, const char *name, float v);
+void node_set_string(Graph *g, Node *n, const char *name, const char *s);
+void node_set_ints(Graph *g, Node *n, const char *name, const int64_t *v, int count);
+void node_set_floats(Graph *g, Node *n, const char *name, const float *v, int count);
+void node_set_attr(Graph *g, Node *n, const Attr *a); /* deep copy into the arena */
+int64_t attr_int(const Node *n, const char *name, int64_t dflt);
+float attr_float(const Node *n, const char *name, float dflt);
+const char *attr_string(const Node *n, const char *name, const char *dflt);
+/* Returns the count (or -1 if absent) and sets *v. */
+int attr_ints(const Node *n, const char *name, const int64_t **v);
+
+/* A node's display name for messages: its ONNX name, or "<op>#<id>" if it has none. */
+const char *node_label(const Graph *g, int node, char *buf, size_t len);
+
+/* Content hash of a constant payload (FNV-1a 64 over type and bytes). */
+uint64_t value_hash(const Type *t, const void *data);
+/* Constant payload as int64 (converting integer dtypes); false if not const/elided/too big. */
+bool value_const_ints(const Graph *g, int v, int64_t *out, int max, int *count);
+
+/* ---- checks, text form ----------------------------------------------------------------- */
+
+/* Structural verification: single definition, defined before use, arity and attribute
+ * schema, known types after inference (if `typed`), guard well-formedness. */
+int graph_verify(const Graph *g, bool typed, Diag *d);
+
+enum { PRINT_WEIGHTS = 1 << 0 };
+/* The text form (DESIGN.md, "IR"): print(parse(text)) == text. */
+void graph_print(const Graph *g, FILE *f, unsigned flags);
+/* Parse the text form; NULL with d set on error ("file:line:col: message"). */
+Graph *graph_parse(const char *text, const char *filename, Diag *d);
+
+/* Static FLOPs of one node per batch instance (multiply-add = 2). */
+int64_t node_flops(const Graph *g, const Node *n);
+
+#endif

@@ -1,0 +1,197 @@
+/* test_ir.c — IR construction, verifier, compaction and the text round trip. */
+#include "ir/ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static char *print_to_string(const Graph *g, unsigned flags) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    graph_print(g, f, flags);
+    fclose(f);
+    return buf;
+}
+
+/* x:[N,4] -> Relu -> Add(w) -> out, with a small constant and a big (elided) one. */
+static Graph *build(void) {
+    Graph *g = graph_new("t");
+    g->opset = 13;
+    int64_t d[2] = {IR_DIM_N, 4};
+    int x = graph_add_value(g, "x", type_make(DT_F32, 2, d));
+    graph_add_input(g, x);
+    float wv[4] = {1.5f, -2.0f, 0.1f, 1e-30f};
+    int64_t wd[1] = {4};
+    int w = graph_add_const(g, "w", type_make(DT_F32, 1, wd), wv);
+    float big[64];
+    for (int i = 0; i < 64; i++) big[i] = (float)i / 7.0f;
+    int64_t bd[2] = {16, 4};
+    int b = graph_add_const(g, "big weight", type_make(DT_F32, 2, bd), big);
+    int r = graph_add_value(g, "r", type_make(DT_F32, 2, d));
+    int in1[1] = {x};
+    int n1 = graph_add_node(g, OP_Relu, "relu1", 1, in1, 1, &r);
+    (void)n1;
+    int a = graph_add_value(g, "a", type_make(DT_F32, 2, d));
+    int in2[2] = {r, w};
+    graph_add_node(g, OP_Add, "", 2, in2, 1, &a);
+    int64_t od[2] = {IR_DIM_N, 16};
+    int m = graph_add_value(g, "m", type_make(DT_F32, 2, od));
+    int in3[3] = {a, b, -1};
+    int n3 = graph_add_node(g, OP_Gemm, "fc", 3, in3, 1, &m);
+    node_set_int(g, gnode(g, n3), "transB", 1);
+    node_set_float(g, gnode(g, n3), "alpha", 0.5f);
+    graph_add_output(g, m);
+    graph_set_meta(g, "isb.version", "1");
+    return g;
+}
+
+static void test_roundtrip(void) {
+    Graph *g = build();
+    Diag d = {{0}};
+    CHECK(graph_verify(g, true, &d) == 0);
+    for (unsigned flags = 0; flags <= PRINT_WEIGHTS; flags++) {
+        char *t1 = print_to_string(g, flags);
+        Graph *h = graph_parse(t1, "t1", &d);
+        CHECK(h != NULL);
+        if (!h) {
+            fprintf(stderr, "%s\n%s\n", d.msg, t1);
+            free(t1);
+            continue;
+        }
+        CHECK(graph_verify(h, true, &d) == 0);
+        char *t2 = print_to_string(h, flags);
+        CHECK(strcmp(t1, t2) == 0);
+        if (flags & PRINT_WEIGHTS) {
+            /* full payloads read back bit for bit, so the hash is the same */
+            int v = graph_find_value(h, "big weight");
+            CHECK(v >= 0 && gval(h, v)->data != NULL);
+            CHECK(v >= 0 && gval(h, v)->hash == gval(g, graph_find_value(g, "big weight"))->hash);
+            int w = graph_find_value(h, "w");
+            CHECK(w >= 0 && ((const float *)gval(h, w)->data)[3] == 1e-30f);
+        } else {
+            CHECK(strstr(t1, "const %\"big weight\": f32[16,4] = #") != NULL);
+            CHECK(strstr(t1, "\"relu1\"") != NULL);
+        }
+        free(t1);
+        free(t2);
+        graph_free(h);
+    }
+    graph_free(g);
+}
+
+static void test_verify_errors(void) {
+    Diag d = {{0}};
+    Graph *g = build();
+    /* use before definition: swap the first two nodes */
+    Node tmp = g->nodes[0];
+    g->nodes[0] = g->nodes[1];
+    g->nodes[1] = tmp;
+    g->vals[g->nodes[0].out[0]].def = 0;
+    g->vals[g->nodes[1].out[0]].def = 1;
+    CHECK(graph_verify(g, true, &d) != 0);
+    CHECK(strstr(d.msg, "not defined before use") != NULL);
+    /* compaction restores a valid order */
+    CHECK(graph_compact(g, &d) == 0);
+    CHECK(graph_verify(g, true, &d) == 0);
+    CHECK(g->nodes[0].op == OP_Relu);
+    /* an attribute outside the schema */
+    node_set_int(g, gnode(g, 0), "bogus", 3);
+    CHECK(graph_verify(g, true, &d) != 0);
+    CHECK(strstr(d.msg, "bogus") != NULL);
+    graph_free(g);
+}
+
+static void test_dead_and_uses(void) {
+    Diag d = {{0}};
+    Graph *g = build();
+    int *u = graph_use_counts(g);
+    CHECK(u[graph_find_value(g, "x")] == 1);
+    CHECK(u[graph_find_value(g, "m")] == 1); /* graph output */
+    free(u);
+    /* replace Relu's output by x directly and drop the Relu */
+    int r = graph_find_value(g, "r"), x = graph_find_value(g, "x");
+    graph_replace_uses(g, r, x);
+    gnode(g, 0)->dead = true;
+    CHECK(graph_compact(g, &d) == 0);
+    CHECK(g->nnode == 2);
+    CHECK(gnode(g, 0)->in[0] == x);
+    CHECK(graph_verify(g, true, &d) == 0);
+    graph_free(g);
+}
+
+static void test_parse_errors(void) {
+    struct {
+        const char *text, *want;
+    } cases[] = {
+        {"graph \"g\" opset 13 {\n  %y: f32[2] = Frob(%x)\n}\n", "unknown op 'Frob'"},
+        {"graph \"g\" opset 13 {\n  input %x: f32[2]\n  %y: f32[2] = Relu(%z)\n}\n",
+         "never defined"},
+        {"graph \"g\" opset 13 {\n  input %x: f32[2]\n  %x: f32[2] = Relu(%x)\n}\n",
+         "defined twice"},
+        {"graph \"g\" opset 13 {\n  input %x: q9[2]\n}\n", "unknown dtype"},
+        {"graph \"g\" opset 13 {\n  input %x: f32[2]\n  %y: f32[2] = Relu(%x) {alpha=1.0}\n}\n",
+         "unknown attribute 'alpha'"},
+        {"graph \"g\" opset 13 {\n  input %x: f32[2]\n", "missing '}'"},
+        {"", "expected 'graph'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        Diag d = {{0}};
+        Graph *g = graph_parse(cases[i].text, "case.ir", &d);
+        CHECK(g == NULL);
+        if (g) graph_free(g);
+        if (!strstr(d.msg, cases[i].want) || strncmp(d.msg, "case.ir:", 8) != 0) {
+            fprintf(stderr, "case %zu: got '%s', want '%s'\n", i, d.msg, cases[i].want);
+            failures++;
+        }
+    }
+}
+
+static void test_strmap_and_types(void) {
+    Arena *a = arena_new();
+    StrMap m;
+    strmap_init(&m, a);
+    char buf[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(buf, sizeof buf, "k%d", i);
+        strmap_put(&m, arena_strdup(a, buf), i);
+    }
+    int ok = 1;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(buf, sizeof buf, "k%d", i);
+        ok &= strmap_get(&m, buf) == i;
+    }
+    CHECK(ok);
+    CHECK(strmap_get(&m, "nope") == -1);
+    arena_free(a);
+    int64_t d[3] = {IR_DIM_N, 3, 5};
+    Type t = type_make(DT_I64, 3, d);
+    CHECK(type_numel(&t, 4) == 60);
+    CHECK(type_bytes(&t, 2) == 240);
+    CHECK(strcmp(type_str(&t, buf, sizeof buf), "i64[N,3,5]") == 0);
+    CHECK(op_attr_kind(OP_Conv, "pads") == ATTR_INTS);
+    CHECK(op_attr_kind(OP_Conv, "group") == ATTR_INT);
+    CHECK(op_attr_kind(OP_Conv, "nope") == -1);
+    CHECK(op_from_name("Conv") == OP_Conv && op_from_name("Nope") == -1);
+}
+
+int main(void) {
+    test_roundtrip();
+    test_verify_errors();
+    test_dead_and_uses();
+    test_parse_errors();
+    test_strmap_and_types();
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    else
+        printf("test_ir: all checks passed\n");
+    return failures != 0;
+}

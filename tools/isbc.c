@@ -1,0 +1,766 @@
+/* isbc.c — the command-line driver, the one place that knows every layer.
+ * Exit status: 0 success, 1 bad input or unsupported model, 2 usage error. */
+#include "codegen/codegen.h"
+#include "frontend/frontend.h"
+#include "ir/ir.h"
+#include "passes/passes.h"
+#include "runtime/isbrt.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_FILES 64
+#define MAX_SHAPES 32
+
+typedef struct Opts {
+    const char *model;
+    const char *out;
+    const char *header;
+    const char *prefix;
+    const char *emit_llvm;
+    const char *dump_after;
+    const char *dump_dir;
+    const char *passes; /* dump --passes */
+    const char *cpu;
+    int opt_level;
+    const char *inputs[MAX_FILES];
+    int ninputs;
+    const char *outputs[MAX_FILES];
+    int noutputs;
+    ShapeOverride shapes[MAX_SHAPES];
+    int nshapes;
+    bool weights, dot, json;
+    int iters, threads, warmup;
+    int64_t batch;
+} Opts;
+
+/* ---- messages ------------------------------------------------------------------------- */
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("isbc: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+    fprintf(stderr, "isbc %s: ", cmd);
+    fprintf(stderr, fmt, arg ? arg : "");
+    fprintf(stderr, "\nTry 'isbc %s --help'.\n", cmd);
+    return 2;
+}
+
+static const char help_main[] =
+    "usage: isbc COMMAND [ARGS]\n"
+    "\n"
+    "isbc compiles ONNX models ahead of time to native code through LLVM.\n"
+    "\n"
+    "commands:\n"
+    "  compile  MODEL.onnx -o OUT.o|OUT.so   compile to an object or shared library + header\n"
+    "  run      MODEL.onnx -i IN ...          compile in-process (JIT) and run on inputs\n"
+    "  dump     MODEL.onnx|MODEL.ir           print the IR (after a pass, with --after)\n"
+    "  info     MODEL.onnx                    inputs, outputs, ops, params, FLOPs\n"
+    "  bench    MODEL.onnx                    time the JIT-compiled model\n"
+    "\n"
+    "'isbc COMMAND --help' describes each command.\n";
+
+static const char help_compile[] =
+    "usage: isbc compile MODEL.onnx -o OUT.o|OUT.so [options]\n"
+    "\n"
+    "Compile MODEL to a relocatable object (.o) or a shared library (.so, linked with\n"
+    "libisbrt) and write the C header of its API.\n"
+    "\n"
+    "  -o FILE              output: .o or .so (required)\n"
+    "  --header FILE        the generated C header (default: OUT with .h)\n"
+    "  --name PREFIX        symbol prefix of the generated API (default: model)\n"
+    "  --shape NAME=DIMS    fix the dims of input NAME, e.g. input=1x3x224x224\n"
+    "  -O0 .. -O3           LLVM optimisation level (default -O2)\n"
+    "  --cpu native|generic|NAME  target CPU (default native)\n"
+    "  --emit-llvm FILE     also write the LLVM IR\n"
+    "  --dump-after PASS|all  print the IR after a pass (to stderr or --dump-dir)\n"
+    "  --dump-dir DIR       write dumps to DIR/NN-PASS.ir\n";
+
+static const char help_run[] =
+    "usage: isbc run MODEL.onnx -i IN.pb|IN.npy ... [-o OUT.pb|OUT.npy ...] [options]\n"
+    "\n"
+    "JIT-compile MODEL and run it once. Inputs are given in graph-input order, outputs in\n"
+    "graph-output order; the file extension chooses the format (ONNX TensorProto .pb or\n"
+    "NumPy .npy). Without -o, a summary of each output is printed.\n"
+    "\n"
+    "  -i FILE              an input tensor (once per graph input)\n"
+    "  -o FILE              where to write an output tensor (once per graph output)\n"
+    "  --shape NAME=DIMS    fix the dims of input NAME\n"
+    "  -O0 .. -O3, --cpu    as for compile\n";
+
+static const char help_dump[] =
+    "usage: isbc dump MODEL.onnx|MODEL.ir [options]\n"
+    "\n"
+    "Print the IR in its text form (the same language `isbc dump` reads back from .ir).\n"
+    "Without --after or --passes the graph is printed as imported.\n"
+    "\n"
+    "  --after PASS|all     run the pipeline up to PASS (all: print after every pass)\n"
+    "  --passes P1,P2,...   run exactly these passes, then print (golden tests)\n"
+    "  --weights            print constant payloads in full instead of a hash\n"
+    "  --dot                print a Graphviz graph instead\n"
+    "  --shape NAME=DIMS    fix the dims of input NAME\n";
+
+static const char help_info[] =
+    "usage: isbc info MODEL.onnx [--shape NAME=DIMS]\n"
+    "\n"
+    "Print the model's inputs and outputs, op counts, parameter count and dense FLOPs per\n"
+    "instance (after shape inference).\n";
+
+static const char help_bench[] =
+    "usage: isbc bench MODEL.onnx [-i IN] [options]\n"
+    "\n"
+    "JIT-compile MODEL and time repeated runs (random inputs unless -i is given).\n"
+    "\n"
+    "  -i FILE              an input tensor (once per graph input)\n"
+    "  --iters N            timed runs (default 50)\n"
+    "  --warmup N           untimed runs first (default 5)\n"
+    "  --threads T          kernel threads (default: all cores)\n"
+    "  --batch B            batch size for random inputs of a symbolic batch (default 1)\n"
+    "  --shape NAME=DIMS    fix the dims of input NAME\n"
+    "  --json               print one JSON object instead of text\n"
+    "  -O0 .. -O3, --cpu    as for compile\n";
+
+/* ---- option parsing ------------------------------------------------------------------- */
+
+static bool has_suffix(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+static int parse_shape_arg(const char *cmd, const char *arg, Opts *o) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) return usage_error(cmd, "--shape expects NAME=DIMS, got '%s'", arg);
+    if (o->nshapes == MAX_SHAPES) return usage_error(cmd, "too many --shape options%s", "");
+    ShapeOverride *s = &o->shapes[o->nshapes];
+    Diag d;
+    if (parse_dims(eq + 1, s, &d)) return usage_error(cmd, "--shape: %s", d.msg);
+    size_t n = (size_t)(eq - arg);
+    char *name = malloc(n + 1);
+    if (!name) abort();
+    memcpy(name, arg, n);
+    name[n] = 0;
+    s->name = name;
+    o->nshapes++;
+    return 0;
+}
+
+static int parse_int_arg(const char *cmd, const char *flag, const char *arg, int lo, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(arg, &end, 10);
+    if (*end || end == arg || errno || x < lo || x > 1000000000)
+        return usage_error(cmd, "bad number for option: %s", flag);
+    *out = (int)x;
+    return 0;
+}
+
+/* Parse argv for command cmd. allowed: which options the command takes. */
+static int parse_opts(const char *cmd, int argc, char **argv, const char *allowed, Opts *o) {
+    memset(o, 0, sizeof *o);
+    o->opt_level = 2;
+    o->cpu = "native";
+    o->prefix = "model";
+    o->iters = 50;
+    o->warmup = 5;
+    o->batch = 1;
+#define NEXT()                                                                                     \
+    do {                                                                                           \
+        if (i + 1 >= argc) return usage_error(cmd, "option %s needs an argument", a);              \
+        v = argv[++i];                                                                             \
+    } while (0)
+#define ALLOW(name)                                                                                \
+    do {                                                                                           \
+        if (!strstr(allowed, " " name " ")) return usage_error(cmd, "unknown option %s", a);       \
+    } while (0)
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 3;
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            if (o->model) return usage_error(cmd, "unexpected argument '%s'", a);
+            o->model = a;
+        } else if (strcmp(a, "-o") == 0) {
+            ALLOW("-o");
+            NEXT();
+            if (strcmp(cmd, "run") == 0) {
+                if (o->noutputs == MAX_FILES) return usage_error(cmd, "too many -o%s", "");
+                o->outputs[o->noutputs++] = v;
+            } else
+                o->out = v;
+        } else if (strcmp(a, "-i") == 0) {
+            ALLOW("-i");
+            NEXT();
+            if (o->ninputs == MAX_FILES) return usage_error(cmd, "too many -i%s", "");
+            o->inputs[o->ninputs++] = v;
+        } else if (strcmp(a, "--header") == 0) {
+            ALLOW("--header");
+            NEXT();
+            o->header = v;
+        } else if (strcmp(a, "--name") == 0) {
+            ALLOW("--name");
+            NEXT();
+            o->prefix = v;
+        } else if (strcmp(a, "--shape") == 0) {
+            ALLOW("--shape");
+            NEXT();
+            int rc = parse_shape_arg(cmd, v, o);
+            if (rc) return rc;
+        } else if (strncmp(a, "-O", 2) == 0 && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+            ALLOW("-O");
+            o->opt_level = a[2] - '0';
+        } else if (strcmp(a, "--cpu") == 0) {
+            ALLOW("--cpu");
+            NEXT();
+            o->cpu = v;
+        } else if (strcmp(a, "--emit-llvm") == 0) {
+            ALLOW("--emit-llvm");
+            NEXT();
+            o->emit_llvm = v;
+        } else if (strcmp(a, "--dump-after") == 0 || strcmp(a, "--after") == 0) {
+            ALLOW("--after");
+            NEXT();
+            o->dump_after = v;
+        } else if (strcmp(a, "--dump-dir") == 0) {
+            ALLOW("--dump-dir");
+            NEXT();
+            o->dump_dir = v;
+        } else if (strcmp(a, "--passes") == 0) {
+            ALLOW("--passes");
+            NEXT();
+            o->passes = v;
+        } else if (strcmp(a, "--weights") == 0) {
+            ALLOW("--weights");
+            o->weights = true;
+        } else if (strcmp(a, "--dot") == 0) {
+            ALLOW("--dot");
+            o->dot = true;
+        } else if (strcmp(a, "--json") == 0) {
+            ALLOW("--json");
+            o->json = true;
+        } else if (strcmp(a, "--iters") == 0) {
+            ALLOW("--iters");
+            NEXT();
+            if (parse_int_arg(cmd, a, v, 1, &o->iters)) return 2;
+        } else if (strcmp(a, "--warmup") == 0) {
+            ALLOW("--warmup");
+            NEXT();
+            if (parse_int_arg(cmd, a, v, 0, &o->warmup)) return 2;
+        } else if (strcmp(a, "--threads") == 0) {
+            ALLOW("--threads");
+            NEXT();
+            if (parse_int_arg(cmd, a, v, 1, &o->threads)) return 2;
+        } else if (strcmp(a, "--batch") == 0) {
+            ALLOW("--batch");
+            NEXT();
+            int b;
+            if (parse_int_arg(cmd, a, v, 1, &b)) return 2;
+            o->batch = b;
+        } else {
+            return usage_error(cmd, "unknown option %s", a);
+        }
+    }
+#undef NEXT
+#undef ALLOW
+    if (!o->model) return usage_error(cmd, "no model given%s", "");
+    return 0;
+}
+
+/* ---- loading -------------------------------------------------------------------------- */
+
+static char *read_text(const char *path, Diag *d) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag(d, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) abort();
+    size_t k;
+    while ((k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += k;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf) abort();
+        }
+    }
+    fclose(f);
+    buf[len] = 0;
+    if (strlen(buf) != len) {
+        free(buf);
+        diag(d, "'%s' is not a text file", path);
+        return NULL;
+    }
+    return buf;
+}
+
+static Graph *load_model(const Opts *o, Diag *d) {
+    if (has_suffix(o->model, ".ir")) {
+        char *text = read_text(o->model, d);
+        if (!text) return NULL;
+        Graph *g = graph_parse(text, o->model, d);
+        free(text);
+        return g;
+    }
+    ImportOptions io = {.shapes = o->shapes, .nshapes = o->nshapes};
+    return onnx_import(o->model, &io, d);
+}
+
+/* Import + full pipeline, ready for codegen. */
+static Graph *load_and_optimize(const Opts *o, Diag *d) {
+    Graph *g = load_model(o, d);
+    if (!g) return NULL;
+    PassOptions po = {.dump_after = o->dump_after, .dump_dir = o->dump_dir, .dump_file = stderr};
+#ifndef NDEBUG
+    po.verify = true;
+#endif
+    if (pipeline_run(g, &po, d)) {
+        graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static CodegenOptions codegen_opts(const Opts *o) {
+    CodegenOptions c = {.prefix = o->prefix, .opt_level = o->opt_level, .cpu = o->cpu};
+    return c;
+}
+
+/* ---- compile -------------------------------------------------------------------------- */
+
+static int cmd_compile(const Opts *o) {
+    if (!o->out) return usage_error("compile", "-o OUT.o|OUT.so is required%s", "");
+    bool shared = has_suffix(o->out, ".so");
+    if (!shared && !has_suffix(o->out, ".o"))
+        return usage_error("compile", "-o must name a .o or .so file, not '%s'", o->out);
+    Diag d = {{0}};
+    Graph *g = load_and_optimize(o, &d);
+    if (!g) return fail("%s", d.msg);
+    CodegenOptions co = codegen_opts(o);
+    char *header = NULL;
+    if (o->header)
+        header = strdup(o->header);
+    else {
+        size_t n = strlen(o->out);
+        size_t cut = shared ? n - 3 : n - 2;
+        header = malloc(cut + 3);
+        if (!header) abort();
+        memcpy(header, o->out, cut);
+        strcpy(header + cut, ".h");
+    }
+    int rc =
+        shared ? codegen_emit_shared(g, &co, o->out, &d) : codegen_emit_object(g, &co, o->out, &d);
+    if (!rc) rc = codegen_emit_header(g, &co, header, &d);
+    if (!rc && o->emit_llvm) rc = codegen_emit_llvm(g, &co, o->emit_llvm, &d);
+    free(header);
+    graph_free(g);
+    return rc ? fail("%s", d.msg) : 0;
+}
+
+/* ---- run / bench shared ----------------------------------------------------------------- */
+
+typedef struct Prepared {
+    Graph *g;
+    Jit *jit;
+    int64_t batch;
+    Tensor *in; /* g->ninput tensors */
+    void **out; /* g->noutput buffers */
+    void *ws;
+} Prepared;
+
+static void prepared_free(Prepared *p) {
+    if (p->in)
+        for (int i = 0; p->g && i < p->g->ninput; i++) tensor_free(&p->in[i]);
+    free(p->in);
+    if (p->out)
+        for (int i = 0; p->g && i < p->g->noutput; i++) free(p->out[i]);
+    free(p->out);
+    free(p->ws);
+    if (p->jit) jit_free(p->jit);
+    graph_free(p->g);
+    memset(p, 0, sizeof *p);
+}
+
+/* Fill a tensor of type t (batch resolved) with reproducible pseudo-random data. */
+static void random_tensor(Tensor *t, const Type *ty, int64_t batch, uint64_t seed) {
+    t->type = *ty;
+    if (type_has_batch(ty)) t->type.dims[0] = batch;
+    int64_t n = type_numel(&t->type, 1);
+    size_t es = dtype_size(ty->dtype);
+    t->data = calloc((size_t)(n ? n : 1), es ? es : 1);
+    t->name = NULL;
+    if (!t->data) abort();
+    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(s >> 11) / 9007199254740992.0; /* [0,1) */
+        switch (ty->dtype) {
+        case DT_F32: ((float *)t->data)[i] = (float)(2 * u - 1); break;
+        case DT_F64: ((double *)t->data)[i] = 2 * u - 1; break;
+        case DT_I64: ((int64_t *)t->data)[i] = (int64_t)(u * 4); break;
+        case DT_I32: ((int32_t *)t->data)[i] = (int32_t)(u * 4); break;
+        default: ((uint8_t *)t->data)[i] = (uint8_t)(u * 2); break;
+        }
+    }
+}
+
+/* Check an input tensor against the graph input; sets/validates *batch. */
+static int check_input(const Graph *g, int idx, const Tensor *t, int64_t *batch, Diag *d) {
+    const Value *v = gval(g, g->inputs[idx]);
+    char want[256], got[256];
+    type_str(&v->type, want, sizeof want);
+    type_str(&t->type, got, sizeof got);
+    if (t->type.dtype != v->type.dtype || t->type.rank != v->type.rank)
+        return diag(d, "input %d ('%s') must be %s, the file holds %s", idx, v->name, want, got);
+    for (int k = 0; k < v->type.rank; k++) {
+        if (v->type.dims[k] == IR_DIM_N) {
+            if (*batch > 0 && *batch != t->type.dims[0])
+                return diag(d, "input %d ('%s') has batch %lld, another input has %lld", idx,
+                            v->name, (long long)t->type.dims[0], (long long)*batch);
+            if (t->type.dims[0] < 1)
+                return diag(d, "input %d ('%s') has an empty batch", idx, v->name);
+            *batch = t->type.dims[0];
+        } else if (v->type.dims[k] != t->type.dims[k]) {
+            return diag(d, "input %d ('%s') must be %s, the file holds %s", idx, v->name, want,
+                        got);
+        }
+    }
+    return 0;
+}
+
+static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
+    memset(p, 0, sizeof *p);
+    p->g = load_and_optimize(o, d);
+    if (!p->g) return -1;
+    Graph *g = p->g;
+    if (!random_inputs && o->ninputs != g->ninput)
+        return diag(d, "the model has %d input%s, %d given with -i", g->ninput,
+                    g->ninput == 1 ? "" : "s", o->ninputs);
+    p->in = calloc((size_t)g->ninput + 1, sizeof *p->in);
+    p->out = calloc((size_t)g->noutput + 1, sizeof *p->out);
+    if (!p->in || !p->out) abort();
+    int64_t batch = -1;
+    for (int i = 0; i < g->ninput; i++) {
+        if (random_inputs) {
+            random_tensor(&p->in[i], &gval(g, g->inputs[i])->type, o->batch, (uint64_t)i + 1);
+        } else if (tensor_read(o->inputs[i], &p->in[i], d)) {
+            return -1;
+        }
+        if (check_input(g, i, &p->in[i], &batch, d)) return -1;
+    }
+    p->batch = batch > 0 ? batch : 1;
+    for (int i = 0; i < g->noutput; i++) {
+        const Type *t = &gval(g, g->outputs[i])->type;
+        int64_t nb = type_bytes(t, p->batch);
+        p->out[i] = calloc((size_t)(nb ? nb : 1), 1);
+        if (!p->out[i]) abort();
+    }
+    CodegenOptions co = codegen_opts(o);
+    p->jit = jit_compile(g, &co, d);
+    if (!p->jit) return -1;
+    size_t ws = jit_workspace_size(p->jit, p->batch);
+    p->ws = aligned_alloc(64, (ws + 63) / 64 * 64 + 64);
+    if (!p->ws) return diag(d, "cannot allocate a workspace of %zu bytes", ws);
+    return 0;
+}
+
+static int run_once(Prepared *p, Diag *d) {
+    const void *ins[MAX_FILES];
+    for (int i = 0; i < p->g->ninput && i < MAX_FILES; i++) ins[i] = p->in[i].data;
+    int rc = jit_run(p->jit, p->batch, ins, p->out, p->ws);
+    if (rc) return diag(d, "the compiled model rejected its arguments (status %d)", rc);
+    return 0;
+}
+
+static void print_summary(const Graph *g, int i, const void *data, int64_t batch) {
+    const Value *v = gval(g, g->outputs[i]);
+    Type t = v->type;
+    if (type_has_batch(&t)) t.dims[0] = batch;
+    char ts[256];
+    printf("output %d '%s': %s", i, v->name, type_str(&t, ts, sizeof ts));
+    int64_t n = type_numel(&t, 1);
+    if (t.dtype == DT_F32 && n > 0) {
+        const float *x = data;
+        double sum = 0;
+        int64_t arg = 0;
+        for (int64_t k = 0; k < n; k++) {
+            sum += x[k];
+            if (x[k] > x[arg]) arg = k;
+        }
+        printf("  mean %.6g  argmax %lld (%.6g)", sum / (double)n, (long long)arg, x[arg]);
+        printf("  [");
+        for (int64_t k = 0; k < n && k < 6; k++) printf("%s%.6g", k ? ", " : "", x[k]);
+        printf("%s]", n > 6 ? ", ..." : "");
+    }
+    printf("\n");
+}
+
+static int cmd_run(const Opts *o) {
+    if (o->noutputs) {
+        for (int i = 0; i < o->noutputs; i++)
+            if (!has_suffix(o->outputs[i], ".pb") && !has_suffix(o->outputs[i], ".npy"))
+                return usage_error("run", "-o must name a .pb or .npy file, not '%s'",
+                                   o->outputs[i]);
+    }
+    Diag d = {{0}};
+    Prepared p;
+    if (prepare(o, false, &p, &d) || run_once(&p, &d)) {
+        prepared_free(&p);
+        return fail("%s", d.msg);
+    }
+    Graph *g = p.g;
+    if (o->noutputs && o->noutputs != g->noutput) {
+        int n = g->noutput;
+        prepared_free(&p);
+        return fail("the model has %d output%s, %d given with -o", n, n == 1 ? "" : "s",
+                    o->noutputs);
+    }
+    int rc = 0;
+    for (int i = 0; i < g->noutput; i++) {
+        if (!o->noutputs) {
+            print_summary(g, i, p.out[i], p.batch);
+            continue;
+        }
+        Tensor t = {.type = gval(g, g->outputs[i])->type,
+                    .data = p.out[i],
+                    .name = (char *)gval(g, g->outputs[i])->name};
+        if (type_has_batch(&t.type)) t.type.dims[0] = p.batch;
+        if (tensor_write(o->outputs[i], &t, &d)) {
+            rc = fail("%s", d.msg);
+            break;
+        }
+    }
+    prepared_free(&p);
+    return rc;
+}
+
+/* ---- bench ---------------------------------------------------------------------------- */
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(const double *sorted, int n, double q) {
+    double pos = q * (n - 1);
+    int lo = (int)floor(pos), hi = (int)ceil(pos);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+static int64_t graph_flops(const Graph *g) {
+    int64_t f = 0;
+    for (int i = 0; i < g->nnode; i++)
+        if (!gnode(g, i)->dead) f += node_flops(g, gnode(g, i));
+    return f;
+}
+
+static int cmd_bench(const Opts *o) {
+    Diag d = {{0}};
+    Prepared p;
+    if (o->threads)
+        isbrt_set_threads(o->threads);
+    else
+        isbrt_set_threads(0);
+    double t0 = now_ms();
+    if (prepare(o, o->ninputs == 0, &p, &d)) {
+        prepared_free(&p);
+        return fail("%s", d.msg);
+    }
+    double compile_ms = now_ms() - t0;
+    double *times = malloc(sizeof(double) * (size_t)o->iters);
+    if (!times) abort();
+    int rc = 0;
+    for (int i = 0; i < o->warmup && !rc; i++) rc = run_once(&p, &d);
+    for (int i = 0; i < o->iters && !rc; i++) {
+        double s = now_ms();
+        rc = run_once(&p, &d);
+        times[i] = now_ms() - s;
+    }
+    if (rc) {
+        free(times);
+        prepared_free(&p);
+        return fail("%s", d.msg);
+    }
+    qsort(times, (size_t)o->iters, sizeof *times, cmp_double);
+    double med = percentile(times, o->iters, 0.5), p10 = percentile(times, o->iters, 0.1),
+           p90 = percentile(times, o->iters, 0.9);
+    double gflop = (double)graph_flops(p.g) * (double)p.batch / 1e9;
+    int threads = o->threads ? o->threads : 0;
+    if (o->json) {
+        printf("{\"model\": \"%s\", \"batch\": %lld, \"threads\": %d, \"iters\": %d, "
+               "\"median_ms\": %.4f, \"p10_ms\": %.4f, \"p90_ms\": %.4f, \"gflops\": %.3f, "
+               "\"compile_ms\": %.1f, \"workspace_bytes\": %zu}\n",
+               o->model, (long long)p.batch, threads, o->iters, med, p10, p90, gflop / (med / 1e3),
+               compile_ms, jit_workspace_size(p.jit, p.batch));
+    } else {
+        printf("%s: batch %lld, threads %s, %d iters\n", o->model, (long long)p.batch,
+               threads ? "set" : "all", o->iters);
+        printf("  median %.3f ms   p10 %.3f ms   p90 %.3f ms   %.2f GFLOP/s\n", med, p10, p90,
+               gflop / (med / 1e3));
+        printf("  compile %.0f ms, workspace %zu bytes\n", compile_ms,
+               jit_workspace_size(p.jit, p.batch));
+    }
+    free(times);
+    prepared_free(&p);
+    return 0;
+}
+
+/* ---- dump / info ---------------------------------------------------------------------- */
+
+static void print_dot(const Graph *g, FILE *f) {
+    fprintf(f, "digraph \"%s\" {\n  node [shape=box, fontname=monospace];\n", g->name);
+    for (int i = 0; i < g->ninput; i++)
+        fprintf(f, "  v%d [label=\"input %s\", shape=ellipse];\n", g->inputs[i],
+                gval(g, g->inputs[i])->name);
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead) continue;
+        char ts[256];
+        fprintf(f, "  n%d [label=\"%s\\n%s\"];\n", i, op_info(n->op)->name,
+                n->nout ? type_str(&gval(g, n->out[0])->type, ts, sizeof ts) : "");
+        for (int k = 0; k < n->nin; k++) {
+            int v = n->in[k];
+            if (v < 0 || (gval(g, v)->flags & VAL_CONST)) continue;
+            int def = gval(g, v)->def;
+            if (def >= 0)
+                fprintf(f, "  n%d -> n%d;\n", def, i);
+            else
+                fprintf(f, "  v%d -> n%d;\n", v, i);
+        }
+    }
+    for (int i = 0; i < g->noutput; i++) {
+        int def = gval(g, g->outputs[i])->def;
+        fprintf(f, "  o%d [label=\"output %s\", shape=ellipse];\n", i,
+                gval(g, g->outputs[i])->name);
+        if (def >= 0) fprintf(f, "  n%d -> o%d;\n", def, i);
+    }
+    fprintf(f, "}\n");
+}
+
+static int cmd_dump(const Opts *o) {
+    Diag d = {{0}};
+    Graph *g = load_model(o, &d);
+    if (!g) return fail("%s", d.msg);
+    PassOptions po = {.verify = true, .dump_file = stdout};
+    int rc = 0;
+    if (o->passes) {
+        rc = pipeline_run_list(g, o->passes, &po, &d);
+    } else if (o->dump_after) {
+        if (strcmp(o->dump_after, "all") == 0) {
+            po.dump_after = "all";
+            rc = pipeline_run(g, &po, &d);
+            graph_free(g);
+            return rc ? fail("%s", d.msg) : 0;
+        }
+        if (!pass_find(o->dump_after)) {
+            graph_free(g);
+            return usage_error("dump", "unknown pass '%s'", o->dump_after);
+        }
+        po.stop_after = o->dump_after;
+        rc = pipeline_run(g, &po, &d);
+    }
+    if (!rc) {
+        if (o->dot)
+            print_dot(g, stdout);
+        else
+            graph_print(g, stdout, o->weights ? PRINT_WEIGHTS : 0);
+    }
+    graph_free(g);
+    return rc ? fail("%s", d.msg) : 0;
+}
+
+static int cmd_info(const Opts *o) {
+    Diag d = {{0}};
+    Graph *g = load_model(o, &d);
+    if (!g) return fail("%s", d.msg);
+    if (pass_infer(g, &d)) {
+        graph_free(g);
+        return fail("%s", d.msg);
+    }
+    char ts[256];
+    printf("model: %s (graph '%s', opset %d)\n", o->model, g->name, g->opset);
+    for (int i = 0; i < g->ninput; i++)
+        printf("input  %d: %s %s\n", i, gval(g, g->inputs[i])->name,
+               type_str(&gval(g, g->inputs[i])->type, ts, sizeof ts));
+    for (int i = 0; i < g->noutput; i++)
+        printf("output %d: %s %s\n", i, gval(g, g->outputs[i])->name,
+               type_str(&gval(g, g->outputs[i])->type, ts, sizeof ts));
+    int64_t params = 0, nconst = 0;
+    int *uses = graph_use_counts(g);
+    for (int v = 0; v < g->nval; v++)
+        if ((gval(g, v)->flags & VAL_CONST) && uses[v] && dtype_is_float(gval(g, v)->type.dtype)) {
+            params += type_numel(&gval(g, v)->type, 1);
+            nconst++;
+        }
+    free(uses);
+    int counts[OP_COUNT] = {0};
+    int live = 0;
+    for (int i = 0; i < g->nnode; i++)
+        if (!gnode(g, i)->dead) counts[gnode(g, i)->op]++, live++;
+    printf("nodes: %d\nops:", live);
+    for (int k = 0; k < OP_COUNT; k++)
+        if (counts[k]) printf(" %s=%d", op_info(k)->name, counts[k]);
+    printf("\nparams: %lld (%lld float tensors)\n", (long long)params, (long long)nconst);
+    int64_t fl = graph_flops(g);
+    printf("dense FLOPs per instance: %lld (%.3f GFLOP)\n", (long long)fl, (double)fl / 1e9);
+    graph_free(g);
+    return 0;
+}
+
+/* ---- main ----------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(help_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("isbc 0.1.0\n");
+        return 0;
+    }
+    static const struct {
+        const char *name, *help, *allowed;
+        int (*fn)(const Opts *);
+    } cmds[] = {
+        {"compile", help_compile,
+         " -o --header --name --shape -O --cpu --emit-llvm --after --dump-dir ", cmd_compile},
+        {"run", help_run, " -i -o --shape -O --cpu ", cmd_run},
+        {"dump", help_dump, " --after --passes --weights --dot --shape ", cmd_dump},
+        {"info", help_info, " --shape ", cmd_info},
+        {"bench", help_bench, " -i --iters --warmup --threads --batch --shape --json -O --cpu ",
+         cmd_bench},
+    };
+    for (size_t k = 0; k < sizeof cmds / sizeof *cmds; k++) {
+        if (strcmp(argv[1], cmds[k].name) != 0) continue;
+        Opts o;
+        int rc = parse_opts(cmds[k].name, argc - 2, argv + 2, cmds[k].allowed, &o);
+        if (rc == 3) {
+            fputs(cmds[k].help, stdout);
+            return 0;
+        }
+        if (rc) return rc;
+        rc = cmds[k].fn(&o);
+        for (int i = 0; i < o.nshapes; i++) free((void *)o.shapes[i].name);
+        return rc;
+    }
+    fprintf(stderr, "isbc: unknown command '%s'\n\n%s", argv[1], help_main);
+    return 2;
+}

@@ -288,6 +288,10 @@ void graph_print(const Graph *g, FILE *f, unsigned flags);
 /* Parse the text form; NULL with d set on error ("file:line:col: message"). */
 Graph *graph_parse(const char *text, const char *filename, Diag *d);
 
+/* Shape rule of one node (ir/shape.c): set its outputs' types from its inputs' types (and
+ * constant inputs such as Reshape's shape). -1 with d set on a user-input error. */
+int infer_node(Graph *g, int node, Diag *d);
+
 /* Static FLOPs of one node per batch instance (multiply-add = 2). */
 int64_t node_flops(const Graph *g, const Node *n);
 

@@ -1,0 +1,485 @@
+/* onnx_import.c — an ONNX ModelProto (opsets 7-17 of the default domain) into a Graph.
+ * Initializers and Constant nodes become constants; other nodes are looked up in ir/ops.def
+ * and their attributes checked against its schema; old opset forms are normalised
+ * (normalize.c). Types come from the model's inputs, outputs and value_info where given; a
+ * leading dim_param of a graph input is the symbolic batch N, other open dims stay unknown
+ * unless a --shape override fixes them. Every error is a message, never a crash. */
+#include "internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPSET_MIN = 7, OPSET_MAX = 17 };
+
+typedef struct Importer {
+    Graph *g;
+    const char *path;
+    const char *dir; /* for external data */
+    const ImportOptions *opts;
+    Diag *d;
+    StrMap vinfo; /* value name -> index into the types below */
+    const Onnx__ValueInfoProto **vis;
+    int nvis;
+} Importer;
+
+static bool default_domain(const char *dom) {
+    return !dom || !*dom || !strcmp(dom, "ai.onnx");
+}
+
+/* Label of ONNX node i for messages, before the IR node exists. */
+static const char *np_label(const Onnx__NodeProto *np, int i, char *buf, size_t len) {
+    if (np->name && *np->name) return np->name;
+    snprintf(buf, len, "%s#%d", np->op_type ? np->op_type : "?", i);
+    return buf;
+}
+
+/* Prefix the message already in d with `fmt ...: `. */
+static int wrap(Diag *d, const char *prefix) {
+    if (!d) return -1;
+    char msg[sizeof d->msg];
+    snprintf(msg, sizeof msg, "%s", d->msg);
+    return diag(d, "%s: %s", prefix, msg);
+}
+
+/* ---- types --------------------------------------------------------------------------------- */
+
+/* The Type of a ValueInfoProto. A dim_param on dim 0 of a graph input is the batch N; other
+ * dim_params and unset dims are IR_DIM_UNKNOWN; no shape at all is IR_RANK_UNKNOWN. */
+static int vi_type(Importer *im, const Onnx__ValueInfoProto *vi, bool graph_input, Type *t) {
+    const char *name = vi->name ? vi->name : "";
+    *t = type_make(DT_UNDEF, 0, NULL);
+    t->rank = IR_RANK_UNKNOWN;
+    if (!vi->type) {
+        if (graph_input) return diag(im->d, "graph input '%s' has no type", name);
+        return 0;
+    }
+    if (vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !vi->type->tensor_type)
+        return diag(im->d,
+                    "unsupported: value '%s' is not a tensor (sequence, map, optional and "
+                    "sparse types are not supported)",
+                    name);
+    const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
+    int dt = tt->has_elem_type ? tt->elem_type : DT_UNDEF;
+    if (dt < 0 || dt >= DT_COUNT)
+        return diag(im->d, "unsupported: value '%s' has element type %d", name, dt);
+    if (graph_input && (dtype_size(dt) == 0 || dt == DT_F16))
+        return diag(im->d, "unsupported: graph input '%s' of element type %s", name,
+                    dt == DT_F16      ? "float16"
+                    : dt == DT_STRING ? "string"
+                                      : "undefined");
+    t->dtype = dt;
+    if (!tt->shape) return 0;
+    if (tt->shape->n_dim > IR_MAX_RANK)
+        return diag(im->d, "unsupported: value '%s' has rank %zu (at most %d)", name,
+                    tt->shape->n_dim, IR_MAX_RANK);
+    t->rank = (int)tt->shape->n_dim;
+    for (int i = 0; i < t->rank; i++) {
+        const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[i];
+        t->dims[i] = IR_DIM_UNKNOWN;
+        if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+            dim->dim_value >= 0)
+            t->dims[i] = dim->dim_value;
+        else if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                 graph_input && i == 0)
+            t->dims[i] = IR_DIM_N;
+    }
+    return 0;
+}
+
+/* Declared type of an intermediate value or graph output (value_info / graph.output). With a
+ * shape override, declared dims may describe other input shapes: only dtype and rank stay. */
+static int declared_type(Importer *im, const char *name, Type *t) {
+    *t = type_make(DT_UNDEF, 0, NULL);
+    t->rank = IR_RANK_UNKNOWN;
+    int k = strmap_get(&im->vinfo, name);
+    if (k < 0) return 0;
+    if (vi_type(im, im->vis[k], false, t) < 0) return -1;
+    if (im->opts && im->opts->nshapes > 0)
+        for (int i = 0; i < t->rank; i++) t->dims[i] = IR_DIM_UNKNOWN;
+    return 0;
+}
+
+/* ---- attributes ---------------------------------------------------------------------------- */
+
+static const char *kind_name(int k) {
+    static const char *const names[] = {"int",    "float",   "string", "ints",
+                                        "floats", "strings", "tensor", "graph"};
+    return k >= 0 && k < (int)(sizeof names / sizeof names[0]) ? names[k] : "unknown";
+}
+
+/* The AttrKind of an AttributeProto; old writers may leave `type` unset. */
+static int proto_attr_kind(const Onnx__AttributeProto *a) {
+    if (a->has_type) {
+        switch (a->type) {
+        case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: return ATTR_INT;
+        case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: return ATTR_FLOAT;
+        case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: return ATTR_STRING;
+        case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS: return ATTR_INTS;
+        case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS: return ATTR_FLOATS;
+        case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS: return ATTR_STRINGS;
+        case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: return ATTR_TENSOR;
+        case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH: return ATTR_GRAPH;
+        default: return -1;
+        }
+    }
+    if (a->has_i) return ATTR_INT;
+    if (a->has_f) return ATTR_FLOAT;
+    if (a->has_s) return ATTR_STRING;
+    if (a->t) return ATTR_TENSOR;
+    if (a->g) return ATTR_GRAPH;
+    if (a->n_ints) return ATTR_INTS;
+    if (a->n_floats) return ATTR_FLOATS;
+    if (a->n_strings) return ATTR_STRINGS;
+    return -1;
+}
+
+static const char *bytes_str(Graph *g, ProtobufCBinaryData b) {
+    char *s = graph_alloc(g, b.len + 1);
+    if (b.len) memcpy(s, b.data, b.len);
+    return s;
+}
+
+/* Copy attribute a of ONNX node np into IR node `node` (op `op`). */
+static int import_attr(Importer *im, int node, int op, const Onnx__NodeProto *np, int idx,
+                       const Onnx__AttributeProto *a) {
+    Graph *g = im->g;
+    char lb[256];
+    const char *lab = np_label(np, idx, lb, sizeof lb);
+    const char *aname = a->name ? a->name : "";
+    const char *opname = op_info(op)->name;
+    int kind = aname[0] == '_' ? -1 : op_attr_kind(op, aname);
+    if (kind < 0 && normalize_ignores_attr(op, aname)) return 0;
+    if (kind < 0 || kind == ATTR_GRAPH)
+        return diag(im->d, "unsupported: %s attribute '%s' (opset %d) at node '%s'", opname, aname,
+                    g->opset, lab);
+    if (a->ref_attr_name && *a->ref_attr_name)
+        return diag(im->d,
+                    "unsupported: %s attribute '%s' refers to a function attribute "
+                    "(opset %d) at node '%s'",
+                    opname, aname, g->opset, lab);
+    int have = proto_attr_kind(a);
+    /* An empty list has no field to tell its kind by. */
+    bool empty_list = !a->has_type && have < 0 &&
+                      (kind == ATTR_INTS || kind == ATTR_FLOATS || kind == ATTR_STRINGS);
+    if (have != kind && !empty_list)
+        return diag(im->d, "%s (opset %d) at node '%s': attribute '%s' is %s, expected %s", opname,
+                    g->opset, lab, aname, kind_name(have), kind_name(kind));
+    if (a->n_ints > 1 << 20 || a->n_floats > 1 << 20 || a->n_strings > 1 << 20)
+        return diag(im->d, "%s (opset %d) at node '%s': attribute '%s' is too long", opname,
+                    g->opset, lab, aname);
+    Node *n = gnode(g, node);
+    const char *name = aname;
+    switch (kind) {
+    case ATTR_INT: node_set_int(g, n, name, a->i); break;
+    case ATTR_FLOAT: node_set_float(g, n, name, a->f); break;
+    case ATTR_STRING: node_set_string(g, n, name, bytes_str(g, a->s)); break;
+    case ATTR_INTS: node_set_ints(g, n, name, a->ints, (int)a->n_ints); break;
+    case ATTR_FLOATS: node_set_floats(g, n, name, a->floats, (int)a->n_floats); break;
+    case ATTR_STRINGS: {
+        Attr at = {.name = name, .kind = ATTR_STRINGS, .n = (int)a->n_strings};
+        at.strings = graph_alloc(g, (a->n_strings + 1) * sizeof(char *));
+        for (size_t i = 0; i < a->n_strings; i++) at.strings[i] = bytes_str(g, a->strings[i]);
+        node_set_attr(g, n, &at);
+        break;
+    }
+    case ATTR_TENSOR: {
+        Attr at = {.name = name, .kind = ATTR_TENSOR};
+        if (tensor_from_proto(a->t, im->dir, &at.ttype, &at.tdata, im->d) < 0) {
+            char pre[512];
+            snprintf(pre, sizeof pre, "%s (opset %d) at node '%s': attribute '%s'", opname,
+                     g->opset, lab, aname);
+            return wrap(im->d, pre);
+        }
+        node_set_attr(g, n, &at);
+        free(at.tdata);
+        break;
+    }
+    default: assert(!"attribute kind");
+    }
+    return 0;
+}
+
+/* ---- values -------------------------------------------------------------------------------- */
+
+/* Empty payloads still need a non-NULL pointer: NULL means "elided" to graph_add_const. */
+static const uint8_t empty_payload[16];
+
+static int add_const(Importer *im, const char *name, Type t, const void *data) {
+    if (graph_find_value(im->g, name) >= 0)
+        return diag(im->d, "value '%s' is defined more than once", name);
+    return graph_add_const(im->g, name, t, data ? data : empty_payload);
+}
+
+/* A Constant node (Constant-13: value, value_float(s), value_int(s)) becomes a constant. */
+static int import_constant(Importer *im, const Onnx__NodeProto *np, int idx) {
+    Graph *g = im->g;
+    char lb[256], pre[512];
+    const char *lab = np_label(np, idx, lb, sizeof lb);
+    snprintf(pre, sizeof pre, "Constant (opset %d) at node '%s'", g->opset, lab);
+    if (np->n_output != 1 || !*np->output[0] || np->n_input != 0)
+        return diag(im->d, "%s: expected no inputs and one output", pre);
+    if (np->n_attribute != 1) return diag(im->d, "%s: expected exactly one value attribute", pre);
+    const Onnx__AttributeProto *a = np->attribute[0];
+    const char *an = a->name ? a->name : "";
+    Type t;
+    void *data = NULL;
+    int64_t len;
+    if (!strcmp(an, "value") && a->t) {
+        if (tensor_from_proto(a->t, im->dir, &t, &data, im->d) < 0) return wrap(im->d, pre);
+    } else if (!strcmp(an, "value_float") && a->has_f) {
+        t = type_make(DT_F32, 0, NULL);
+        data = malloc(sizeof(float));
+        memcpy(data, &a->f, sizeof(float));
+    } else if (!strcmp(an, "value_int") && a->has_i) {
+        t = type_make(DT_I64, 0, NULL);
+        data = malloc(sizeof(int64_t));
+        memcpy(data, &a->i, sizeof(int64_t));
+    } else if (!strcmp(an, "value_floats")) {
+        len = (int64_t)a->n_floats;
+        t = type_make(DT_F32, 1, &len);
+        data = a->n_floats ? malloc(a->n_floats * sizeof(float)) : NULL;
+        if (data) memcpy(data, a->floats, a->n_floats * sizeof(float));
+    } else if (!strcmp(an, "value_ints")) {
+        len = (int64_t)a->n_ints;
+        t = type_make(DT_I64, 1, &len);
+        data = a->n_ints ? malloc(a->n_ints * sizeof(int64_t)) : NULL;
+        if (data) memcpy(data, a->ints, a->n_ints * sizeof(int64_t));
+    } else {
+        return diag(im->d, "unsupported: Constant attribute '%s' (opset %d) at node '%s'", an,
+                    g->opset, lab);
+    }
+    int v = add_const(im, np->output[0], t, data);
+    free(data);
+    return v < 0 ? wrap(im->d, pre) : 0;
+}
+
+/* ---- nodes --------------------------------------------------------------------------------- */
+
+static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__NodeProto *np,
+                       int idx) {
+    Graph *g = im->g;
+    char lb[256];
+    const char *lab = np_label(np, idx, lb, sizeof lb);
+    const char *opt = np->op_type ? np->op_type : "";
+    if (!default_domain(np->domain)) {
+        int64_t ver = 0;
+        for (size_t i = 0; i < m->n_opset_import; i++)
+            if (m->opset_import[i]->domain && !strcmp(m->opset_import[i]->domain, np->domain))
+                ver = m->opset_import[i]->version;
+        return diag(im->d, "unsupported: %s.%s (opset %lld) at node '%s'", np->domain, opt,
+                    (long long)ver, lab);
+    }
+    if (!strcmp(opt, "Constant")) return import_constant(im, np, idx);
+    int op = op_from_name(opt);
+    if (op < 0 || (op_info(op)->flags & OPF_INTERNAL))
+        return diag(im->d, "unsupported: %s (opset %d) at node '%s'", opt, g->opset, lab);
+    if (np->n_input > 1024 || np->n_output > 1024)
+        return diag(im->d, "%s (opset %d) at node '%s': too many inputs or outputs", opt, g->opset,
+                    lab);
+
+    int nin = (int)np->n_input, nout = (int)np->n_output;
+    int *in = malloc((size_t)(nin + 1) * sizeof(int));
+    int *out = malloc((size_t)(nout + 1) * sizeof(int));
+    int rc = -1;
+    for (int i = 0; i < nin; i++) {
+        const char *s = np->input[i];
+        in[i] = *s ? graph_find_value(g, s) : -1;
+        if (*s && in[i] < 0) {
+            diag(im->d, "%s (opset %d) at node '%s': input '%s' is not defined before use", opt,
+                 g->opset, lab, s);
+            goto out;
+        }
+    }
+    /* Trailing absent outputs are dropped; absent ones in the middle get a fresh value. */
+    while (nout > 0 && !*np->output[nout - 1]) nout--;
+    for (int i = 0; i < nout; i++) {
+        const char *s = np->output[i];
+        Type t;
+        if (*s && graph_find_value(g, s) >= 0) {
+            diag(im->d, "%s (opset %d) at node '%s': output '%s' is defined more than once", opt,
+                 g->opset, lab, s);
+            goto out;
+        }
+        if (declared_type(im, s, &t) < 0) goto out;
+        out[i] = graph_add_value(g, *s ? s : NULL, t);
+    }
+    int node = graph_add_node(g, op, np->name, nin, in, nout, out);
+    for (size_t i = 0; i < np->n_attribute; i++)
+        if (import_attr(im, node, op, np, idx, np->attribute[i]) < 0) goto out;
+    if (normalize_node(g, node, im->d) < 0) goto out;
+
+    const OpInfo *oi = op_info(op);
+    const Node *n = gnode(g, node);
+    if (n->nin < oi->min_in || n->nin > oi->max_in || n->nout < oi->min_out ||
+        n->nout > oi->max_out) {
+        diag(im->d,
+             "%s (opset %d) at node '%s': %d inputs and %d outputs (expected %d-%d inputs, %d-%d "
+             "outputs)",
+             opt, g->opset, lab, n->nin, n->nout, oi->min_in, oi->max_in, oi->min_out, oi->max_out);
+        goto out;
+    }
+    for (int i = 0; i < oi->min_in; i++)
+        if (n->in[i] < 0) {
+            diag(im->d, "%s (opset %d) at node '%s': required input %d is absent", opt, g->opset,
+                 lab, i);
+            goto out;
+        }
+    rc = 0;
+out:
+    free(in);
+    free(out);
+    return rc;
+}
+
+/* ---- graph --------------------------------------------------------------------------------- */
+
+static const ShapeOverride *find_override(const ImportOptions *o, const char *name) {
+    const ShapeOverride *s = NULL;
+    for (int i = 0; o && i < o->nshapes; i++)
+        if (!strcmp(o->shapes[i].name, name)) s = &o->shapes[i];
+    return s;
+}
+
+static int import_graph(Importer *im, const Onnx__ModelProto *m) {
+    Graph *g = im->g;
+    const Onnx__GraphProto *gp = m->graph;
+
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *tp = gp->initializer[i];
+        if (!tp->name || !*tp->name) return diag(im->d, "initializer %zu has no name", i);
+        Type t;
+        void *data;
+        if (tensor_from_proto(tp, im->dir, &t, &data, im->d) < 0) return wrap(im->d, im->path);
+        int v = add_const(im, tp->name, t, data);
+        free(data);
+        if (v < 0) return -1;
+    }
+    if (gp->n_sparse_initializer)
+        return diag(im->d, "unsupported: sparse initializer '%s'",
+                    gp->sparse_initializer[0]->values && gp->sparse_initializer[0]->values->name
+                        ? gp->sparse_initializer[0]->values->name
+                        : "");
+
+    /* Graph inputs (ONNX IR < 4 also lists the initializers there: those stay constants). */
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = gp->input[i];
+        const char *name = vi->name ? vi->name : "";
+        int v = graph_find_value(g, name);
+        if (v >= 0 && (gval(g, v)->flags & VAL_CONST)) continue;
+        if (!*name) return diag(im->d, "graph input %zu has no name", i);
+        if (v >= 0) return diag(im->d, "graph input '%s' is listed twice", name);
+        Type t;
+        if (vi_type(im, vi, true, &t) < 0) return -1;
+        const ShapeOverride *s = find_override(im->opts, name);
+        if (s) {
+            if (t.rank != IR_RANK_UNKNOWN && t.rank != s->rank)
+                return diag(im->d, "--shape %s: %d dims given, the input has rank %d", name,
+                            s->rank, t.rank);
+            t.rank = s->rank;
+            for (int k = 0; k < s->rank; k++) t.dims[k] = s->dims[k];
+        }
+        graph_add_input(g, graph_add_value(g, name, t));
+    }
+    for (int i = 0; im->opts && i < im->opts->nshapes; i++) {
+        const char *name = im->opts->shapes[i].name;
+        int v = graph_find_value(g, name);
+        bool is_input = false;
+        for (int j = 0; j < g->ninput; j++) is_input |= g->inputs[j] == v;
+        if (v < 0 || !is_input)
+            return diag(im->d, "--shape %s: the model has no graph input named '%s'", name, name);
+    }
+
+    /* Declared types of intermediate values and outputs. */
+    im->nvis = (int)(gp->n_value_info + gp->n_output);
+    im->vis = malloc((size_t)(im->nvis + 1) * sizeof *im->vis);
+    strmap_init(&im->vinfo, g->arena);
+    int k = 0;
+    for (size_t i = 0; i < gp->n_value_info; i++) im->vis[k++] = gp->value_info[i];
+    for (size_t i = 0; i < gp->n_output; i++) im->vis[k++] = gp->output[i];
+    for (int i = 0; i < im->nvis; i++)
+        if (im->vis[i]->name && *im->vis[i]->name) strmap_put(&im->vinfo, im->vis[i]->name, i);
+
+    for (size_t i = 0; i < gp->n_node; i++)
+        if (import_node(im, m, gp->node[i], (int)i) < 0) return -1;
+
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const char *name = gp->output[i]->name ? gp->output[i]->name : "";
+        int v = graph_find_value(g, name);
+        if (v < 0) return diag(im->d, "graph output '%s' is not defined", name);
+        graph_add_output(g, v);
+    }
+    if (gp->n_output == 0) return diag(im->d, "%s: the graph has no outputs", im->path);
+    return 0;
+}
+
+Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d) {
+    uint8_t *buf;
+    size_t len;
+    if (read_whole_file(path, &buf, &len, d) < 0) return NULL;
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    free(buf);
+    if (!m) {
+        diag(d, "%s: not an ONNX model (the protobuf is corrupt or truncated)", path);
+        return NULL;
+    }
+    Graph *g = NULL;
+    int64_t opset = -1;
+    for (size_t i = 0; i < m->n_opset_import; i++)
+        if (default_domain(m->opset_import[i]->domain)) opset = m->opset_import[i]->version;
+    if (!m->graph) {
+        diag(d, "%s: the model has no graph", path);
+    } else if (opset < 0) {
+        diag(d, "%s: the model imports no opset of the default ONNX domain", path);
+    } else if (opset < OPSET_MIN || opset > OPSET_MAX) {
+        diag(d, "%s: unsupported: opset %lld (isbc supports opsets %d-%d)", path, (long long)opset,
+             OPSET_MIN, OPSET_MAX);
+    } else {
+        g = graph_new(m->graph->name ? m->graph->name : "");
+        g->opset = (int)opset;
+        for (size_t i = 0; i < m->n_metadata_props; i++) {
+            const Onnx__StringStringEntryProto *p = m->metadata_props[i];
+            if (p->key && p->value) graph_set_meta(g, p->key, p->value);
+        }
+        char *dir = strdup(path), *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            strcpy(dir, ".");
+        Importer im = {.g = g, .path = path, .dir = dir, .opts = o, .d = d};
+        int rc = import_graph(&im, m);
+        free(im.vis);
+        free(dir);
+        if (rc < 0) {
+            graph_free(g);
+            g = NULL;
+        }
+    }
+    onnx__model_proto__free_unpacked(m, NULL);
+    return g;
+}
+
+/* ---- --shape ------------------------------------------------------------------------------- */
+
+int parse_dims(const char *text, ShapeOverride *s, Diag *d) {
+    const char *p = text;
+    s->rank = 0;
+    if (!*p) return diag(d, "empty shape (expected dims like 1x3x224x224)");
+    for (;;) {
+        if (*p < '0' || *p > '9')
+            return diag(d, "bad shape '%s': expected positive integers separated by 'x'", text);
+        int64_t v = 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (v > ((int64_t)1 << 40)) return diag(d, "bad shape '%s': dim too large", text);
+            v = v * 10 + (*p - '0');
+        }
+        if (v == 0) return diag(d, "bad shape '%s': dims must be positive", text);
+        if (s->rank == IR_MAX_RANK)
+            return diag(d, "bad shape '%s': more than %d dims", text, IR_MAX_RANK);
+        s->dims[s->rank++] = v;
+        if (!*p) return 0;
+        if (*p != 'x' || !p[1])
+            return diag(d, "bad shape '%s': expected positive integers separated by 'x'", text);
+        p++;
+    }
+}

@@ -1,0 +1,30 @@
+# Frontend tests (included by tests/unit/CMakeLists.txt): tensor files and the ONNX importer.
+# make_frontend_data.py writes the numpy/onnx-made inputs (fixture), test_tensor_io runs the C
+# side, and the same script then checks that numpy and onnx read back what isbc wrote.
+if(NOT DEFINED ISBC_PYTHON)
+  set(ISBC_PYTHON /usr/bin/python3) # Debian's, with python3-numpy and python3-onnx
+endif()
+set(FRONTEND_TEST_DATA ${CMAKE_CURRENT_BINARY_DIR}/frontend_data)
+set(ONNX_TESTDATA /usr/share/libonnx-testdata/data)
+set(FRONTEND_DATA_SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/make_frontend_data.py)
+
+add_executable(test_tensor_io test_tensor_io.c)
+target_link_libraries(test_tensor_io PRIVATE isbc_frontend)
+
+add_test(NAME unit.frontend_data
+         COMMAND ${ISBC_PYTHON} ${FRONTEND_DATA_SCRIPT} gen ${FRONTEND_TEST_DATA} ${ONNX_TESTDATA})
+set_tests_properties(unit.frontend_data PROPERTIES FIXTURES_SETUP frontend_data)
+
+add_test(NAME unit.tensor_io
+         COMMAND test_tensor_io tensor ${FRONTEND_TEST_DATA} ${ONNX_TESTDATA})
+set_tests_properties(unit.tensor_io PROPERTIES FIXTURES_REQUIRED frontend_data
+                                               FIXTURES_SETUP frontend_written)
+
+add_test(NAME unit.tensor_io.numpy_reads_ours
+         COMMAND ${ISBC_PYTHON} ${FRONTEND_DATA_SCRIPT} check ${FRONTEND_TEST_DATA})
+set_tests_properties(unit.tensor_io.numpy_reads_ours
+                     PROPERTIES FIXTURES_REQUIRED "frontend_data;frontend_written")
+
+add_test(NAME unit.onnx_import
+         COMMAND test_tensor_io import ${FRONTEND_TEST_DATA} ${ONNX_TESTDATA})
+set_tests_properties(unit.onnx_import PROPERTIES FIXTURES_REQUIRED frontend_data)

@@ -1,0 +1,14 @@
+/* act.c — activations (ONNX Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh and
+ * the SiLU pattern x * Sigmoid(x)) and the bias/residual/activation epilogue of conv and gemm.
+ * The loops live in internal.h; these are the out-of-line, AVX2-cloned entry points. */
+
+#include "internal.h"
+
+ISBRT_CLONES void isbrt_act_apply(const isbrt_actp *act, float *x, int64_t count) {
+    isbrt__act_inline(act, x, count);
+}
+
+ISBRT_CLONES void isbrt__epilogue(float *y, int64_t len, float bias, const float *res,
+                                  const isbrt_actp *act) {
+    isbrt__epilogue_inline(y, len, bias, res, act);
+}

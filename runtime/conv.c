@@ -1,0 +1,348 @@
+/* conv.c — 2-D convolution (ONNX Conv-1/11/22, NCHW, float).
+ *
+ * Three paths, chosen from the parameters alone:
+ *  - one input channel per group (depthwise, possibly with a channel multiplier): a direct
+ *    loop per output row. If any tap of the plane falls outside the input columns, the plane
+ *    is first copied into zero-padded rows (scratch), so every row kernel runs branch-free
+ *    over the whole output width; for stride 2 the copy splits each row into even and odd
+ *    columns so every tap is a contiguous load. Rows above and below the input simply skip
+ *    kernel rows. 3x3 and 5x5 kernels with all rows inside run as one fused pass per output
+ *    row (ReLU/Clip folded into its store); kernel widths 3, 5, 7 at stride 1 or 2 have
+ *    unrolled row kernels; anything else (dilation, other sizes) a generic tap loop.
+ *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand; one
+ *    cblas_sgemm per instance and group.
+ *  - everything else: im2col into the scratch buffer, one cblas_sgemm per instance and group.
+ * Bias, residual and activation are applied in one pass over each output plane. A residual
+ * that is y itself (in-place accumulation) is folded into the GEMM as beta = 1.
+ */
+#include <cblas.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int conv_is_direct(const isbrt_conv *p) {
+    return p->group == p->c_in;
+}
+
+static int conv_is_pointwise(const isbrt_conv *p) {
+    return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_t == 0 &&
+           p->pad_l == 0 && p->pad_b == 0 && p->pad_r == 0 && p->oh == p->h && p->ow == p->w;
+}
+
+static size_t dw_scratch(const isbrt_conv *p);
+
+size_t isbrt_conv2d_scratch(const isbrt_conv *p) {
+    if (conv_is_direct(p)) return dw_scratch(p);
+    if (conv_is_pointwise(p)) return 0;
+    int64_t k = p->c_in / p->group * p->kh * p->kw;
+    return (size_t)(k * p->oh * p->ow) * sizeof(float);
+}
+
+/* ---- im2col path ---------------------------------------------------------------------- */
+
+/* col[(ci*kh + ky)*kw + kx][oy*ow + ox] = x[ci][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
+ * zero outside the input. */
+static void im2col(const isbrt_conv *p, int64_t cig, const float *x, float *col) {
+    const int64_t h = p->h, w = p->w, oh = p->oh, ow = p->ow;
+    const int64_t sh = p->stride_h, sw = p->stride_w;
+    float *dst = col;
+    for (int64_t ci = 0; ci < cig; ci++) {
+        const float *xp = x + ci * h * w;
+        for (int64_t ky = 0; ky < p->kh; ky++) {
+            for (int64_t kx = 0; kx < p->kw; kx++, dst += oh * ow) {
+                int64_t xoff = kx * p->dil_w - p->pad_l, lo, hi;
+                isbrt__valid_range(xoff, sw, w, ow, &lo, &hi);
+                for (int64_t oy = 0; oy < oh; oy++) {
+                    float *d = dst + oy * ow;
+                    int64_t iy = oy * sh - p->pad_t + ky * p->dil_h;
+                    if (iy < 0 || iy >= h) {
+                        memset(d, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    for (int64_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+                    if (hi > lo) {
+                        const float *s = xp + iy * w + lo * sw + xoff;
+                        if (sw == 1) {
+                            memcpy(d + lo, s, (size_t)(hi - lo) * sizeof(float));
+                        } else {
+                            for (int64_t i = 0; i < hi - lo; i++) d[lo + i] = s[i * sw];
+                        }
+                    }
+                    for (int64_t ox = hi; ox < ow; ox++) d[ox] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+static void conv_gemm(const isbrt_conv *p, int64_t n, const float *x, const float *w,
+                      const float *bias, const float *residual, float *y, float *col) {
+    const int64_t g = p->group, cig = p->c_in / g, cog = p->c_out / g;
+    const int64_t hw = p->h * p->w, ohow = p->oh * p->ow, k = cig * p->kh * p->kw;
+    const int pointwise = conv_is_pointwise(p);
+    const int inplace = residual != NULL && residual == y;
+    if (inplace) residual = NULL;
+    for (int64_t b = 0; b < n; b++) {
+        for (int64_t gi = 0; gi < g; gi++) {
+            const float *xg = x + (b * p->c_in + gi * cig) * hw;
+            const float *src = xg;
+            if (!pointwise) {
+                im2col(p, cig, xg, col);
+                src = col;
+            }
+            float *yg = y + (b * p->c_out + gi * cog) * ohow;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cog, (int)ohow, (int)k,
+                        1.0f, w + gi * cog * k, (int)k, src, (int)ohow, inplace ? 1.0f : 0.0f, yg,
+                        (int)ohow);
+            for (int64_t co = 0; co < cog; co++) {
+                int64_t c = gi * cog + co;
+                const float *res = residual ? residual + (b * p->c_out + c) * ohow : NULL;
+                isbrt__epilogue(yg + co * ohow, ohow, bias ? bias[c] : 0.0f, res, &p->act);
+            }
+        }
+    }
+}
+
+/* ---- direct path (one input channel per group) ---------------------------------------- */
+
+/* Geometry. Output column ox, kernel column kx reads input column ox*sw - pl + kx*dw. When
+ * some of those fall outside [0, w), the plane is first copied into a buffer whose rows are
+ * zero-padded on both sides (row length wp, column origin at -pl), so the row kernels run
+ * over the whole output width with no border code. For stride 2 (no dilation, kernel width
+ * 3, 5 or 7) the copy also splits each padded row into its even columns followed by its odd
+ * columns (the odd half starts at `half`): every tap then reads contiguous memory. */
+typedef struct dw_geom {
+    int64_t wp;   /* padded row length; 0 when the input rows are read directly */
+    int64_t half; /* split rows: start of the odd columns; 0 when rows are not split */
+} dw_geom;
+
+static dw_geom dw_geometry(const isbrt_conv *p) {
+    dw_geom g = {0, 0};
+    const int64_t kw = p->kw;
+    const int64_t last = (p->ow - 1) * p->stride_w + (kw - 1) * p->dil_w; /* from col 0 */
+    const int split = p->stride_w == 2 && p->dil_w == 1 && (kw == 3 || kw == 5 || kw == 7);
+    if (!split && p->pad_l == 0 && last < p->w) return g;
+    g.wp = p->pad_l + p->w + p->pad_r;
+    if (g.wp < last + 1) g.wp = last + 1;
+    if (split) g.half = (g.wp + 1) / 2;
+    return g;
+}
+
+static size_t dw_scratch(const isbrt_conv *p) {
+    return (size_t)(dw_geometry(p).wp * p->h) * sizeof(float);
+}
+
+/* Tap kx of output i in row r, for stride S (1, or 2 on a split row). */
+static inline __attribute__((always_inline)) float dw_tap(const float *restrict r, int64_t half,
+                                                          int64_t i, int kx, int S) {
+    if (S == 1) return r[i + kx];
+    return (kx & 1) ? r[half + i + kx / 2] : r[i + kx / 2];
+}
+
+/* Interior row kernels. Each specialisation is a small function of its own, with its own
+ * AVX2+FMA clone, so the compiler keeps the broadcast weights in registers; the constant
+ * kernel size and stride unroll the tap loops and the i loop vectorises. */
+
+/* a[i] += sum_kx wr[kx] * tap(s, i, kx): one kernel row of width K. */
+static inline __attribute__((always_inline)) void dw_row_t(float *restrict a,
+                                                           const float *restrict s, int64_t half,
+                                                           const float *restrict wr, int64_t n,
+                                                           int K, int S) {
+    float wv[7];
+    for (int kx = 0; kx < K; kx++) wv[kx] = wr[kx];
+    for (int64_t i = 0; i < n; i++) {
+        float sum = 0.0f;
+        for (int kx = 0; kx < K; kx++) sum += wv[kx] * dw_tap(s, half, i, kx, S);
+        a[i] += sum;
+    }
+}
+
+/* A whole K x K kernel (K = 3 or 5) with every kernel row inside the input (r[ky] are the
+ * rows): v = (set ? bias : a[i] + bias) + taps, then a[i] = clamp(v, lo, hi) (fused ReLU or
+ * Clip; -inf/+inf otherwise). One partial sum per kernel row keeps dependency chains short. */
+static inline __attribute__((always_inline)) void
+dw_rows_t(float *restrict a, const float *const *r, int64_t half, const float *restrict wk,
+          int64_t n, int K, int S, int set, float bias, float lo, float hi) {
+    const float *restrict r0 = r[0], *restrict r1 = r[1], *restrict r2 = r[2];
+    if (K == 3) {
+        const float w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], w4 = wk[4], w5 = wk[5];
+        const float w6 = wk[6], w7 = wk[7], w8 = wk[8];
+        for (int64_t i = 0; i < n; i++) {
+            float s0 = w0 * dw_tap(r0, half, i, 0, S) + w1 * dw_tap(r0, half, i, 1, S) +
+                       w2 * dw_tap(r0, half, i, 2, S);
+            float s1 = w3 * dw_tap(r1, half, i, 0, S) + w4 * dw_tap(r1, half, i, 1, S) +
+                       w5 * dw_tap(r1, half, i, 2, S);
+            float s2 = w6 * dw_tap(r2, half, i, 0, S) + w7 * dw_tap(r2, half, i, 1, S) +
+                       w8 * dw_tap(r2, half, i, 2, S);
+            float v = (set ? bias : a[i] + bias) + (s0 + s1) + s2;
+            v = v < lo ? lo : v;
+            a[i] = v > hi ? hi : v;
+        }
+    } else {
+        const float *restrict r3 = r[3], *restrict r4 = r[4];
+        for (int64_t i = 0; i < n; i++) {
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f;
+            for (int kx = 0; kx < 5; kx++) {
+                s0 += wk[kx] * dw_tap(r0, half, i, kx, S);
+                s1 += wk[5 + kx] * dw_tap(r1, half, i, kx, S);
+                s2 += wk[10 + kx] * dw_tap(r2, half, i, kx, S);
+                s3 += wk[15 + kx] * dw_tap(r3, half, i, kx, S);
+                s4 += wk[20 + kx] * dw_tap(r4, half, i, kx, S);
+            }
+            float v = (set ? bias : a[i] + bias) + ((s0 + s1) + (s2 + s3) + s4);
+            v = v < lo ? lo : v;
+            a[i] = v > hi ? hi : v;
+        }
+    }
+}
+
+#define DW_ROW_FN(K, S)                                                                            \
+    ISBRT_CLONES static void dw_row_k##K##s##S(float *restrict a, const float *restrict s,         \
+                                               int64_t half, const float *restrict wr,             \
+                                               int64_t n) {                                        \
+        dw_row_t(a, s, half, wr, n, K, S);                                                         \
+    }
+DW_ROW_FN(3, 1)
+DW_ROW_FN(3, 2)
+DW_ROW_FN(5, 1)
+DW_ROW_FN(5, 2)
+DW_ROW_FN(7, 1)
+DW_ROW_FN(7, 2)
+
+#define DW_ROWS_FN(K, S)                                                                           \
+    ISBRT_CLONES static void dw_rows_k##K##s##S(float *restrict a, const float *const *r,          \
+                                                int64_t half, const float *restrict wk, int64_t n, \
+                                                int set, float bias, float lo, float hi) {         \
+        if (set)                                                                                   \
+            dw_rows_t(a, r, half, wk, n, K, S, 1, bias, lo, hi);                                   \
+        else                                                                                       \
+            dw_rows_t(a, r, half, wk, n, K, S, 0, bias, lo, hi);                                   \
+    }
+DW_ROWS_FN(3, 1)
+DW_ROWS_FN(3, 2)
+DW_ROWS_FN(5, 1)
+DW_ROWS_FN(5, 2)
+
+/* Copy input plane xp into the padded (and for stride 2, split) rows of buf. The padding
+ * positions stay zero from conv_direct's memset. */
+static inline __attribute__((always_inline)) void
+dw_copy_plane(const isbrt_conv *p, const dw_geom *g, const float *xp, float *buf) {
+    const int64_t w = p->w, pl = p->pad_l;
+    for (int64_t iy = 0; iy < p->h; iy++) {
+        float *restrict d = buf + iy * g->wp;
+        const float *restrict s = xp + iy * w;
+        if (g->half == 0) {
+            for (int64_t c = 0; c < w; c++) d[pl + c] = s[c];
+            continue;
+        }
+        /* Padded column t = c + pl goes to d[t/2] (t even) or d[half + t/2] (t odd). */
+        const int64_t ce = pl & 1, co = 1 - ce;
+        float *restrict e = d + (pl + ce) / 2, *restrict o = d + g->half + (pl + co) / 2;
+        for (int64_t j = 0; ce + 2 * j < w; j++) e[j] = s[ce + 2 * j];
+        for (int64_t j = 0; co + 2 * j < w; j++) o[j] = s[co + 2 * j];
+    }
+}
+
+/* One output plane of a depthwise convolution: yp = act(conv(xp, wk) + bias + rp). rp may be
+ * yp itself (in-place residual). buf: dw_scratch bytes. */
+ISBRT_CLONES static void dw_plane(const isbrt_conv *p, const float *xp, const float *wk, float bias,
+                                  const float *rp, float *yp, float *buf) {
+    const int64_t h = p->h, oh = p->oh, ow = p->ow, kh = p->kh, kw = p->kw;
+    const int64_t sh = p->stride_h, sw = p->stride_w, dh = p->dil_h, dw = p->dil_w;
+    const dw_geom g = dw_geometry(p);
+    const float *src = xp;
+    int64_t rs = p->w; /* row stride of src */
+    if (g.wp > 0) {
+        dw_copy_plane(p, &g, xp, buf);
+        src = buf;
+        rs = g.wp;
+    }
+    const int64_t half = g.half;
+    const int fuse = dw == 1 && (sw == 1 || sw == 2) && kh == kw && (kh == 3 || kh == 5);
+    /* Without a residual the activation is applied row by row (ReLU and Clip inside the
+     * fused kernel); with one, rows are accumulated first and the final pass adds the
+     * residual and applies the activation. With an in-place residual every row accumulates
+     * onto y; otherwise each row starts from the bias. */
+    const int inplace = rp == yp;
+    const int row_act = rp == NULL;
+    float lo = -INFINITY, hi = INFINITY;
+    int clamp = 0;
+    if (row_act && p->act.kind == ISBRT_ACT_RELU) lo = 0.0f, clamp = 1;
+    if (row_act && p->act.kind == ISBRT_ACT_CLIP) lo = p->act.a, hi = p->act.b, clamp = 1;
+    int64_t ky_lo = 0, ky_hi = kh;
+
+    for (int64_t oy = 0; oy < oh; oy++) {
+        float *a = yp + oy * ow;
+        const int64_t iy0 = oy * sh - p->pad_t;
+        if (iy0 < 0 || iy0 + (kh - 1) * dh >= h)
+            isbrt__valid_range(iy0, dh, h, kh, &ky_lo, &ky_hi);
+        else
+            ky_lo = 0, ky_hi = kh;
+        if (fuse && ky_lo == 0 && ky_hi == kh) {
+            const float *rows[5];
+            for (int64_t ky = 0; ky < kh; ky++) rows[ky] = src + (iy0 + ky * dh) * rs;
+            const int set = !inplace;
+            if (kh == 3 && sw == 1)
+                dw_rows_k3s1(a, rows, half, wk, ow, set, bias, lo, hi);
+            else if (kh == 3)
+                dw_rows_k3s2(a, rows, half, wk, ow, set, bias, lo, hi);
+            else if (sw == 1)
+                dw_rows_k5s1(a, rows, half, wk, ow, set, bias, lo, hi);
+            else
+                dw_rows_k5s2(a, rows, half, wk, ow, set, bias, lo, hi);
+            if (row_act && !clamp) isbrt__act_inline(&p->act, a, ow);
+            continue;
+        }
+        if (inplace)
+            for (int64_t i = 0; i < ow; i++) a[i] += bias;
+        else
+            for (int64_t i = 0; i < ow; i++) a[i] = bias;
+        for (int64_t ky = ky_lo; ky < ky_hi; ky++) {
+            const float *s = src + (iy0 + ky * dh) * rs;
+            const float *wr = wk + ky * kw;
+            if (dw == 1 && sw == 1 && kw == 3)
+                dw_row_k3s1(a, s, half, wr, ow);
+            else if (dw == 1 && sw == 2 && kw == 3)
+                dw_row_k3s2(a, s, half, wr, ow);
+            else if (dw == 1 && sw == 1 && kw == 5)
+                dw_row_k5s1(a, s, half, wr, ow);
+            else if (dw == 1 && sw == 2 && kw == 5)
+                dw_row_k5s2(a, s, half, wr, ow);
+            else if (dw == 1 && sw == 1 && kw == 7)
+                dw_row_k7s1(a, s, half, wr, ow);
+            else if (dw == 1 && sw == 2 && kw == 7)
+                dw_row_k7s2(a, s, half, wr, ow);
+            else {
+                for (int64_t kx = 0; kx < kw; kx++) {
+                    const float wv = wr[kx], *sk = s + kx * dw;
+                    for (int64_t i = 0; i < ow; i++) a[i] += wv * sk[i * sw];
+                }
+            }
+        }
+        if (row_act) isbrt__act_inline(&p->act, a, ow);
+    }
+    if (!row_act) isbrt__epilogue_inline(yp, oh * ow, 0.0f, inplace ? NULL : rp, &p->act);
+}
+
+static void conv_direct(const isbrt_conv *p, int64_t n, const float *x, const float *w,
+                        const float *bias, const float *residual, float *y, float *buf) {
+    const int64_t hw = p->h * p->w, ohow = p->oh * p->ow, mult = p->c_out / p->group;
+    if (buf != NULL) memset(buf, 0, dw_scratch(p));
+    for (int64_t b = 0; b < n; b++) {
+        for (int64_t c = 0; c < p->c_out; c++) {
+            const float *xp = x + (b * p->c_in + c / mult) * hw;
+            const float *rp = residual ? residual + (b * p->c_out + c) * ohow : NULL;
+            dw_plane(p, xp, w + c * p->kh * p->kw, bias ? bias[c] : 0.0f, rp,
+                     y + (b * p->c_out + c) * ohow, buf);
+        }
+    }
+}
+
+void isbrt_conv2d(const isbrt_conv *p, int64_t n, const float *x, const float *w, const float *bias,
+                  const float *residual, float *y, void *scratch) {
+    if (n <= 0 || p->c_out <= 0 || p->oh <= 0 || p->ow <= 0) return;
+    if (conv_is_direct(p))
+        conv_direct(p, n, x, w, bias, residual, y, scratch);
+    else
+        conv_gemm(p, n, x, w, bias, residual, y, scratch);
+}

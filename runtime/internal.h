@@ -1,0 +1,127 @@
+/* internal.h — private helpers shared by the libisbrt kernel files. Not installed.
+ *
+ * Symbols here are hidden in the shared library; the isbrt__ prefix keeps them out of a user's
+ * namespace when the static library is linked. */
+#ifndef ISBRT_INTERNAL_H
+#define ISBRT_INTERNAL_H
+
+#include <math.h>
+
+#include "isbrt.h"
+
+#define ISBRT_HIDDEN __attribute__((visibility("hidden")))
+
+/* Hot kernels get an AVX2+FMA clone next to the baseline x86-64 (SSE2) one; the dynamic
+ * loader picks one per process (ifunc), so the library still runs on any x86-64. */
+#define ISBRT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+
+/* y[i] = act(y[i] + bias + (res ? res[i] : 0)) for i < len, in one pass over y (blocks that
+ * stay in L1). res must not overlap y. */
+ISBRT_HIDDEN void isbrt__epilogue(float *y, int64_t len, float bias, const float *res,
+                                  const isbrt_actp *act);
+
+/* True if the activation is the identity. */
+static inline int isbrt__act_none(const isbrt_actp *act) {
+    return act == NULL || act->kind == ISBRT_ACT_NONE;
+}
+
+/* The activation and epilogue loops, inlined into each kernel that uses them so they are
+ * compiled inside that kernel's AVX2 clone. The switch is outside the loops so each case is
+ * a plain loop GCC can vectorise. */
+static inline __attribute__((always_inline)) void isbrt__act_inline(const isbrt_actp *act, float *x,
+                                                                    int64_t count) {
+    if (isbrt__act_none(act) || count <= 0) return;
+    const float a = act->a, b = act->b;
+    switch (act->kind) {
+    case ISBRT_ACT_RELU:
+        for (int64_t i = 0; i < count; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i];
+        break;
+    case ISBRT_ACT_CLIP:
+        for (int64_t i = 0; i < count; i++) {
+            float v = x[i] < a ? a : x[i];
+            x[i] = v > b ? b : v;
+        }
+        break;
+    case ISBRT_ACT_SIGMOID:
+        for (int64_t i = 0; i < count; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case ISBRT_ACT_HARDSIGMOID:
+        for (int64_t i = 0; i < count; i++) {
+            float v = a * x[i] + b;
+            v = v < 0.0f ? 0.0f : v;
+            x[i] = v > 1.0f ? 1.0f : v;
+        }
+        break;
+    case ISBRT_ACT_HARDSWISH:
+        for (int64_t i = 0; i < count; i++) {
+            float v = x[i] * (1.0f / 6.0f) + 0.5f;
+            v = v < 0.0f ? 0.0f : v;
+            v = v > 1.0f ? 1.0f : v;
+            x[i] = x[i] * v;
+        }
+        break;
+    case ISBRT_ACT_LEAKYRELU:
+        for (int64_t i = 0; i < count; i++) x[i] = x[i] >= 0.0f ? x[i] : a * x[i];
+        break;
+    case ISBRT_ACT_SILU:
+        for (int64_t i = 0; i < count; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+        break;
+    case ISBRT_ACT_TANH:
+        for (int64_t i = 0; i < count; i++) x[i] = tanhf(x[i]);
+        break;
+    default: break;
+    }
+}
+
+static inline __attribute__((always_inline)) void
+isbrt__epilogue_inline(float *y, int64_t len, float bias, const float *res, const isbrt_actp *act) {
+    enum { BLOCK = 2048 };
+    int none = isbrt__act_none(act);
+    if (res == NULL && bias == 0.0f && none) return;
+    for (int64_t i0 = 0; i0 < len; i0 += BLOCK) {
+        int64_t nb = len - i0 < BLOCK ? len - i0 : BLOCK;
+        float *restrict yb = y + i0;
+        if (res != NULL) {
+            const float *restrict rb = res + i0;
+            for (int64_t i = 0; i < nb; i++) yb[i] += bias + rb[i];
+        } else if (bias != 0.0f) {
+            for (int64_t i = 0; i < nb; i++) yb[i] += bias;
+        }
+        if (!none) isbrt__act_inline(act, yb, nb);
+    }
+}
+
+/* Floor and ceiling of a / b for b > 0 and any sign of a. */
+static inline int64_t isbrt__floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static inline int64_t isbrt__ceildiv(int64_t a, int64_t b) {
+    return -isbrt__floordiv(-a, b);
+}
+
+/* Output positions o in [0, n_out) whose tap o*stride + off lands inside [0, n_in): they form
+ * the range [*lo, *hi) (empty when *lo == *hi). */
+static inline void isbrt__valid_range(int64_t off, int64_t stride, int64_t n_in, int64_t n_out,
+                                      int64_t *lo, int64_t *hi) {
+    int64_t l = isbrt__ceildiv(-off, stride);
+    int64_t h = isbrt__floordiv(n_in - 1 - off, stride) + 1;
+    if (l < 0) l = 0;
+    if (h > n_out) h = n_out;
+    if (h < l) h = l;
+    if (l > n_out) l = h = n_out;
+    *lo = l;
+    *hi = h;
+}
+
+/* Number of j in [0, k) with lo <= start + j*d < hi (d > 0). */
+static inline int64_t isbrt__count_in(int64_t start, int64_t k, int64_t d, int64_t lo, int64_t hi) {
+    int64_t first = isbrt__ceildiv(lo - start, d);
+    int64_t last = isbrt__floordiv(hi - 1 - start, d) + 1;
+    if (first < 0) first = 0;
+    if (last > k) last = k;
+    return last > first ? last - first : 0;
+}
+
+#endif

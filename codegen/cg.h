@@ -1,0 +1,114 @@
+/* cg.h — private to codegen/: the state of one module under construction and the helpers
+ * that module.c (graph walk, entry points), kernels.c (runtime-kernel calls) and
+ * elementwise.c (fused loops) share. Nothing outside codegen/ includes it. */
+#ifndef ISBC_CODEGEN_CG_H
+#define ISBC_CODEGEN_CG_H
+
+#include <llvm-c/Core.h>
+
+#include "codegen.h"
+
+/* An integer known at compile time up to one factor of the run-time batch:
+ * value = k * (n ? batch : 1). Dims and strides of values with a symbolic N are SymInts. */
+typedef struct SymInt {
+    int64_t k;
+    bool n;
+} SymInt;
+
+static inline SymInt sym_const(int64_t k) {
+    return (SymInt){k, false};
+}
+static inline SymInt sym_mul(SymInt a, SymInt b) {
+    return (SymInt){a.k * b.k, a.n || b.n}; /* at most one of them carries N */
+}
+/* dims[d] of t as a SymInt. */
+static inline SymInt sym_dim(const Type *t, int d) {
+    return t->dims[d] == IR_DIM_N ? (SymInt){1, true} : sym_const(t->dims[d]);
+}
+/* Product of dims [from, to) of t. */
+SymInt sym_prod(const Type *t, int from, int to);
+
+typedef struct Cg {
+    const Graph *g;
+    const CodegenOptions *o;
+    Diag *d;
+    const char *prefix;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMTypeRef t_void, t_i1, t_i8, t_i32, t_i64, t_f32, t_f64, t_ptr;
+    LLVMValueRef fn;         /* function being emitted */
+    LLVMBasicBlockRef entry; /* its entry block (allocas go there) */
+    LLVMValueRef batch;      /* i64: the batch multiplier (run-time batch, or 1 if static) */
+    LLVMValueRef ws;         /* workspace base (kernel scratch lives at its start) */
+    LLVMValueRef *vptr;      /* per value id: its address, NULL if it has no storage */
+    LLVMValueRef *consts;    /* per value id: the constant global, or NULL */
+    LLVMValueRef *convs;     /* conv parameter globals, for the scratch size */
+    int nconv, capconv;
+    int node; /* node being emitted, for diagnostics; -1 outside */
+    int uid;  /* counter for unique internal names */
+} Cg;
+
+/* Diagnose a problem at the current node: "unsupported: OP (opset K) at node 'NAME': ..."
+ * Returns -1. */
+int cg_fail(Cg *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+LLVMValueRef cg_i32(Cg *c, int64_t v);
+LLVMValueRef cg_i64(Cg *c, int64_t v);
+LLVMValueRef cg_f32(Cg *c, float v);
+LLVMValueRef cg_sym(Cg *c, SymInt s);                           /* as an i64 */
+LLVMValueRef cg_gep(Cg *c, LLVMValueRef p, LLVMValueRef bytes); /* p + bytes */
+LLVMValueRef cg_gep_c(Cg *c, LLVMValueRef p, int64_t bytes);
+/* A private constant global holding `size` bytes (aligned to `align`). */
+LLVMValueRef cg_const_bytes(Cg *c, const void *bytes, size_t size, unsigned align,
+                            const char *name);
+/* A stack slot of `bytes` in the entry block of the current function. */
+LLVMValueRef cg_alloca(Cg *c, size_t bytes, unsigned align);
+/* A pointer to an array of int64 SymInts: a constant global if none depends on the batch,
+ * else a stack slot filled at this point. */
+LLVMValueRef cg_i64_array(Cg *c, int count, const SymInt *v);
+/* A parameter struct given as the bytes of a C struct from isbrt.h; the int64 fields at
+ * byte offsets `offs` are replaced by the SymInts `vals` (which may depend on the batch). */
+LLVMValueRef cg_param(Cg *c, const void *bytes, size_t size, int npatch, const size_t *offs,
+                      const SymInt *vals);
+/* Call (declaring on first use) an external function; ret may be t_void. */
+LLVMValueRef cg_call(Cg *c, const char *name, LLVMTypeRef ret, int nargs, LLVMTypeRef *types,
+                     LLVMValueRef *args);
+void cg_memcpy(Cg *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef bytes);
+void cg_memset0(Cg *c, LLVMValueRef dst, LLVMValueRef bytes);
+/* Address of value v in the current function; NULL if it has none (unused output). */
+LLVMValueRef cg_ptr(Cg *c, int v);
+/* Byte count of value v as an i64 (scales with the batch when it has N). */
+LLVMValueRef cg_bytes(Cg *c, int v);
+/* Can the storage of values a and b overlap? (false for distinct graph inputs/constants and
+ * for arena ranges that are disjoint per batch instance) */
+bool cg_may_overlap(const Cg *c, int a, int b);
+
+/* Simple counted loop: for (iv = 0; iv < trip; iv++), trip >= 1 (bottom-tested). */
+typedef struct CgLoop {
+    LLVMBasicBlockRef body, pre;
+    LLVMValueRef iv, trip;
+} CgLoop;
+CgLoop cg_loop_begin(Cg *c, LLVMValueRef trip, const char *name);
+void cg_loop_end(Cg *c, CgLoop *l);
+
+/* Call an LLVM intrinsic ("llvm.exp" ...) overloaded on the nover types `over` (nover 0: on
+ * the type of args[0]). */
+LLVMValueRef cg_intrinsic(Cg *c, const char *name, int nover, LLVMTypeRef *over, int nargs,
+                          LLVMValueRef *args);
+
+/* The module for graph g (the one function every output path shares); NULL with d set. */
+LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenOptions *o, Diag *d);
+/* True if the batch is symbolic; else *fixed is the batch the model was exported with. */
+bool codegen_batch_info(const Graph *g, int64_t *fixed);
+
+/* In the entry function: return EBADARG if the i1 `bad` holds, else go on. */
+void cg_bail_if(Cg *c, LLVMValueRef bad);
+
+/* Per-op emitters (return 0, or -1 with the diagnostic set). */
+int cg_emit_elementwise(Cg *c, const Node *n);
+int cg_emit_kernel(Cg *c, const Node *n);
+/* True if op is lowered by cg_emit_elementwise. */
+bool cg_is_elementwise(const Graph *g, const Node *n);
+
+#endif

@@ -1,0 +1,804 @@
+/* elementwise.c — Elementwise nodes (a postfix `_code` over inputs x0..xK, see
+ * passes/fuse_elementwise.c) and the plain ONNX elementwise ops (Add-14, Sub-14, Mul-14,
+ * Div-14, Pow-15, Max-13, Min-13, Equal-13, Less-13, Greater-13, Where-16, Not-1, Relu-14,
+ * Sigmoid-13, Tanh-13, Exp-13, Log-13, Sqrt-13, Neg-13, Abs-13, Reciprocal-13, Floor-13,
+ * Ceil-13, Erf-13, Clip-13, LeakyRelu-16, HardSigmoid-6, HardSwish-14, Cast-13) as one loop
+ * nest per node in its own internal function, with multidirectional (numpy) broadcasting
+ * resolved into per-input strides at compile time. Dims of size 1 are dropped and dims that
+ * are contiguous for every operand merged, so the innermost loop is as long as possible and
+ * unit-stride (or stride 0) for each operand; pointer arguments are `noalias` where the
+ * memory plan proves it, so LLVM vectorises the loop for the target CPU. */
+#include <assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg.h"
+
+/* ---- programs ------------------------------------------------------------------------ */
+
+enum { TK_IN, TK_LIT, TK_OP };
+
+typedef struct Tok {
+    int kind;
+    int idx;               /* TK_IN: node input index */
+    double lit;            /* TK_LIT */
+    int op;                /* TK_OP: OP_* */
+    int nargs;             /* operands it pops */
+    double p[2];           /* LeakyRelu alpha; HardSigmoid alpha, beta */
+    int to;                /* Cast: target dtype */
+    bool has_min, has_max; /* Clip */
+} Tok;
+
+typedef struct Prog {
+    Tok *t;
+    int n, cap;
+} Prog;
+
+static Tok *prog_push(Prog *p, int kind) {
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 16;
+        p->t = realloc(p->t, sizeof *p->t * (size_t)p->cap);
+        if (!p->t) abort();
+    }
+    Tok *t = &p->t[p->n++];
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    return t;
+}
+
+static void push_in(Prog *p, int idx) {
+    prog_push(p, TK_IN)->idx = idx;
+}
+static void push_lit(Prog *p, double v) {
+    prog_push(p, TK_LIT)->lit = v;
+}
+static Tok *push_op(Prog *p, int op, int nargs) {
+    Tok *t = prog_push(p, TK_OP);
+    t->op = op;
+    t->nargs = nargs;
+    return t;
+}
+
+/* Default parameters of an op token (ONNX defaults). */
+static void op_defaults(Tok *t) {
+    switch (t->op) {
+    case OP_LeakyRelu: t->p[0] = 0.01; break;
+    case OP_HardSigmoid:
+        t->p[0] = 0.2;
+        t->p[1] = 0.5;
+        break;
+    default: break;
+    }
+}
+
+static bool supported_op(int op) {
+    switch (op) {
+    case OP_Relu:
+    case OP_Sigmoid:
+    case OP_Tanh:
+    case OP_Exp:
+    case OP_Log:
+    case OP_Sqrt:
+    case OP_Neg:
+    case OP_Abs:
+    case OP_Reciprocal:
+    case OP_Floor:
+    case OP_Ceil:
+    case OP_Erf:
+    case OP_Not:
+    case OP_Clip:
+    case OP_LeakyRelu:
+    case OP_HardSigmoid:
+    case OP_HardSwish:
+    case OP_Cast:
+    case OP_Identity:
+    case OP_Add:
+    case OP_Sub:
+    case OP_Mul:
+    case OP_Div:
+    case OP_Pow:
+    case OP_Max:
+    case OP_Min:
+    case OP_Equal:
+    case OP_Less:
+    case OP_Greater:
+    case OP_Where: return true;
+    default: return false;
+    }
+}
+
+bool cg_is_elementwise(const Graph *g, const Node *n) {
+    return n->op == OP_Elementwise || (n->op != OP_Identity && supported_op(n->op));
+}
+
+/* The program of a plain ONNX elementwise node. */
+static int plain_prog(Cg *c, const Node *n, Prog *p) {
+    int op = n->op;
+    const OpInfo *oi = op_info(op);
+    if (op == OP_Clip) {
+        push_in(p, 0);
+        Tok t = {0};
+        t.has_min = n->nin > 1 && n->in[1] >= 0;
+        t.has_max = n->nin > 2 && n->in[2] >= 0;
+        if (t.has_min)
+            push_in(p, 1);
+        else if (node_attr(n, "min")) {
+            push_lit(p, attr_float(n, "min", 0));
+            t.has_min = true;
+        }
+        if (t.has_max)
+            push_in(p, 2);
+        else if (node_attr(n, "max")) {
+            push_lit(p, attr_float(n, "max", 0));
+            t.has_max = true;
+        }
+        Tok *k = push_op(p, OP_Clip, 1 + t.has_min + t.has_max);
+        k->has_min = t.has_min;
+        k->has_max = t.has_max;
+        return 0;
+    }
+    if (op == OP_Max || op == OP_Min) {
+        push_in(p, 0);
+        for (int i = 1; i < n->nin; i++) {
+            push_in(p, i);
+            push_op(p, op, 2);
+        }
+        if (n->nin == 1) push_op(p, OP_Identity, 1);
+        return 0;
+    }
+    if (op == OP_Where) {
+        for (int i = 0; i < 3; i++) push_in(p, i);
+        push_op(p, op, 3);
+        return 0;
+    }
+    int nargs = (oi->flags & OPF_BINARY) ? 2 : 1;
+    for (int i = 0; i < nargs; i++) push_in(p, i);
+    Tok *t = push_op(p, op, nargs);
+    op_defaults(t);
+    if (op == OP_LeakyRelu) t->p[0] = attr_float(n, "alpha", 0.01f);
+    if (op == OP_HardSigmoid) {
+        t->p[0] = attr_float(n, "alpha", 0.2f);
+        t->p[1] = attr_float(n, "beta", 0.5f);
+    }
+    if (op == OP_Cast) t->to = (int)attr_int(n, "to", gval(c->g, n->out[0])->type.dtype);
+    return 0;
+}
+
+/* Parse `_code` (grammar: passes/fuse_elementwise.c). Tokens are separated by blanks:
+ *   xK          push input K
+ *   #F          push the literal F (a C float literal, inf/nan allowed)
+ *   Op          pop the op's operands, push its result; Op may carry parameters after
+ *               colons: LeakyRelu:ALPHA, HardSigmoid:ALPHA:BETA, Cast:DTYPE (number or
+ *               name), Clip:MIN_FLAGS (see below); Clip pops 3 (x, min, max).
+ * The program must leave exactly one value on the stack. */
+static int parse_code(Cg *c, const Node *n, const char *code, Prog *p) {
+    int depth = 0;
+    const char *s = code;
+    while (*s) {
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s) break;
+        const char *e = s;
+        while (*e && *e != ' ' && *e != '\t') e++;
+        char tok[128];
+        size_t len = (size_t)(e - s);
+        if (len >= sizeof tok) return cg_fail(c, "_code token too long");
+        memcpy(tok, s, len);
+        tok[len] = 0;
+        s = e;
+        if (tok[0] == 'x' && tok[1] >= '0' && tok[1] <= '9') {
+            char *end;
+            long k = strtol(tok + 1, &end, 10);
+            if (*end || k < 0 || k >= n->nin || n->in[k] < 0)
+                return cg_fail(c, "_code: bad input '%s'", tok);
+            push_in(p, (int)k);
+            depth++;
+            continue;
+        }
+        if (tok[0] == '#') {
+            char *end;
+            double v = strtod(tok + 1, &end);
+            if (*end || end == tok + 1) return cg_fail(c, "_code: bad literal '%s'", tok);
+            push_lit(p, v);
+            depth++;
+            continue;
+        }
+        char *colon = strchr(tok, ':');
+        if (colon) *colon = 0;
+        int op = op_from_name(tok);
+        if (op < 0 || !supported_op(op))
+            return cg_fail(c, "_code: op '%s' is not elementwise", tok);
+        const OpInfo *oi = op_info(op);
+        int nargs = (oi->flags & OPF_BINARY) || op == OP_Max || op == OP_Min ? 2
+                    : op == OP_Where || op == OP_Clip                        ? 3
+                                                                             : 1;
+        Tok *t = push_op(p, op, nargs);
+        op_defaults(t);
+        t->has_min = t->has_max = true;
+        for (int i = 0; colon; i++) {
+            char *arg = colon + 1;
+            colon = strchr(arg, ':');
+            if (colon) *colon = 0;
+            if (op == OP_Cast && i == 0) {
+                char *end;
+                long dt = strtol(arg, &end, 10);
+                t->to = *end ? dtype_from_name(arg) : (int)dt;
+                if (t->to <= DT_UNDEF || t->to >= DT_COUNT)
+                    return cg_fail(c, "_code: bad Cast target '%s'", arg);
+            } else if (i < 2) {
+                char *end;
+                t->p[i] = strtod(arg, &end);
+                if (*end) return cg_fail(c, "_code: bad parameter '%s' of %s", arg, tok);
+            }
+        }
+        if (op == OP_Cast && !t->to) return cg_fail(c, "_code: Cast without a target type");
+        if (depth < nargs) return cg_fail(c, "_code: stack underflow at '%s'", tok);
+        depth -= nargs - 1;
+    }
+    if (depth != 1) return cg_fail(c, "_code: program leaves %d values", depth);
+    return 0;
+}
+
+/* ---- scalar evaluation ------------------------------------------------------------------ */
+
+typedef struct Sv {
+    LLVMValueRef v; /* NULL for a literal not yet given a type */
+    int dt;
+    double lit;
+} Sv;
+
+static bool dt_unsigned(int dt) {
+    return dt == DT_U8 || dt == DT_U16 || dt == DT_U32 || dt == DT_U64 || dt == DT_BOOL;
+}
+static bool dt_float(int dt) {
+    return dt == DT_F32 || dt == DT_F64;
+}
+
+/* Register type of a dtype (bool is i1), or NULL if unsupported. */
+static LLVMTypeRef reg_type(Cg *c, int dt) {
+    switch (dt) {
+    case DT_F32: return c->t_f32;
+    case DT_F64: return c->t_f64;
+    case DT_BOOL: return c->t_i1;
+    case DT_I8:
+    case DT_U8: return c->t_i8;
+    case DT_I16:
+    case DT_U16: return LLVMInt16TypeInContext(c->ctx);
+    case DT_I32:
+    case DT_U32: return c->t_i32;
+    case DT_I64:
+    case DT_U64: return c->t_i64;
+    default: return NULL;
+    }
+}
+static LLVMTypeRef mem_type(Cg *c, int dt) {
+    return dt == DT_BOOL ? c->t_i8 : reg_type(c, dt);
+}
+
+static LLVMValueRef lit_as(Cg *c, double v, int dt) {
+    if (dt_float(dt)) return LLVMConstReal(reg_type(c, dt), v);
+    if (dt == DT_BOOL) return LLVMConstInt(c->t_i1, v != 0, 0);
+    return LLVMConstInt(reg_type(c, dt), (unsigned long long)(long long)v, 1);
+}
+
+static Sv typed(Cg *c, Sv a, int dt) {
+    if (!a.v) {
+        a.v = lit_as(c, a.lit, dt);
+        a.dt = dt;
+    }
+    return a;
+}
+
+/* Cast-13 semantics between the supported dtypes. */
+static LLVMValueRef convert(Cg *c, LLVMValueRef v, int from, int to) {
+    if (from == to) return v;
+    LLVMBuilderRef b = c->b;
+    LLVMTypeRef tt = reg_type(c, to);
+    if (to == DT_BOOL) {
+        if (dt_float(from))
+            return LLVMBuildFCmp(b, LLVMRealUNE, v, LLVMConstReal(LLVMTypeOf(v), 0), "");
+        return LLVMBuildICmp(b, LLVMIntNE, v, LLVMConstInt(LLVMTypeOf(v), 0, 0), "");
+    }
+    if (dt_float(from) && dt_float(to)) return LLVMBuildFPCast(b, v, tt, "");
+    if (dt_float(from)) {
+        LLVMTypeRef ov[2] = {tt, LLVMTypeOf(v)};
+        return cg_intrinsic(c, dt_unsigned(to) ? "llvm.fptoui.sat" : "llvm.fptosi.sat", 2, ov, 1,
+                            &v);
+    }
+    if (dt_float(to))
+        return dt_unsigned(from) ? LLVMBuildUIToFP(b, v, tt, "") : LLVMBuildSIToFP(b, v, tt, "");
+    return LLVMBuildIntCast2(b, v, tt, !dt_unsigned(from), "");
+}
+
+static LLVMValueRef fconst(LLVMValueRef like, double v) {
+    return LLVMConstReal(LLVMTypeOf(like), v);
+}
+
+static LLVMValueRef fmaxnum(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+    LLVMValueRef args[2] = {a, b};
+    return cg_intrinsic(c, "llvm.maxnum", 0, NULL, 2, args);
+}
+static LLVMValueRef fminnum(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+    LLVMValueRef args[2] = {a, b};
+    return cg_intrinsic(c, "llvm.minnum", 0, NULL, 2, args);
+}
+static LLVMValueRef unary_intr(Cg *c, const char *name, LLVMValueRef x) {
+    return cg_intrinsic(c, name, 0, NULL, 1, &x);
+}
+/* libm call (tanhf, erff; the double variants for f64). */
+static LLVMValueRef libm(Cg *c, const char *fname, LLVMValueRef x) {
+    LLVMTypeRef t = LLVMTypeOf(x);
+    char name[32];
+    snprintf(name, sizeof name, "%s%s", fname, t == c->t_f32 ? "f" : "");
+    return cg_call(c, name, t, 1, &t, &x);
+}
+
+/* exp for f32 as straight-line code the loop vectoriser can widen (libm's expf is a scalar
+ * call): Cephes expf — x = m*ln2 + r, |r| <= ln2/2, exp(r) by a degree-7 polynomial (about
+ * 1 ulp), times 2^m built in the exponent bits in two halves so every m in [-126, 128] stays
+ * exact. Results below FLT_MIN flush to 0; above FLT_MAX give inf; NaN stays NaN. f64 uses
+ * llvm.exp. */
+static LLVMValueRef fast_exp(Cg *c, LLVMValueRef x) {
+    LLVMTypeRef t = LLVMTypeOf(x);
+    if (t != c->t_f32) return unary_intr(c, "llvm.exp", x);
+    LLVMBuilderRef b = c->b;
+    const double hi = 88.72283935546875, lo = -87.33654022216797;
+    LLVMValueRef xc = fminnum(c, fmaxnum(c, x, fconst(x, lo)), fconst(x, hi));
+    LLVMValueRef m =
+        unary_intr(c, "llvm.floor",
+                   LLVMBuildFAdd(b, LLVMBuildFMul(b, xc, fconst(x, 1.44269504088896341), ""),
+                                 fconst(x, 0.5), ""));
+    LLVMValueRef r = LLVMBuildFSub(b, xc, LLVMBuildFMul(b, m, fconst(x, 0.693359375), ""), "");
+    r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, m, fconst(x, -2.12194440e-4), ""), "");
+    static const double p[] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
+                               4.1665795894E-2, 1.6666665459E-1, 5.0000001201E-1};
+    LLVMValueRef y = fconst(x, p[0]);
+    for (int i = 1; i < 6; i++)
+        y = LLVMBuildFAdd(b, LLVMBuildFMul(b, y, r, ""), fconst(x, p[i]), "");
+    y = LLVMBuildFMul(b, y, LLVMBuildFMul(b, r, r, ""), "");
+    y = LLVMBuildFAdd(b, LLVMBuildFAdd(b, y, r, ""), fconst(x, 1), "");
+    /* 2^m = 2^(m>>1) * 2^(m - (m>>1)) */
+    LLVMValueRef mi = LLVMBuildFPToSI(b, m, c->t_i32, "");
+    LLVMValueRef m1 = LLVMBuildAShr(b, mi, cg_i32(c, 1), "");
+    LLVMValueRef m2 = LLVMBuildSub(b, mi, m1, "");
+    LLVMValueRef p1 = LLVMBuildBitCast(
+        b, LLVMBuildShl(b, LLVMBuildAdd(b, m1, cg_i32(c, 127), ""), cg_i32(c, 23), ""), t, "");
+    LLVMValueRef p2 = LLVMBuildBitCast(
+        b, LLVMBuildShl(b, LLVMBuildAdd(b, m2, cg_i32(c, 127), ""), cg_i32(c, 23), ""), t, "");
+    y = LLVMBuildFMul(b, LLVMBuildFMul(b, y, p1, ""), p2, "");
+    y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, hi), ""), fconst(x, INFINITY),
+                        y, "");
+    y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, lo), ""), fconst(x, 0), y,
+                        "");
+    return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, y, "");
+}
+
+static LLVMValueRef imax(Cg *c, LLVMValueRef a, LLVMValueRef b, bool uns) {
+    LLVMValueRef args[2] = {a, b};
+    return cg_intrinsic(c, uns ? "llvm.umax" : "llvm.smax", 0, NULL, 2, args);
+}
+static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b, bool uns) {
+    LLVMValueRef args[2] = {a, b};
+    return cg_intrinsic(c, uns ? "llvm.umin" : "llvm.smin", 0, NULL, 2, args);
+}
+
+/* Apply op token t to operands a[0..nargs). Returns -1 (diagnosed) on a type it does not
+ * support. */
+static int apply(Cg *c, const Tok *t, Sv *a, Sv *out) {
+    LLVMBuilderRef b = c->b;
+    int op = t->op;
+    /* give literals the type of the first typed operand (f32 if none) */
+    int dt = DT_UNDEF;
+    for (int i = 0; i < t->nargs; i++)
+        if (a[i].v && !(op == OP_Where && i == 0)) {
+            dt = a[i].dt;
+            break;
+        }
+    if (dt == DT_UNDEF) dt = DT_F32;
+    for (int i = 0; i < t->nargs; i++) {
+        if (op == OP_Where && i == 0)
+            a[i] = typed(c, a[i], DT_BOOL);
+        else
+            a[i] = typed(c, a[i], dt);
+        if (op == OP_Pow && i == 1 && a[i].dt != dt) { /* Pow-15: exponent of any numeric type */
+            a[i].v = convert(c, a[i].v, a[i].dt, dt);
+            a[i].dt = dt;
+        }
+        if (!(op == OP_Where && i == 0) && a[i].dt != dt)
+            return cg_fail(c, "%s on mixed types %s and %s", op_info(op)->name, dtype_name(a[i].dt),
+                           dtype_name(dt));
+    }
+    LLVMValueRef x = a[0].v, y = t->nargs > 1 ? a[1].v : NULL;
+    bool fl = dt_float(dt), uns = dt_unsigned(dt);
+    out->dt = dt;
+    out->lit = 0;
+    switch (op) {
+    case OP_Identity: out->v = x; return 0;
+    case OP_Cast:
+        if (!reg_type(c, t->to)) return cg_fail(c, "Cast to %s", dtype_name(t->to));
+        out->v = convert(c, x, dt, t->to);
+        out->dt = t->to;
+        return 0;
+    case OP_Add: out->v = fl ? LLVMBuildFAdd(b, x, y, "") : LLVMBuildAdd(b, x, y, ""); return 0;
+    case OP_Sub: out->v = fl ? LLVMBuildFSub(b, x, y, "") : LLVMBuildSub(b, x, y, ""); return 0;
+    case OP_Mul: out->v = fl ? LLVMBuildFMul(b, x, y, "") : LLVMBuildMul(b, x, y, ""); return 0;
+    case OP_Div:
+        if (fl)
+            out->v = LLVMBuildFDiv(b, x, y, "");
+        else {
+            /* integer division by zero is undefined in ONNX; avoid LLVM UB: divide by 1 */
+            LLVMValueRef zero = LLVMConstInt(LLVMTypeOf(y), 0, 0);
+            LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, y, zero, ""),
+                                                LLVMConstInt(LLVMTypeOf(y), 1, 0), y, "");
+            out->v = uns ? LLVMBuildUDiv(b, x, safe, "") : LLVMBuildSDiv(b, x, safe, "");
+        }
+        return 0;
+    case OP_Max: out->v = fl ? fmaxnum(c, x, y) : imax(c, x, y, uns); return 0;
+    case OP_Min: out->v = fl ? fminnum(c, x, y) : imin(c, x, y, uns); return 0;
+    case OP_Equal:
+        out->v =
+            fl ? LLVMBuildFCmp(b, LLVMRealOEQ, x, y, "") : LLVMBuildICmp(b, LLVMIntEQ, x, y, "");
+        out->dt = DT_BOOL;
+        return 0;
+    case OP_Less:
+        out->v = fl ? LLVMBuildFCmp(b, LLVMRealOLT, x, y, "")
+                    : LLVMBuildICmp(b, uns ? LLVMIntULT : LLVMIntSLT, x, y, "");
+        out->dt = DT_BOOL;
+        return 0;
+    case OP_Greater:
+        out->v = fl ? LLVMBuildFCmp(b, LLVMRealOGT, x, y, "")
+                    : LLVMBuildICmp(b, uns ? LLVMIntUGT : LLVMIntSGT, x, y, "");
+        out->dt = DT_BOOL;
+        return 0;
+    case OP_Where: out->v = LLVMBuildSelect(b, a[0].v, a[1].v, a[2].v, ""); return 0;
+    case OP_Not:
+        if (dt != DT_BOOL) break;
+        out->v = LLVMBuildNot(b, x, "");
+        return 0;
+    case OP_Clip: {
+        LLVMValueRef v = x;
+        int k = 1;
+        if (t->has_min) {
+            LLVMValueRef lo = a[k++].v;
+            v = fl ? fmaxnum(c, v, lo) : imax(c, v, lo, uns);
+        }
+        if (t->has_max) {
+            LLVMValueRef hi = a[k++].v;
+            v = fl ? fminnum(c, v, hi) : imin(c, v, hi, uns);
+        }
+        out->v = v;
+        return 0;
+    }
+    case OP_Neg:
+        if (uns) break;
+        out->v = fl ? LLVMBuildFNeg(b, x, "") : LLVMBuildNeg(b, x, "");
+        return 0;
+    case OP_Abs:
+        if (fl)
+            out->v = unary_intr(c, "llvm.fabs", x);
+        else if (uns)
+            out->v = x;
+        else {
+            LLVMValueRef args[2] = {x, LLVMConstInt(c->t_i1, 0, 0)};
+            out->v = cg_intrinsic(c, "llvm.abs", 0, NULL, 2, args);
+        }
+        return 0;
+    case OP_Relu:
+        if (fl) /* x < 0 ? 0 : x (keeps NaN) */
+            out->v = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, 0), ""),
+                                     fconst(x, 0), x, "");
+        else
+            out->v = uns ? x : imax(c, x, LLVMConstInt(LLVMTypeOf(x), 0, 0), false);
+        return 0;
+    default: break;
+    }
+    if (op == OP_Pow && !fl && dt != DT_BOOL) { /* integer Pow through f64 */
+        LLVMValueRef args[2] = {convert(c, x, dt, DT_F64), convert(c, y, dt, DT_F64)};
+        out->v = convert(c, cg_intrinsic(c, "llvm.pow", 0, NULL, 2, args), DT_F64, dt);
+        return 0;
+    }
+    if (!fl) return cg_fail(c, "%s on %s is not supported", op_info(op)->name, dtype_name(dt));
+    switch (op) {
+    case OP_Pow:
+        if (LLVMIsAConstantFP(y)) {
+            LLVMBool lossy;
+            double e = LLVMConstRealGetDouble(y, &lossy);
+            if (e == 2) {
+                out->v = LLVMBuildFMul(b, x, x, "");
+                return 0;
+            }
+            if (e == 1) {
+                out->v = x;
+                return 0;
+            }
+            if (e == 0.5) {
+                out->v = unary_intr(c, "llvm.sqrt", x);
+                return 0;
+            }
+        }
+        {
+            LLVMValueRef args[2] = {x, y};
+            out->v = cg_intrinsic(c, "llvm.pow", 0, NULL, 2, args);
+        }
+        return 0;
+    case OP_Sigmoid: {
+        LLVMValueRef e = fast_exp(c, LLVMBuildFNeg(b, x, ""));
+        out->v = LLVMBuildFDiv(b, fconst(x, 1), LLVMBuildFAdd(b, fconst(x, 1), e, ""), "");
+        return 0;
+    }
+    case OP_Tanh: out->v = libm(c, "tanh", x); return 0;
+    case OP_Erf: out->v = libm(c, "erf", x); return 0;
+    case OP_Exp: out->v = fast_exp(c, x); return 0;
+    case OP_Log: out->v = unary_intr(c, "llvm.log", x); return 0;
+    case OP_Sqrt: out->v = unary_intr(c, "llvm.sqrt", x); return 0;
+    case OP_Floor: out->v = unary_intr(c, "llvm.floor", x); return 0;
+    case OP_Ceil: out->v = unary_intr(c, "llvm.ceil", x); return 0;
+    case OP_Reciprocal: out->v = LLVMBuildFDiv(b, fconst(x, 1), x, ""); return 0;
+    case OP_LeakyRelu: {
+        LLVMValueRef neg = LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, 0), "");
+        out->v = LLVMBuildSelect(b, neg, LLVMBuildFMul(b, x, fconst(x, t->p[0]), ""), x, "");
+        return 0;
+    }
+    case OP_HardSigmoid: {
+        LLVMValueRef v =
+            LLVMBuildFAdd(b, LLVMBuildFMul(b, x, fconst(x, t->p[0]), ""), fconst(x, t->p[1]), "");
+        out->v = fmaxnum(c, fminnum(c, v, fconst(x, 1)), fconst(x, 0));
+        return 0;
+    }
+    case OP_HardSwish: {
+        LLVMValueRef v =
+            LLVMBuildFAdd(b, LLVMBuildFMul(b, x, fconst(x, 1.0 / 6), ""), fconst(x, 0.5), "");
+        v = fmaxnum(c, fminnum(c, v, fconst(x, 1)), fconst(x, 0));
+        out->v = LLVMBuildFMul(b, x, v, "");
+        return 0;
+    }
+    default: break;
+    }
+    return cg_fail(c, "%s on %s is not supported", op_info(op)->name, dtype_name(dt));
+}
+
+/* ---- loop nest -------------------------------------------------------------------------- */
+
+typedef struct Opnd {
+    int v; /* value id, -1 if absent */
+    int dt;
+    int64_t s[IR_MAX_RANK]; /* element strides per (collapsed) output dim */
+    bool scalar;            /* all strides 0 */
+    LLVMValueRef base;      /* function parameter */
+    LLVMValueRef sval;      /* scalar: the value loaded once */
+} Opnd;
+
+typedef struct Nest {
+    int rank;
+    SymInt d[IR_MAX_RANK];
+    int nop; /* operands: [0] is the output, [1 + k] is node input k */
+    Opnd op[17];
+    const Prog *prog;
+} Nest;
+
+static LLVMValueRef load_elem(Cg *c, const Opnd *o, LLVMValueRef idx) {
+    LLVMTypeRef mt = mem_type(c, o->dt);
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, mt, o->base, &idx, 1, "");
+    LLVMValueRef v = LLVMBuildLoad2(c->b, mt, p, "");
+    if (o->dt == DT_BOOL) v = LLVMBuildICmp(c->b, LLVMIntNE, v, LLVMConstInt(c->t_i8, 0, 0), "");
+    return v;
+}
+
+/* Evaluate the program for one element at per-operand element offsets idx[]. */
+static int eval_elem(Cg *c, Nest *ns, LLVMValueRef *idx) {
+    const Prog *p = ns->prog;
+    Sv stack[256];
+    int sp = 0;
+    LLVMValueRef loaded[17] = {0};
+    for (int i = 0; i < p->n; i++) {
+        const Tok *t = &p->t[i];
+        if (sp >= 256) return cg_fail(c, "_code too deep");
+        if (t->kind == TK_IN) {
+            Opnd *o = &ns->op[1 + t->idx];
+            if (!loaded[1 + t->idx])
+                loaded[1 + t->idx] = o->scalar ? o->sval : load_elem(c, o, idx[1 + t->idx]);
+            stack[sp++] = (Sv){loaded[1 + t->idx], o->dt, 0};
+        } else if (t->kind == TK_LIT) {
+            stack[sp++] = (Sv){NULL, DT_UNDEF, t->lit};
+        } else {
+            Sv r;
+            sp -= t->nargs;
+            if (apply(c, t, &stack[sp], &r) < 0) return -1;
+            stack[sp++] = r;
+        }
+    }
+    assert(sp == 1);
+    Opnd *y = &ns->op[0];
+    Sv r = typed(c, stack[0], y->dt);
+    LLVMValueRef v = convert(c, r.v, r.dt, y->dt);
+    if (y->dt == DT_BOOL) v = LLVMBuildZExt(c->b, v, c->t_i8, "");
+    LLVMTypeRef mt = mem_type(c, y->dt);
+    LLVMValueRef ptr = LLVMBuildInBoundsGEP2(c->b, mt, y->base, &idx[0], 1, "");
+    LLVMBuildStore(c->b, v, ptr);
+    return 0;
+}
+
+/* Loops over dims [level, rank) with operand base offsets off[]. */
+static int emit_nest(Cg *c, Nest *ns, int level, LLVMValueRef *off) {
+    if (level == ns->rank) return eval_elem(c, ns, off);
+    CgLoop l = cg_loop_begin(c, cg_sym(c, ns->d[level]), "ew");
+    LLVMValueRef idx[17];
+    for (int k = 0; k < ns->nop; k++) {
+        const Opnd *o = &ns->op[k];
+        if (o->v < 0 || o->scalar) {
+            idx[k] = off[k];
+            continue;
+        }
+        int64_t s = o->s[level];
+        LLVMValueRef step = s == 1 ? l.iv : LLVMBuildNUWMul(c->b, l.iv, cg_i64(c, s), "");
+        idx[k] = s == 0 ? off[k] : LLVMBuildNUWAdd(c->b, off[k], step, "");
+    }
+    if (emit_nest(c, ns, level + 1, idx) < 0) return -1;
+    cg_loop_end(c, &l);
+    return 0;
+}
+
+/* Strides of input type t broadcast to the output dims (numpy rules, right-aligned). */
+static int broadcast_strides(Cg *c, const Type *yt, const Type *t, int64_t *s) {
+    int R = yt->rank, r = t->rank;
+    if (r > R) return cg_fail(c, "input of rank %d broadcast to rank %d", r, R);
+    int64_t st = 1;
+    for (int d = R - 1; d >= 0; d--) {
+        int j = d - (R - r);
+        if (j < 0) {
+            s[d] = 0;
+            continue;
+        }
+        int64_t td = t->dims[j], yd = yt->dims[d];
+        if (td == yd && (td != IR_DIM_N || j == 0))
+            s[d] = (td == 1) ? 0 : st;
+        else if (td == 1)
+            s[d] = 0;
+        else
+            return cg_fail(c, "input dim %d (%" PRId64 ") does not broadcast to %" PRId64, j, td,
+                           yd);
+        if (td != IR_DIM_N) st *= td;
+    }
+    return 0;
+}
+
+int cg_emit_elementwise(Cg *c, const Node *n) {
+    const Graph *g = c->g;
+    if (n->nout != 1) return cg_fail(c, "%d outputs", n->nout);
+    int yv = n->out[0];
+    const Type *yt = &gval(g, yv)->type;
+    LLVMValueRef yptr = cg_ptr(c, yv);
+    if (!yptr) return 0; /* output unused and unplanned */
+    if (n->nin > 16) return cg_fail(c, "more than 16 inputs");
+    for (int d = 0; d < yt->rank; d++)
+        if (yt->dims[d] == 0) return 0; /* empty tensor */
+
+    Prog prog = {0};
+    int rc = n->op == OP_Elementwise ? parse_code(c, n, attr_string(n, "_code", ""), &prog)
+                                     : plain_prog(c, n, &prog);
+    if (rc < 0) {
+        free(prog.t);
+        return -1;
+    }
+
+    Nest ns = {0};
+    ns.prog = &prog;
+    ns.nop = 1 + n->nin;
+    ns.rank = yt->rank;
+    for (int d = 0; d < yt->rank; d++) ns.d[d] = sym_dim(yt, d);
+    ns.op[0].v = yv;
+    ns.op[0].dt = yt->dtype;
+    {
+        int64_t st = 1;
+        for (int d = yt->rank - 1; d >= 0; d--) {
+            ns.op[0].s[d] = st;
+            st *= ns.d[d].k;
+        }
+    }
+    if (!reg_type(c, yt->dtype)) {
+        free(prog.t);
+        return cg_fail(c, "output type %s", dtype_name(yt->dtype));
+    }
+    for (int k = 0; k < n->nin; k++) {
+        Opnd *o = &ns.op[1 + k];
+        o->v = n->in[k];
+        if (o->v < 0) continue;
+        const Type *t = &gval(g, o->v)->type;
+        o->dt = t->dtype;
+        if (!reg_type(c, t->dtype)) {
+            free(prog.t);
+            return cg_fail(c, "input type %s", dtype_name(t->dtype));
+        }
+        if (broadcast_strides(c, yt, t, o->s) < 0) {
+            free(prog.t);
+            return -1;
+        }
+        if (!cg_ptr(c, o->v)) {
+            free(prog.t);
+            return cg_fail(c, "input '%s' has no storage", gval(g, o->v)->name);
+        }
+    }
+    /* drop static unit dims, then merge dims contiguous for every operand */
+    int r = 0;
+    for (int d = 0; d < ns.rank; d++) {
+        if (!ns.d[d].n && ns.d[d].k == 1) continue;
+        ns.d[r] = ns.d[d];
+        for (int k = 0; k < ns.nop; k++) ns.op[k].s[r] = ns.op[k].s[d];
+        r++;
+    }
+    ns.rank = r;
+    for (int d = ns.rank - 2; d >= 0; d--) {
+        bool ok = true;
+        for (int k = 0; k < ns.nop && ok; k++)
+            if (ns.op[k].v >= 0 && ns.op[k].s[d] != ns.op[k].s[d + 1] * ns.d[d + 1].k) ok = false;
+        if (!ok) continue;
+        ns.d[d] = sym_mul(ns.d[d], ns.d[d + 1]);
+        for (int k = 0; k < ns.nop; k++) ns.op[k].s[d] = ns.op[k].s[d + 1];
+        for (int e = d + 1; e + 1 < ns.rank; e++) {
+            ns.d[e] = ns.d[e + 1];
+            for (int k = 0; k < ns.nop; k++) ns.op[k].s[e] = ns.op[k].s[e + 1];
+        }
+        ns.rank--;
+    }
+
+    /* void P.ewN(i64 batch, ptr y, ptr x0, ...) */
+    LLVMTypeRef pt[18];
+    pt[0] = c->t_i64;
+    for (int k = 0; k < ns.nop; k++) pt[1 + k] = c->t_ptr;
+    char name[300];
+    snprintf(name, sizeof name, "%s.ew.%d", c->prefix, c->node);
+    LLVMValueRef f =
+        LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, pt, (unsigned)(1 + ns.nop), 0));
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    unsigned k_noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    unsigned k_nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(c->ctx, k_nounwind, 0));
+    bool y_alone = true;
+    for (int k = 1; k < ns.nop; k++) {
+        int v = ns.op[k].v;
+        if (v < 0) continue;
+        if (cg_may_overlap(c, v, yv))
+            y_alone = false;
+        else
+            LLVMAddAttributeAtIndex(f, (unsigned)(2 + k),
+                                    LLVMCreateEnumAttribute(c->ctx, k_noalias, 0));
+    }
+    if (y_alone) LLVMAddAttributeAtIndex(f, 2, LLVMCreateEnumAttribute(c->ctx, k_noalias, 0));
+
+    LLVMValueRef args[18];
+    args[0] = c->batch;
+    args[1] = yptr;
+    for (int k = 1; k < ns.nop; k++)
+        args[1 + k] = ns.op[k].v >= 0 ? cg_ptr(c, ns.op[k].v) : LLVMConstPointerNull(c->t_ptr);
+    LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, (unsigned)(1 + ns.nop), "");
+
+    /* body of the loop function */
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(c->b);
+    LLVMValueRef sfn = c->fn, sbatch = c->batch;
+    LLVMBasicBlockRef sentry = c->entry;
+    c->fn = f;
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    c->batch = LLVMGetParam(f, 0);
+    LLVMValueRef off[17];
+    for (int k = 0; k < ns.nop; k++) {
+        Opnd *o = &ns.op[k];
+        off[k] = cg_i64(c, 0);
+        if (o->v < 0) continue;
+        o->base = LLVMGetParam(f, (unsigned)(1 + k));
+        o->scalar = k > 0;
+        for (int d = 0; d < ns.rank; d++)
+            if (o->s[d]) o->scalar = false;
+        if (o->scalar) o->sval = load_elem(c, o, off[k]);
+    }
+    rc = emit_nest(c, &ns, 0, off);
+    if (rc == 0) LLVMBuildRetVoid(c->b);
+    c->fn = sfn;
+    c->batch = sbatch;
+    c->entry = sentry;
+    LLVMPositionBuilderAtEnd(c->b, saved);
+    free(prog.t);
+    return rc;
+}

@@ -1,0 +1,782 @@
+/* kernels.c — nodes lowered to calls into libisbrt (runtime/isbrt.h): Conv-11 (with the
+ * _act/_residual epilogue of passes/fuse_conv.c), Gemm-13, MatMul-13, MaxPool-12,
+ * AveragePool-11, GlobalAveragePool-1, GlobalMaxPool-1, Softmax-13/LogSoftmax-13 (and the
+ * 2-D coercion of opsets < 13), ReduceMean/Sum/Max/Min-18 (axes as attribute or constant
+ * input), Transpose-13, Concat-13, Split-18, Slice-13, Gather-13, Pad-18, Expand-13.
+ * Parameter structs are filled here as the C structs of isbrt.h and emitted as constant
+ * globals (their bytes, so the layout is the C compiler's); a field that depends on the
+ * run-time batch is patched into a stack copy. */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../runtime/isbrt.h"
+#include "cg.h"
+
+#define PARAM(c, s) cg_param((c), &(s), sizeof(s), 0, NULL, NULL)
+
+static const Type *vtype(Cg *c, int v) {
+    return &gval(c->g, v)->type;
+}
+
+/* Inputs [0, count) (all if count < 0) must be f32. */
+static int need_f32(Cg *c, const Node *n, int count) {
+    for (int i = 0; i < n->nin && (count < 0 || i < count); i++)
+        if (n->in[i] >= 0 && vtype(c, n->in[i])->dtype != DT_F32)
+            return cg_fail(c, "input %d is %s, only f32 is supported", i,
+                           dtype_name(vtype(c, n->in[i])->dtype));
+    return 0;
+}
+
+/* Address of input i, failing if it has none. */
+static int in_ptr(Cg *c, const Node *n, int i, LLVMValueRef *p) {
+    *p = i < n->nin && n->in[i] >= 0 ? cg_ptr(c, n->in[i]) : NULL;
+    if (!*p) return cg_fail(c, "input %d has no storage", i);
+    return 0;
+}
+
+static LLVMValueRef opt_ptr(Cg *c, const Node *n, int i) {
+    LLVMValueRef p = i < n->nin && n->in[i] >= 0 ? cg_ptr(c, n->in[i]) : NULL;
+    return p ? p : LLVMConstPointerNull(c->t_ptr);
+}
+
+/* Call `name(args)` with every argument typed from its LLVM value. */
+static LLVMValueRef call(Cg *c, const char *name, LLVMTypeRef ret, int nargs, LLVMValueRef *args) {
+    LLVMTypeRef t[16];
+    for (int i = 0; i < nargs; i++) t[i] = LLVMTypeOf(args[i]);
+    return cg_call(c, name, ret, nargs, t, args);
+}
+
+static int ints_or(const Node *n, const char *name, int count, int64_t dflt, int64_t *out) {
+    const int64_t *v;
+    int k = attr_ints(n, name, &v);
+    for (int i = 0; i < count; i++) out[i] = dflt;
+    if (k < 0) return 0;
+    if (k != count) return -1;
+    for (int i = 0; i < count; i++) out[i] = v[i];
+    return 0;
+}
+
+static int norm_axis(Cg *c, int64_t axis, int rank, int64_t *out) {
+    *out = 0;
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= (rank ? rank : 1))
+        return cg_fail(c, "axis %" PRId64 " out of range", axis);
+    *out = axis;
+    return 0;
+}
+
+/* ---- epilogue, windows ------------------------------------------------------------------- */
+
+static int parse_act(Cg *c, const Node *n, isbrt_actp *a) {
+    static const struct {
+        const char *name;
+        int kind;
+    } acts[] = {
+        {"relu", ISBRT_ACT_RELU},           {"clip", ISBRT_ACT_CLIP},
+        {"sigmoid", ISBRT_ACT_SIGMOID},     {"hardsigmoid", ISBRT_ACT_HARDSIGMOID},
+        {"hardswish", ISBRT_ACT_HARDSWISH}, {"leakyrelu", ISBRT_ACT_LEAKYRELU},
+        {"silu", ISBRT_ACT_SILU},           {"tanh", ISBRT_ACT_TANH},
+    };
+    memset(a, 0, sizeof *a);
+    const char *s = attr_string(n, "_act", NULL);
+    if (!s || !*s || strcasecmp(s, "none") == 0) return 0;
+    a->a = attr_float(n, "_act_a", 0);
+    a->b = attr_float(n, "_act_b", 0);
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++)
+        if (strcasecmp(s, acts[i].name) == 0) {
+            a->kind = acts[i].kind;
+            return 0;
+        }
+    return cg_fail(c, "unknown fused activation '%s'", s);
+}
+
+/* Spatial window of a 1-D or 2-D Conv/Pool (ONNX Conv-11, MaxPool-12, AveragePool-11):
+ * x [n, c, (h,) w], y [n, c', (oh,) ow]. kernel gives (kh, kw). Fills h..dil of out[]. */
+typedef struct Win {
+    int64_t h, w, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+} Win;
+
+static int window(Cg *c, const Node *n, const Type *xt, const Type *yt, const int64_t *kernel,
+                  Win *o) {
+    int sp = xt->rank - 2;
+    if (sp < 1 || sp > 2 || yt->rank != xt->rank)
+        return cg_fail(c, "%d-D windows are not supported (1-D and 2-D are)", sp);
+    int64_t st[2], dl[2], pd[4];
+    if (ints_or(n, "strides", sp, 1, st) < 0 || ints_or(n, "dilations", sp, 1, dl) < 0 ||
+        ints_or(n, "pads", 2 * sp, 0, pd) < 0)
+        return cg_fail(c, "strides/dilations/pads do not match the %d spatial dims", sp);
+    int64_t in[2], out[2];
+    for (int i = 0; i < sp; i++) {
+        in[i] = xt->dims[2 + i];
+        out[i] = yt->dims[2 + i];
+    }
+    const char *ap = attr_string(n, "auto_pad", "NOTSET");
+    if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
+        for (int i = 0; i < sp; i++) {
+            int64_t total = (out[i] - 1) * st[i] + (kernel[i] - 1) * dl[i] + 1 - in[i];
+            if (total < 0) total = 0;
+            int64_t small = total / 2, big = total - small;
+            pd[i] = ap[5] == 'U' ? small : big;
+            pd[sp + i] = ap[5] == 'U' ? big : small;
+        }
+    } else if (strcmp(ap, "VALID") == 0) {
+        for (int i = 0; i < 2 * sp; i++) pd[i] = 0;
+    } else if (strcmp(ap, "NOTSET") != 0) {
+        return cg_fail(c, "auto_pad '%s'", ap);
+    }
+    memset(o, 0, sizeof *o);
+    if (sp == 1) {
+        *o = (Win){1, in[0], 1, out[0], 1, kernel[0], 1, st[0], 0, pd[0], 0, pd[1], 1, dl[0]};
+    } else {
+        *o = (Win){in[0], in[1], out[0], out[1], kernel[0], kernel[1], st[0],
+                   st[1], pd[0], pd[1],  pd[2],  pd[3],     dl[0],     dl[1]};
+    }
+    return 0;
+}
+
+/* ---- Conv, Gemm, MatMul ------------------------------------------------------------------ */
+
+static int emit_conv(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *wt = vtype(c, n->in[1]), *yt = vtype(c, n->out[0]);
+    if (wt->rank != xt->rank) return cg_fail(c, "weight rank %d", wt->rank);
+    int sp = xt->rank - 2;
+    int64_t kernel[2] = {wt->dims[2], sp == 2 ? wt->dims[3] : 1};
+    Win w;
+    if (window(c, n, xt, yt, kernel, &w) < 0) return -1;
+    isbrt_conv p;
+    memset(&p, 0, sizeof p);
+    p.c_in = xt->dims[1];
+    p.h = w.h, p.w = w.w, p.c_out = wt->dims[0], p.kh = w.kh, p.kw = w.kw;
+    p.oh = w.oh, p.ow = w.ow, p.stride_h = w.sh, p.stride_w = w.sw;
+    p.pad_t = w.pt, p.pad_l = w.pl, p.pad_b = w.pb, p.pad_r = w.pr;
+    p.dil_h = w.dh, p.dil_w = w.dw;
+    p.group = attr_int(n, "group", 1);
+    if (p.group < 1 || p.c_in % p.group || p.c_out % p.group || wt->dims[1] * p.group != p.c_in)
+        return cg_fail(c, "group %" PRId64 " does not divide the channels", p.group);
+    if (parse_act(c, n, &p.act) < 0) return -1;
+    LLVMValueRef x, wp, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &wp) < 0) return -1;
+    bool res = attr_int(n, "_residual", 0) != 0;
+    if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
+    LLVMValueRef param = PARAM(c, p);
+    if (c->nconv == c->capconv) {
+        c->capconv = c->capconv ? 2 * c->capconv : 16;
+        c->convs = realloc(c->convs, sizeof *c->convs * (size_t)c->capconv);
+        if (!c->convs) abort();
+    }
+    c->convs[c->nconv++] = param;
+    LLVMValueRef args[8] = {param,
+                            cg_sym(c, sym_dim(xt, 0)),
+                            x,
+                            wp,
+                            opt_ptr(c, n, 2),
+                            res ? opt_ptr(c, n, 3) : LLVMConstPointerNull(c->t_ptr),
+                            y,
+                            c->ws};
+    call(c, "isbrt_conv2d", c->t_void, 8, args);
+    return 0;
+}
+
+static int emit_gemm(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *at = vtype(c, n->in[0]), *bt = vtype(c, n->in[1]);
+    if (at->rank != 2 || bt->rank != 2) return cg_fail(c, "Gemm operands must be 2-D");
+    isbrt_gemm p;
+    memset(&p, 0, sizeof p);
+    p.trans_a = (int32_t)attr_int(n, "transA", 0);
+    p.trans_b = (int32_t)attr_int(n, "transB", 0);
+    p.alpha = attr_float(n, "alpha", 1.0f);
+    p.beta = attr_float(n, "beta", 1.0f);
+    SymInt m = sym_dim(at, p.trans_a ? 1 : 0), k = sym_dim(at, p.trans_a ? 0 : 1),
+           nn = sym_dim(bt, p.trans_b ? 0 : 1);
+    if (parse_act(c, n, &p.act) < 0) return -1;
+    p.c_kind = ISBRT_BIAS_NONE;
+    if (n->nin > 2 && n->in[2] >= 0) {
+        const Type *ct = vtype(c, n->in[2]);
+        int r = ct->rank;
+        int64_t c0 = r >= 2 ? ct->dims[r - 2] : 1, c1 = r >= 1 ? ct->dims[r - 1] : 1;
+        bool c0m = r >= 2 && (m.n ? ct->dims[r - 2] == IR_DIM_N : c0 == m.k);
+        if (r > 2) return cg_fail(c, "C of rank %d", r);
+        if (c0 == 1 && c1 == 1)
+            p.c_kind = ISBRT_BIAS_SCALAR;
+        else if (c0 == 1 && c1 == nn.k)
+            p.c_kind = ISBRT_BIAS_ROW;
+        else if (c0m && c1 == 1)
+            p.c_kind = ISBRT_BIAS_COL;
+        else if (c0m && c1 == nn.k)
+            p.c_kind = ISBRT_BIAS_FULL;
+        else
+            return cg_fail(c, "C does not broadcast to [M, N]");
+    }
+    p.m = m.k, p.n = nn.k, p.k = k.k;
+    size_t offs[3];
+    SymInt vals[3];
+    int np = 0;
+    if (m.n) offs[np] = offsetof(isbrt_gemm, m), vals[np++] = m;
+    if (nn.n) offs[np] = offsetof(isbrt_gemm, n), vals[np++] = nn;
+    if (k.n) offs[np] = offsetof(isbrt_gemm, k), vals[np++] = k;
+    LLVMValueRef a, b, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &a) < 0 || in_ptr(c, n, 1, &b) < 0) return -1;
+    LLVMValueRef args[5] = {cg_param(c, &p, sizeof p, np, offs, vals), a, b,
+                            p.c_kind ? opt_ptr(c, n, 2) : LLVMConstPointerNull(c->t_ptr), y};
+    call(c, "isbrt_gemm_f32", c->t_void, 5, args);
+    return 0;
+}
+
+static int emit_matmul(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *at = vtype(c, n->in[0]), *bt = vtype(c, n->in[1]), *yt = vtype(c, n->out[0]);
+    int ra = at->rank, rb = bt->rank;
+    if (ra < 1 || rb < 1) return cg_fail(c, "MatMul of a scalar");
+    SymInt M = ra >= 2 ? sym_dim(at, ra - 2) : sym_const(1), K = sym_dim(at, ra - 1);
+    SymInt N = rb >= 2 ? sym_dim(bt, rb - 1) : sym_const(1);
+    int nb = yt->rank - (ra >= 2) - (rb >= 2);
+    if (nb < 0 || nb > 6) return cg_fail(c, "%d batch dims (at most 6)", nb);
+    isbrt_matmul p;
+    memset(&p, 0, sizeof p);
+    SymInt batch[6];
+    bool a_full = true; /* A has every batch dim of Y, unbroadcast */
+    int64_t as[6], bs[6];
+    int64_t sa = M.k * K.k, sb = (rb >= 2 ? sym_dim(bt, rb - 2).k : 1) * N.k;
+    for (int i = nb - 1; i >= 0; i--) {
+        batch[i] = sym_dim(yt, i);
+        int ja = i - (nb - (ra - 2)), jb = i - (nb - (rb - 2));
+        bool ha = ra >= 2 && ja >= 0 && !(at->dims[ja] == 1 && yt->dims[i] != 1);
+        bool hb = rb >= 2 && jb >= 0 && !(bt->dims[jb] == 1 && yt->dims[i] != 1);
+        as[i] = ha ? sa : 0;
+        bs[i] = hb ? sb : 0;
+        if (!ha) a_full = false;
+        if (ra >= 2 && ja >= 0) sa *= at->dims[ja] == IR_DIM_N ? 1 : at->dims[ja];
+        if (rb >= 2 && jb >= 0) sb *= bt->dims[jb] == IR_DIM_N ? 1 : bt->dims[jb];
+    }
+    bool b_batched = false;
+    for (int i = 0; i < nb; i++)
+        if (bs[i]) b_batched = true;
+    if (a_full && !b_batched && nb > 0 && ra >= 2) {
+        /* [.., M, K] x [K, N]: one GEMM with the batch dims folded into M */
+        for (int i = 0; i < nb; i++) M = sym_mul(M, batch[i]);
+        nb = 0;
+    }
+    if (M.n && K.n) return cg_fail(c, "symbolic batch in two dims");
+    p.m = M.k, p.n = N.k, p.k = K.k, p.nb = nb;
+    size_t offs[8];
+    SymInt vals[8];
+    int np = 0;
+    if (M.n) offs[np] = offsetof(isbrt_matmul, m), vals[np++] = M;
+    if (N.n) offs[np] = offsetof(isbrt_matmul, n), vals[np++] = N;
+    if (K.n) offs[np] = offsetof(isbrt_matmul, k), vals[np++] = K;
+    for (int i = 0; i < nb; i++) {
+        p.batch[i] = batch[i].k;
+        p.a_strides[i] = as[i];
+        p.b_strides[i] = bs[i];
+        if (batch[i].n)
+            offs[np] = offsetof(isbrt_matmul, batch) + 8 * (size_t)i, vals[np++] = batch[i];
+    }
+    LLVMValueRef a, b, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &a) < 0 || in_ptr(c, n, 1, &b) < 0) return -1;
+    LLVMValueRef args[4] = {cg_param(c, &p, sizeof p, np, offs, vals), a, b, y};
+    call(c, "isbrt_matmul_f32", c->t_void, 4, args);
+    return 0;
+}
+
+/* ---- pools, softmax, reductions ---------------------------------------------------------- */
+
+static int emit_pool(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    if (n->nout > 1 && cg_ptr(c, n->out[1])) return cg_fail(c, "MaxPool Indices output");
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int sp = xt->rank - 2;
+    const int64_t *ks;
+    if (sp < 1 || attr_ints(n, "kernel_shape", &ks) != sp) return cg_fail(c, "kernel_shape");
+    Win w;
+    if (window(c, n, xt, yt, ks, &w) < 0) return -1;
+    isbrt_pool2d p;
+    memset(&p, 0, sizeof p);
+    p.kind = n->op == OP_MaxPool ? ISBRT_POOL_MAX : ISBRT_POOL_AVG;
+    p.count_include_pad = (int32_t)attr_int(n, "count_include_pad", 0);
+    p.c = xt->dims[1], p.h = w.h, p.w = w.w, p.oh = w.oh, p.ow = w.ow, p.kh = w.kh, p.kw = w.kw;
+    p.stride_h = w.sh, p.stride_w = w.sw, p.pad_t = w.pt, p.pad_l = w.pl, p.pad_b = w.pb;
+    p.pad_r = w.pr, p.dil_h = w.dh, p.dil_w = w.dw;
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef args[4] = {PARAM(c, p), cg_sym(c, sym_dim(xt, 0)), x, y};
+    call(c, "isbrt_pool2d_f32", c->t_void, 4, args);
+    return 0;
+}
+
+static int emit_global_pool(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    if (xt->rank < 2) return cg_fail(c, "input of rank %d", xt->rank);
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    int kind = n->op == OP_GlobalMaxPool ? ISBRT_POOL_MAX : ISBRT_POOL_AVG;
+    LLVMValueRef args[5] = {cg_i32(c, kind), cg_sym(c, sym_prod(xt, 0, 2)),
+                            cg_sym(c, sym_prod(xt, 2, xt->rank)), x, y};
+    call(c, "isbrt_global_pool_f32", c->t_void, 5, args);
+    return 0;
+}
+
+static int emit_softmax(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    bool v13 = c->g->opset >= 13;
+    int64_t axis;
+    if (norm_axis(c, attr_int(n, "axis", v13 ? -1 : 1), xt->rank, &axis) < 0) return -1;
+    SymInt outer = sym_prod(xt, 0, (int)axis);
+    SymInt len = v13 ? sym_dim(xt, (int)axis) : sym_prod(xt, (int)axis, xt->rank);
+    SymInt inner = v13 ? sym_prod(xt, (int)axis + 1, xt->rank) : sym_const(1);
+    if (xt->rank == 0) outer = len = inner = sym_const(1);
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef args[6] = {cg_sym(c, outer),
+                            cg_sym(c, len),
+                            cg_sym(c, inner),
+                            x,
+                            y,
+                            cg_i32(c, n->op == OP_LogSoftmax)};
+    call(c, "isbrt_softmax_f32", c->t_void, 6, args);
+    return 0;
+}
+
+/* Row-major strides (elements) of t. */
+static void strides_of(const Type *t, SymInt *s) {
+    SymInt st = sym_const(1);
+    for (int d = t->rank - 1; d >= 0; d--) {
+        s[d] = st;
+        st = sym_mul(st, sym_dim(t, d));
+    }
+}
+
+/* A reduction over axes that are not adjacent (ReduceMean over N, H, W), as a loop nest: the
+ * kept dims outside, the reduced dims inside, accumulating in a stack slot. */
+typedef struct RedLoops {
+    const Node *n;
+    const Type *xt;
+    int order[IR_MAX_RANK], nkept;
+    SymInt xs[IR_MAX_RANK];
+    LLVMValueRef x, y, acc, count;
+} RedLoops;
+
+static void red_level(Cg *c, RedLoops *rl, int level, LLVMValueRef in, LLVMValueRef out) {
+    int op = rl->n->op;
+    if (level == rl->nkept) {
+        double init = op == OP_ReduceMax ? -INFINITY : op == OP_ReduceMin ? INFINITY : 0;
+        LLVMBuildStore(c->b, cg_f32(c, (float)init), rl->acc);
+    }
+    if (level == rl->xt->rank) {
+        LLVMValueRef v = LLVMBuildLoad2(
+            c->b, c->t_f32, LLVMBuildInBoundsGEP2(c->b, c->t_f32, rl->x, &in, 1, ""), "");
+        LLVMValueRef a = LLVMBuildLoad2(c->b, c->t_f32, rl->acc, "");
+        LLVMValueRef args[2] = {a, v};
+        a = op == OP_ReduceMax   ? cg_intrinsic(c, "llvm.maxnum", 0, NULL, 2, args)
+            : op == OP_ReduceMin ? cg_intrinsic(c, "llvm.minnum", 0, NULL, 2, args)
+                                 : LLVMBuildFAdd(c->b, a, v, "");
+        LLVMBuildStore(c->b, a, rl->acc);
+    } else {
+        int d = rl->order[level];
+        CgLoop l = cg_loop_begin(c, cg_sym(c, sym_dim(rl->xt, d)), "red");
+        LLVMValueRef in2 =
+            LLVMBuildNUWAdd(c->b, in, LLVMBuildNUWMul(c->b, l.iv, cg_sym(c, rl->xs[d]), ""), "");
+        LLVMValueRef out2 = out;
+        if (level < rl->nkept)
+            out2 = LLVMBuildNUWAdd(
+                c->b, LLVMBuildNUWMul(c->b, out, cg_sym(c, sym_dim(rl->xt, d)), ""), l.iv, "");
+        red_level(c, rl, level + 1, in2, out2);
+        cg_loop_end(c, &l);
+    }
+    if (level == rl->nkept) {
+        LLVMValueRef a = LLVMBuildLoad2(c->b, c->t_f32, rl->acc, "");
+        if (op == OP_ReduceMean)
+            a = LLVMBuildFDiv(c->b, a, LLVMBuildSIToFP(c->b, rl->count, c->t_f32, ""), "");
+        LLVMBuildStore(c->b, a, LLVMBuildInBoundsGEP2(c->b, c->t_f32, rl->y, &out, 1, ""));
+    }
+}
+
+static int emit_reduce_loops(Cg *c, const Node *n, const bool *red, LLVMValueRef x,
+                             LLVMValueRef y) {
+    RedLoops rl = {.n = n, .xt = vtype(c, n->in[0]), .x = x, .y = y};
+    int r = rl.xt->rank, k = 0;
+    SymInt count = sym_const(1);
+    for (int i = 0; i < r; i++)
+        if (!red[i]) rl.order[k++] = i;
+    rl.nkept = k;
+    for (int i = 0; i < r; i++)
+        if (red[i]) rl.order[k++] = i, count = sym_mul(count, sym_dim(rl.xt, i));
+    strides_of(rl.xt, rl.xs);
+    for (int i = 0; i < r; i++)
+        if (!rl.xs[i].n && rl.xt->dims[i] == 0) return 0; /* empty */
+    rl.acc = cg_alloca(c, 4, 4);
+    rl.count = cg_sym(c, count);
+    red_level(c, &rl, 0, cg_i64(c, 0), cg_i64(c, 0));
+    return 0;
+}
+
+static int emit_reduce(Cg *c, const Node *n) {
+    if (need_f32(c, n, 1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    int r = xt->rank;
+    int64_t axes[IR_MAX_RANK];
+    int na = -1;
+    if (n->nin > 1 && n->in[1] >= 0) {
+        if (!value_const_ints(c->g, n->in[1], axes, IR_MAX_RANK, &na))
+            return cg_fail(c, "axes must be a constant");
+    } else {
+        const int64_t *v;
+        na = attr_ints(n, "axes", &v);
+        if (na > IR_MAX_RANK) return cg_fail(c, "too many axes");
+        for (int i = 0; i < na; i++) axes[i] = v[i];
+    }
+    bool red[IR_MAX_RANK] = {0};
+    if (na <= 0) {
+        if (attr_int(n, "noop_with_empty_axes", 0))
+            na = 0;
+        else
+            for (int i = 0; i < r; i++) red[i] = true;
+    }
+    for (int i = 0; i < na; i++) {
+        int64_t a;
+        if (norm_axis(c, axes[i], r, &a) < 0) return -1;
+        red[a] = true;
+    }
+    /* the reduced dims (ignoring unit dims) must be consecutive: [outer, len, inner] */
+    int first = -1, last = -1;
+    for (int i = 0; i < r; i++) {
+        if (!red[i] || (xt->dims[i] == 1)) continue;
+        if (first < 0) first = i;
+        last = i;
+    }
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    SymInt outer = sym_prod(xt, 0, r), len = sym_const(1), inner = sym_const(1);
+    if (first >= 0) {
+        for (int i = first; i <= last; i++)
+            if (!red[i] && xt->dims[i] != 1) return emit_reduce_loops(c, n, red, x, y);
+        outer = sym_prod(xt, 0, first);
+        len = sym_prod(xt, first, last + 1);
+        inner = sym_prod(xt, last + 1, r);
+    }
+    int kind = n->op == OP_ReduceSum    ? ISBRT_RED_SUM
+               : n->op == OP_ReduceMean ? ISBRT_RED_MEAN
+               : n->op == OP_ReduceMax  ? ISBRT_RED_MAX
+                                        : ISBRT_RED_MIN;
+    LLVMValueRef args[6] = {
+        cg_i32(c, kind), cg_sym(c, outer), cg_sym(c, len), cg_sym(c, inner), x, y};
+    call(c, "isbrt_reduce_f32", c->t_void, 6, args);
+    return 0;
+}
+
+/* ---- data movement ------------------------------------------------------------------------ */
+
+static void copy_strided(Cg *c, int rank, const SymInt *dims, const SymInt *ss, const SymInt *ds,
+                         int64_t es, LLVMValueRef src, LLVMValueRef dst) {
+    LLVMValueRef args[7] = {cg_i32(c, rank),
+                            cg_i64_array(c, rank, dims),
+                            cg_i64_array(c, rank, ss),
+                            cg_i64_array(c, rank, ds),
+                            cg_i64(c, es),
+                            src,
+                            dst};
+    call(c, "isbrt_copy_strided", c->t_void, 7, args);
+}
+
+static LLVMValueRef elem_off(Cg *c, LLVMValueRef p, SymInt elems, int64_t es) {
+    elems.k *= es;
+    if (!elems.n && elems.k == 0) return p;
+    return cg_gep(c, p, cg_sym(c, elems));
+}
+
+static int emit_transpose(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int r = xt->rank;
+    int64_t perm[IR_MAX_RANK];
+    const int64_t *pv;
+    int np = attr_ints(n, "perm", &pv);
+    for (int i = 0; i < r; i++) perm[i] = np < 0 ? r - 1 - i : pv[i];
+    if (np >= 0 && np != r) return cg_fail(c, "perm of length %d for rank %d", np, r);
+    SymInt xs[IR_MAX_RANK], ys[IR_MAX_RANK], ss[IR_MAX_RANK], dims[IR_MAX_RANK];
+    strides_of(xt, xs);
+    strides_of(yt, ys);
+    for (int i = 0; i < r; i++) {
+        if (perm[i] < 0 || perm[i] >= r) return cg_fail(c, "bad perm");
+        ss[i] = xs[perm[i]];
+        dims[i] = sym_dim(yt, i);
+    }
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    copy_strided(c, r, dims, ss, ys, (int64_t)dtype_size(xt->dtype), x, y);
+    return 0;
+}
+
+/* Concat/Split: every piece is a 2-D copy [rows, cols_i] between a row of the whole
+ * (row length `whole`) at column offset col_i. */
+static int emit_concat_split(Cg *c, const Node *n) {
+    bool concat = n->op == OP_Concat;
+    int whole_v = concat ? n->out[0] : n->in[0];
+    const Type *wt = vtype(c, whole_v);
+    int64_t axis;
+    if (norm_axis(c, attr_int(n, "axis", 0), wt->rank, &axis) < 0) return -1;
+    int64_t es = (int64_t)dtype_size(wt->dtype);
+    LLVMValueRef whole = cg_ptr(c, whole_v);
+    if (!whole) {
+        if (concat) return 0;
+        return cg_fail(c, "input has no storage");
+    }
+    SymInt rows = sym_prod(wt, 0, (int)axis), wcols = sym_prod(wt, (int)axis, wt->rank);
+    int npiece = concat ? n->nin : n->nout;
+    SymInt col = sym_const(0);
+    for (int i = 0; i < npiece; i++) {
+        int pv = concat ? n->in[i] : n->out[i];
+        if (pv < 0) continue;
+        const Type *pt = vtype(c, pv);
+        SymInt cols = sym_prod(pt, (int)axis, pt->rank);
+        LLVMValueRef piece = cg_ptr(c, pv);
+        bool empty = !cols.n && cols.k == 0;
+        if (!empty && concat && !piece) return cg_fail(c, "input %d has no storage", i);
+        if (!empty && piece) {
+            if (col.n && col.k) return cg_fail(c, "symbolic offset along the batch axis");
+            SymInt dims[2] = {rows, cols}, ps[2] = {cols, sym_const(1)},
+                   ws[2] = {wcols, sym_const(1)};
+            LLVMValueRef at = elem_off(c, whole, col, es);
+            if (concat)
+                copy_strided(c, 2, dims, ps, ws, es, piece, at);
+            else
+                copy_strided(c, 2, dims, ws, ps, es, at, piece);
+        }
+        col = (SymInt){col.k + cols.k, col.n || cols.n};
+    }
+    return 0;
+}
+
+static bool const_list(Cg *c, const Node *n, int i, int64_t *out, int *count) {
+    return i < n->nin && n->in[i] >= 0 && value_const_ints(c->g, n->in[i], out, IR_MAX_RANK, count);
+}
+
+static int emit_slice(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int r = xt->rank;
+    int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
+    int ns, ne, na = -1, nst = -1;
+    if (n->nin >= 3) {
+        if (!const_list(c, n, 1, starts, &ns) || !const_list(c, n, 2, ends, &ne))
+            return cg_fail(c, "starts/ends must be constants");
+        if (n->nin > 3 && n->in[3] >= 0 && !const_list(c, n, 3, axes, &na))
+            return cg_fail(c, "axes must be a constant");
+        if (n->nin > 4 && n->in[4] >= 0 && !const_list(c, n, 4, steps, &nst))
+            return cg_fail(c, "steps must be a constant");
+    } else { /* Slice-1 attributes */
+        const int64_t *v;
+        ns = attr_ints(n, "starts", &v);
+        for (int i = 0; i < ns && i < IR_MAX_RANK; i++) starts[i] = v[i];
+        ne = attr_ints(n, "ends", &v);
+        for (int i = 0; i < ne && i < IR_MAX_RANK; i++) ends[i] = v[i];
+        na = attr_ints(n, "axes", &v);
+        for (int i = 0; i < na && i < IR_MAX_RANK; i++) axes[i] = v[i];
+    }
+    if (ns < 0 || ns != ne || (na >= 0 && na != ns) || (nst >= 0 && nst != ns) || ns > IR_MAX_RANK)
+        return cg_fail(c, "inconsistent starts/ends/axes/steps");
+    int64_t st[IR_MAX_RANK], sp[IR_MAX_RANK];
+    for (int d = 0; d < r; d++) st[d] = 0, sp[d] = 1;
+    for (int i = 0; i < ns; i++) {
+        int64_t a;
+        if (norm_axis(c, na >= 0 ? axes[i] : i, r, &a) < 0) return -1;
+        int64_t step = nst >= 0 ? steps[i] : 1;
+        if (step == 0) return cg_fail(c, "step 0");
+        if (xt->dims[a] == IR_DIM_N) {
+            if (starts[i] != 0 || step != 1 || ends[i] < INT32_MAX)
+                return cg_fail(c, "slicing the symbolic batch dim");
+            continue;
+        }
+        int64_t dim = xt->dims[a], s = starts[i];
+        if (s < 0) s += dim;
+        if (step > 0)
+            s = s < 0 ? 0 : s > dim ? dim : s;
+        else
+            s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
+        st[a] = s;
+        sp[a] = step;
+    }
+    SymInt xs[IR_MAX_RANK], ys[IR_MAX_RANK], ss[IR_MAX_RANK], dims[IR_MAX_RANK];
+    strides_of(xt, xs);
+    strides_of(yt, ys);
+    int64_t base = 0;
+    for (int d = 0; d < r; d++) {
+        dims[d] = sym_dim(yt, d);
+        if (!dims[d].n && dims[d].k == 0) return 0;
+        ss[d] = (SymInt){xs[d].k * sp[d], xs[d].n};
+        base += st[d] * xs[d].k; /* st[d] != 0 only on static dims, whose stride is static */
+    }
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    int64_t es = (int64_t)dtype_size(xt->dtype);
+    copy_strided(c, r, dims, ss, ys, es, cg_gep_c(c, x, base * es), y);
+    return 0;
+}
+
+static int emit_gather(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *it = vtype(c, n->in[1]);
+    int64_t axis;
+    if (norm_axis(c, attr_int(n, "axis", 0), xt->rank, &axis) < 0) return -1;
+    LLVMValueRef x, idx, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &idx) < 0) return -1;
+    if (it->dtype != DT_I64) {
+        const Value *iv = gval(c->g, n->in[1]);
+        int64_t cnt = type_numel(it, 1);
+        if (!(iv->flags & VAL_CONST) || !iv->data || type_has_batch(it) || cnt > 1 << 20)
+            return cg_fail(c, "indices of type %s (int64 or constant int32 supported)",
+                           dtype_name(it->dtype));
+        int64_t *tmp = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
+        int got = 0;
+        if (!tmp) abort();
+        if (!value_const_ints(c->g, n->in[1], tmp, (int)cnt, &got)) {
+            free(tmp);
+            return cg_fail(c, "indices of type %s", dtype_name(it->dtype));
+        }
+        idx = cg_const_bytes(c, tmp, sizeof(int64_t) * (size_t)(cnt ? cnt : 1), 8, "idx");
+        free(tmp);
+    }
+    LLVMValueRef args[8] = {cg_sym(c, sym_prod(xt, 0, (int)axis)),
+                            cg_sym(c, sym_dim(xt, (int)axis)),
+                            cg_sym(c, sym_prod(xt, (int)axis + 1, xt->rank)),
+                            idx,
+                            cg_sym(c, sym_prod(it, 0, it->rank)),
+                            cg_i64(c, (int64_t)dtype_size(xt->dtype)),
+                            x,
+                            y};
+    /* an index out of range (bad input data) makes the run return EBADARG */
+    LLVMValueRef rc = call(c, "isbrt_gather", c->t_i32, 8, args);
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    return 0;
+}
+
+static int emit_pad(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]);
+    int r = xt->rank;
+    int64_t raw[2 * IR_MAX_RANK], pads[2 * IR_MAX_RANK] = {0}, axes[IR_MAX_RANK];
+    int np = -1, na = -1;
+    if (n->nin > 1 && n->in[1] >= 0) {
+        if (!value_const_ints(c->g, n->in[1], raw, 2 * IR_MAX_RANK, &np))
+            return cg_fail(c, "pads must be a constant");
+    } else {
+        const int64_t *v;
+        np = attr_ints(n, "pads", &v);
+        for (int i = 0; i < np && i < 2 * IR_MAX_RANK; i++) raw[i] = v[i];
+    }
+    if (n->nin > 3 && n->in[3] >= 0) {
+        if (!value_const_ints(c->g, n->in[3], axes, IR_MAX_RANK, &na))
+            return cg_fail(c, "axes must be a constant");
+    } else {
+        na = r;
+        for (int i = 0; i < r; i++) axes[i] = i;
+    }
+    if (np != 2 * na) return cg_fail(c, "%d pads for %d axes", np, na);
+    for (int i = 0; i < na; i++) {
+        int64_t a;
+        if (norm_axis(c, axes[i], r, &a) < 0) return -1;
+        pads[a] = raw[i];
+        pads[r + a] = raw[na + i];
+        if (xt->dims[a] == IR_DIM_N && (pads[a] || pads[r + a]))
+            return cg_fail(c, "padding the symbolic batch dim");
+    }
+    const char *mode = attr_string(n, "mode", "constant");
+    int m = strcmp(mode, "constant") == 0  ? 0
+            : strcmp(mode, "reflect") == 0 ? 1
+            : strcmp(mode, "edge") == 0    ? 2
+                                           : -1;
+    if (m < 0) return cg_fail(c, "mode '%s'", mode);
+    LLVMValueRef value;
+    int64_t es = (int64_t)dtype_size(xt->dtype);
+    if (n->nin > 2 && n->in[2] >= 0) {
+        value = cg_ptr(c, n->in[2]);
+        if (!value) return cg_fail(c, "constant_value has no storage");
+    } else if (node_attr(n, "value") && xt->dtype == DT_F32) {
+        float v = attr_float(n, "value", 0);
+        value = cg_const_bytes(c, &v, sizeof v, 4, "padv");
+    } else {
+        value = LLVMConstPointerNull(c->t_ptr); /* zero */
+    }
+    SymInt dims[IR_MAX_RANK];
+    for (int d = 0; d < r; d++) dims[d] = sym_dim(xt, d);
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    SymInt ps[2 * IR_MAX_RANK];
+    for (int i = 0; i < 2 * r; i++) ps[i] = sym_const(pads[i]);
+    LLVMValueRef args[8] = {cg_i32(c, r),
+                            cg_i64_array(c, r, dims),
+                            cg_i64_array(c, 2 * r, ps),
+                            cg_i32(c, m),
+                            cg_i64(c, es),
+                            value,
+                            x,
+                            y};
+    call(c, "isbrt_pad", c->t_void, 8, args);
+    return 0;
+}
+
+static int emit_expand(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int R = yt->rank, r = xt->rank;
+    if (r > R) return cg_fail(c, "input rank %d above output rank %d", r, R);
+    SymInt dims[IR_MAX_RANK], ss[IR_MAX_RANK], ys[IR_MAX_RANK];
+    strides_of(yt, ys);
+    int64_t st = 1;
+    for (int d = R - 1; d >= 0; d--) {
+        int j = d - (R - r);
+        dims[d] = sym_dim(yt, d);
+        if (!dims[d].n && dims[d].k == 0) return 0;
+        if (j < 0 || (xt->dims[j] == 1 && yt->dims[d] != 1)) {
+            ss[d] = sym_const(0);
+            continue;
+        }
+        ss[d] = sym_const(st);
+        if (xt->dims[j] != IR_DIM_N) st *= xt->dims[j];
+    }
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    copy_strided(c, R, dims, ss, ys, (int64_t)dtype_size(xt->dtype), x, y);
+    return 0;
+}
+
+int cg_emit_kernel(Cg *c, const Node *n) {
+    switch (n->op) {
+    case OP_Conv: return emit_conv(c, n);
+    case OP_Gemm: return emit_gemm(c, n);
+    case OP_MatMul: return emit_matmul(c, n);
+    case OP_MaxPool:
+    case OP_AveragePool: return emit_pool(c, n);
+    case OP_GlobalAveragePool:
+    case OP_GlobalMaxPool: return emit_global_pool(c, n);
+    case OP_Softmax:
+    case OP_LogSoftmax: return emit_softmax(c, n);
+    case OP_ReduceMean:
+    case OP_ReduceSum:
+    case OP_ReduceMax:
+    case OP_ReduceMin: return emit_reduce(c, n);
+    case OP_Transpose: return emit_transpose(c, n);
+    case OP_Concat:
+    case OP_Split: return emit_concat_split(c, n);
+    case OP_Slice: return emit_slice(c, n);
+    case OP_Gather: return emit_gather(c, n);
+    case OP_Pad: return emit_pad(c, n);
+    case OP_Expand: return emit_expand(c, n);
+    default: return cg_fail(c, "no code generator for this op");
+    }
+}

@@ -1,0 +1,737 @@
+/* module.c — one LLVM module per graph: the generated API (DESIGN.md, "Code generation"),
+ * value addresses, guards, and the walk that hands every node to its emitter.
+ *
+ * Requires a graph after the full pipeline: every value typed, dims static except dims[0]
+ * may be N, memory planned (Value.offset: per-instance byte offset in the activation arena,
+ * address = arena + offset * batch; -1 on a view of a graph input or constant, whose address
+ * is that of its source). Guarantees a verified module defining
+ *   size_t P_workspace_size(int64_t batch);
+ *   int P_run_v(int64_t batch, const void *const *in, void *const *out, void *ws);
+ *   int P_run(int64_t batch, <one pointer per input>, <one per output>, void *ws);
+ * with no mutable global state. Workspace layout: [kernel scratch, 64-aligned][arena]. */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+
+#include "cg.h"
+
+enum { RET_OK = 0, RET_EBADARG = 1 };
+
+SymInt sym_prod(const Type *t, int from, int to) {
+    SymInt s = sym_const(1);
+    for (int i = from; i < to; i++) s = sym_mul(s, sym_dim(t, i));
+    return s;
+}
+
+int cg_fail(Cg *c, const char *fmt, ...) {
+    char detail[512], lbl[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (c->node < 0) return diag(c->d, "codegen: %s", detail);
+    const Node *n = gnode(c->g, c->node);
+    node_label(c->g, c->node, lbl, sizeof lbl);
+    return diag(c->d, "unsupported: %s (opset %d) at node '%s': %s", op_info(n->op)->name,
+                c->g->opset, lbl, detail);
+}
+
+/* ---- small IR helpers ---------------------------------------------------------------- */
+
+LLVMValueRef cg_i32(Cg *c, int64_t v) {
+    return LLVMConstInt(c->t_i32, (unsigned long long)v, 1);
+}
+LLVMValueRef cg_i64(Cg *c, int64_t v) {
+    return LLVMConstInt(c->t_i64, (unsigned long long)v, 1);
+}
+LLVMValueRef cg_f32(Cg *c, float v) {
+    return LLVMConstReal(c->t_f32, v);
+}
+LLVMValueRef cg_sym(Cg *c, SymInt s) {
+    if (!s.n) return cg_i64(c, s.k);
+    if (s.k == 1) return c->batch;
+    return LLVMBuildNUWMul(c->b, c->batch, cg_i64(c, s.k), "");
+}
+LLVMValueRef cg_gep(Cg *c, LLVMValueRef p, LLVMValueRef bytes) {
+    return LLVMBuildInBoundsGEP2(c->b, c->t_i8, p, &bytes, 1, "");
+}
+LLVMValueRef cg_gep_c(Cg *c, LLVMValueRef p, int64_t bytes) {
+    return bytes ? cg_gep(c, p, cg_i64(c, bytes)) : p;
+}
+
+LLVMValueRef cg_const_bytes(Cg *c, const void *bytes, size_t size, unsigned align,
+                            const char *name) {
+    LLVMValueRef init = LLVMConstStringInContext2(c->ctx, bytes, size, 1);
+    LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name ? name : "param");
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+    LLVMSetAlignment(gv, align);
+    return gv;
+}
+
+LLVMValueRef cg_alloca(Cg *c, size_t bytes, unsigned align) {
+    LLVMBuilderRef tb = LLVMCreateBuilderInContext(c->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(c->entry);
+    if (first)
+        LLVMPositionBuilderBefore(tb, first);
+    else
+        LLVMPositionBuilderAtEnd(tb, c->entry);
+    LLVMValueRef a = LLVMBuildAlloca(tb, LLVMArrayType2(c->t_i8, bytes), "");
+    LLVMSetAlignment(a, align);
+    LLVMDisposeBuilder(tb);
+    return a;
+}
+
+LLVMValueRef cg_i64_array(Cg *c, int count, const SymInt *v) {
+    int64_t buf[64] = {0};
+    size_t offs[64];
+    SymInt patch[64];
+    int np = 0;
+    assert(count <= 64);
+    for (int i = 0; i < count; i++) {
+        buf[i] = v[i].n ? 0 : v[i].k;
+        if (v[i].n) {
+            offs[np] = (size_t)i * 8;
+            patch[np++] = v[i];
+        }
+    }
+    return cg_param(c, buf, (size_t)(count ? count : 1) * 8, np, offs, patch);
+}
+
+LLVMValueRef cg_param(Cg *c, const void *bytes, size_t size, int npatch, const size_t *offs,
+                      const SymInt *vals) {
+    LLVMValueRef gv = cg_const_bytes(c, bytes, size, 16, "param");
+    if (npatch == 0) return gv;
+    LLVMValueRef a = cg_alloca(c, size, 16);
+    LLVMBuildMemCpy(c->b, a, 16, gv, 16, cg_i64(c, (int64_t)size));
+    for (int i = 0; i < npatch; i++) {
+        LLVMValueRef st =
+            LLVMBuildStore(c->b, cg_sym(c, vals[i]), cg_gep_c(c, a, (int64_t)offs[i]));
+        LLVMSetAlignment(st, 8);
+    }
+    return a;
+}
+
+LLVMValueRef cg_call(Cg *c, const char *name, LLVMTypeRef ret, int nargs, LLVMTypeRef *types,
+                     LLVMValueRef *args) {
+    LLVMTypeRef ft = LLVMFunctionType(ret, types, (unsigned)nargs, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
+    if (!f) {
+        f = LLVMAddFunction(c->mod, name, ft);
+        unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(c->ctx, k, 0));
+    }
+    return LLVMBuildCall2(c->b, ft, f, args, (unsigned)nargs, "");
+}
+
+LLVMValueRef cg_intrinsic(Cg *c, const char *name, int nover, LLVMTypeRef *over, int nargs,
+                          LLVMValueRef *args) {
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    assert(id != 0);
+    LLVMTypeRef t0 = LLVMTypeOf(args[0]);
+    if (nover == 0) {
+        nover = 1;
+        over = &t0;
+    }
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, over, (size_t)nover);
+    LLVMTypeRef ft = LLVMIntrinsicGetType(c->ctx, id, over, (size_t)nover);
+    return LLVMBuildCall2(c->b, ft, f, args, (unsigned)nargs, "");
+}
+
+void cg_memcpy(Cg *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef bytes) {
+    LLVMBuildMemCpy(c->b, dst, 1, src, 1, bytes);
+}
+void cg_memset0(Cg *c, LLVMValueRef dst, LLVMValueRef bytes) {
+    LLVMBuildMemSet(c->b, dst, LLVMConstInt(c->t_i8, 0, 0), bytes, 1);
+}
+
+LLVMValueRef cg_bytes(Cg *c, int v) {
+    const Type *t = &gval(c->g, v)->type;
+    SymInt s = sym_prod(t, 0, t->rank);
+    s.k *= (int64_t)dtype_size(t->dtype);
+    return cg_sym(c, s);
+}
+
+CgLoop cg_loop_begin(Cg *c, LLVMValueRef trip, const char *name) {
+    CgLoop l;
+    l.pre = LLVMGetInsertBlock(c->b);
+    l.body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
+    l.trip = trip;
+    LLVMBuildBr(c->b, l.body);
+    LLVMPositionBuilderAtEnd(c->b, l.body);
+    l.iv = LLVMBuildPhi(c->b, c->t_i64, "i");
+    return l;
+}
+
+void cg_loop_end(Cg *c, CgLoop *l) {
+    LLVMValueRef next = LLVMBuildNUWAdd(c->b, l->iv, cg_i64(c, 1), "");
+    LLVMValueRef more = LLVMBuildICmp(c->b, LLVMIntULT, next, l->trip, "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
+    LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBuildCondBr(c->b, more, l->body, exit);
+    LLVMValueRef vals[2] = {cg_i64(c, 0), next};
+    LLVMBasicBlockRef blocks[2] = {l->pre, latch};
+    LLVMAddIncoming(l->iv, vals, blocks, 2);
+    LLVMPositionBuilderAtEnd(c->b, exit);
+}
+
+/* ---- value addresses ----------------------------------------------------------------- */
+
+static bool is_view_op(int op) {
+    return (op_info(op)->flags & OPF_VIEW) || op == OP_Identity || op == OP_Dropout;
+}
+
+/* Bytes of v per batch instance: the range [offset, offset + this) holds it for batch 1. */
+static int64_t bytes_per_instance(const Graph *g, int v) {
+    return type_bytes(&gval(g, v)->type, 1);
+}
+
+/* The value that owns v's storage: v itself, or the source of the view chain it ends. */
+static int storage_owner(const Graph *g, int v) {
+    for (int depth = 0; depth < 10000; depth++) {
+        const Value *val = gval(g, v);
+        if (val->offset >= 0 || (val->flags & (VAL_INPUT | VAL_CONST)) || val->def < 0) break;
+        const Node *n = gnode(g, val->def);
+        if (!is_view_op(n->op) || n->in[0] < 0) break;
+        v = n->in[0];
+    }
+    return v;
+}
+
+bool cg_may_overlap(const Cg *c, int a, int b) {
+    const Graph *g = c->g;
+    a = storage_owner(g, a);
+    b = storage_owner(g, b);
+    if (a == b) return true;
+    const Value *va = gval(g, a), *vb = gval(g, b);
+    if ((va->flags & VAL_CONST) || (vb->flags & VAL_CONST)) return false;
+    if ((va->flags & VAL_INPUT) && (vb->flags & VAL_INPUT)) return true; /* the user's call */
+    if ((va->flags & VAL_INPUT) || (vb->flags & VAL_INPUT)) return false;
+    if (va->offset < 0 || vb->offset < 0) return true;
+    int64_t ea = va->offset + bytes_per_instance(g, a), eb = vb->offset + bytes_per_instance(g, b);
+    return va->offset < eb && vb->offset < ea;
+}
+
+static LLVMValueRef const_global(Cg *c, int v) {
+    if (c->consts[v]) return c->consts[v];
+    const Value *val = gval(c->g, v);
+    if (!val->data) return NULL;
+    char name[300];
+    snprintf(name, sizeof name, "w.%s", val->name);
+    size_t sz = (size_t)type_bytes(&val->type, 1);
+    static const char zero[8] = {0};
+    c->consts[v] = cg_const_bytes(c, sz ? val->data : zero, sz ? sz : 1, 64, name);
+    return c->consts[v];
+}
+
+/* Address of v given the function's inputs/outputs arrays are already loaded into vptr for
+ * graph inputs; computes arena addresses and resolves views (memoised in c->vptr). */
+static LLVMValueRef resolve_ptr(Cg *c, LLVMValueRef arena, int v, int depth) {
+    if (c->vptr[v]) return c->vptr[v];
+    const Value *val = gval(c->g, v);
+    LLVMValueRef p = NULL;
+    if (val->flags & VAL_CONST) {
+        p = const_global(c, v);
+    } else if (val->offset >= 0) {
+        LLVMValueRef off = LLVMBuildNUWMul(c->b, cg_i64(c, val->offset), c->batch, "");
+        p = cg_gep(c, arena, off);
+        LLVMSetValueName2(p, val->name, strlen(val->name));
+    } else if (val->def >= 0 && depth < 10000) {
+        const Node *n = gnode(c->g, val->def);
+        if (is_view_op(n->op) && n->out[0] == v && n->in[0] >= 0)
+            p = resolve_ptr(c, arena, n->in[0], depth + 1);
+    }
+    c->vptr[v] = p;
+    return p;
+}
+
+LLVMValueRef cg_ptr(Cg *c, int v) {
+    return v >= 0 ? c->vptr[v] : NULL;
+}
+
+/* ---- batch ----------------------------------------------------------------------------- */
+
+/* A graph is batch-symbolic if an input or output has dims[0] == N. A graph without the
+ * symbolic batch computes its tensors as declared, once per call: its batch is fixed to 1
+ * (the multiplier of every arena offset), whatever its leading dims are. */
+static bool batch_info(const Graph *g, int64_t *fixed) {
+    *fixed = 1;
+    for (int i = 0; i < g->ninput + g->noutput; i++) {
+        int v = i < g->ninput ? g->inputs[i] : g->outputs[i - g->ninput];
+        if (type_has_batch(&gval(g, v)->type)) return true;
+    }
+    return false;
+}
+
+bool codegen_batch_info(const Graph *g, int64_t *fixed) {
+    return batch_info(g, fixed);
+}
+
+/* ---- guards ---------------------------------------------------------------------------- */
+
+static int emit_node(Cg *c, int id);
+
+/* Does instance r run the guard: gate[r*K + index] >= threshold. */
+static LLVMValueRef guard_active(Cg *c, const Guard *gd, LLVMValueRef r, int64_t k) {
+    LLVMValueRef idx =
+        LLVMBuildNUWAdd(c->b, LLVMBuildNUWMul(c->b, r, cg_i64(c, k), ""), cg_i64(c, gd->index), "");
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_f32, cg_ptr(c, gd->gate), &idx, 1, "");
+    LLVMValueRef x = LLVMBuildLoad2(c->b, c->t_f32, p, "");
+    return LLVMBuildFCmp(c->b, LLVMRealOGE, x, cg_f32(c, gd->threshold), "");
+}
+
+static int emit_nodes(Cg *c, int first, int last) {
+    for (int i = first; i < last; i++)
+        if (emit_node(c, i) < 0) return -1;
+    return 0;
+}
+
+/* Emit nodes [first, last) for instance r alone: every value with the batch dim that they
+ * touch is addressed at its row r (the arena layout of the whole batch is kept), and the
+ * batch is 1. */
+static int emit_nodes_instance(Cg *c, int first, int last, LLVMValueRef r) {
+    const Graph *g = c->g;
+    LLVMValueRef *saved = malloc(sizeof *saved * (size_t)(g->nval + 1));
+    if (!saved) abort();
+    memcpy(saved, c->vptr, sizeof *saved * (size_t)g->nval);
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        for (int k = 0; k < n->nin + n->nout; k++) {
+            int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
+            if (v < 0 || !saved[v] || c->vptr[v] != saved[v]) continue;
+            if (!type_has_batch(&gval(g, v)->type)) continue;
+            LLVMValueRef off = LLVMBuildNUWMul(c->b, r, cg_i64(c, bytes_per_instance(g, v)), "");
+            c->vptr[v] = cg_gep(c, saved[v], off);
+        }
+    }
+    LLVMValueRef batch = c->batch;
+    c->batch = cg_i64(c, 1);
+    int rc = emit_nodes(c, first, last);
+    c->batch = batch;
+    memcpy(c->vptr, saved, sizeof *saved * (size_t)g->nval);
+    free(saved);
+    return rc;
+}
+
+/* Nodes [first, last) all belong to guard gid: the thresholded network of DESIGN.md
+ * ("Branch annotations"): instance r runs the region iff gate[r][index] >= threshold, and
+ * the region's `value` is zero for the others. At run time, by the number of active
+ * instances: none — the region is jumped over and `value` zeroed; all — it runs densely;
+ * some — with a symbolic batch it runs once per active instance (batch 1, on that
+ * instance's rows; the kernels work per instance anyway), with a fixed batch densely; then
+ * the inactive rows of `value` are zeroed. */
+static int emit_guard_run(Cg *c, int gid, int first, int last) {
+    const Graph *g = c->g;
+    const Guard *gd = &g->guards[gid];
+    if (gd->threshold <= 0) return emit_nodes(c, first, last); /* dense by definition */
+    const Type *gt = &gval(g, gd->gate)->type;
+    if (gt->dtype != DT_F32 || gt->rank < 1)
+        return diag(c->d, "guard '%s': gate '%s' must be a float tensor [N, K]", gd->name,
+                    gval(g, gd->gate)->name);
+    SymInt rows = sym_dim(gt, 0);
+    int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1); /* rows at batch 1 */
+    int64_t k = type_numel(gt, 1) / nrows1;
+    bool owns_value = false;
+    for (int i = first; i < last; i++)
+        for (int j = 0; j < gnode(g, i)->nout; j++)
+            if (gnode(g, i)->out[j] == gd->value) owns_value = true;
+    const Type *vt = &gval(g, gd->value)->type;
+    if (owns_value && (vt->rank < 1 || vt->dims[0] != gt->dims[0]))
+        return diag(c->d, "guard '%s': value '%s' and gate '%s' differ in batch dim", gd->name,
+                    gval(g, gd->value)->name, gval(g, gd->gate)->name);
+    if (!cg_ptr(c, gd->gate) || (owns_value && !cg_ptr(c, gd->value)))
+        return diag(c->d, "guard '%s': gate or value has no storage", gd->name);
+    if (gd->index < 0 || gd->index >= k)
+        return diag(c->d, "guard '%s': index %d out of the gate's %" PRId64 " elements", gd->name,
+                    gd->index, k);
+
+    /* count = number of active instances */
+    LLVMValueRef nrows = cg_sym(c, rows);
+    LLVMValueRef cnt = cg_alloca(c, 8, 8);
+    LLVMBuildStore(c->b, cg_i64(c, 0), cnt);
+    CgLoop l = cg_loop_begin(c, nrows, "guard.count");
+    LLVMValueRef act = LLVMBuildZExt(c->b, guard_active(c, gd, l.iv, k), c->t_i64, "");
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, LLVMBuildLoad2(c->b, c->t_i64, cnt, ""), act, ""), cnt);
+    cg_loop_end(c, &l);
+    LLVMValueRef count = LLVMBuildLoad2(c->b, c->t_i64, cnt, "active");
+    LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.none");
+    LLVMBasicBlockRef all = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.all");
+    LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.some");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.join");
+    LLVMBasicBlockRef notnone = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, count, cg_i64(c, 0), ""), none, notnone);
+    LLVMPositionBuilderAtEnd(c->b, notnone);
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, count, nrows, ""), all, some);
+
+    LLVMPositionBuilderAtEnd(c->b, none);
+    if (owns_value) cg_memset0(c, cg_ptr(c, gd->value), cg_bytes(c, gd->value));
+    LLVMBuildBr(c->b, join);
+
+    LLVMPositionBuilderAtEnd(c->b, all);
+    if (emit_nodes(c, first, last) < 0) return -1;
+    LLVMBuildBr(c->b, join);
+
+    LLVMPositionBuilderAtEnd(c->b, some);
+    if (rows.n) {
+        CgLoop r = cg_loop_begin(c, nrows, "guard.inst");
+        LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBuildCondBr(c->b, guard_active(c, gd, r.iv, k), run, next);
+        LLVMPositionBuilderAtEnd(c->b, run);
+        if (emit_nodes_instance(c, first, last, r.iv) < 0) return -1;
+        LLVMBuildBr(c->b, next);
+        LLVMPositionBuilderAtEnd(c->b, next);
+        cg_loop_end(c, &r);
+    } else if (emit_nodes(c, first, last) < 0) {
+        return -1;
+    }
+    if (owns_value) {
+        int64_t row = type_bytes(vt, 1) / nrows1;
+        CgLoop z = cg_loop_begin(c, nrows, "guard.zero");
+        LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBuildCondBr(c->b, guard_active(c, gd, z.iv, k), next, zero);
+        LLVMPositionBuilderAtEnd(c->b, zero);
+        LLVMValueRef off = LLVMBuildNUWMul(c->b, z.iv, cg_i64(c, row), "");
+        cg_memset0(c, cg_gep(c, cg_ptr(c, gd->value), off), cg_i64(c, row));
+        LLVMBuildBr(c->b, next);
+        LLVMPositionBuilderAtEnd(c->b, next);
+        cg_loop_end(c, &z);
+    }
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, join);
+    return 0;
+}
+
+/* ---- nodes ----------------------------------------------------------------------------- */
+
+/* Dropout-13 in training mode with a nonzero ratio is random: not compiled. */
+static bool dropout_is_identity(const Graph *g, const Node *n) {
+    if (n->nin < 3 || n->in[2] < 0) return true;
+    int64_t train = 1;
+    int cnt = 0;
+    if (value_const_ints(g, n->in[2], &train, 1, &cnt) && cnt == 1 && !train) return true;
+    if (n->nin < 2 || n->in[1] < 0) return false; /* default ratio 0.5 */
+    const Value *r = gval(g, n->in[1]);
+    return (r->flags & VAL_CONST) && r->data && r->type.dtype == DT_F32 &&
+           type_numel(&r->type, 1) == 1 && *(const float *)r->data == 0.0f;
+}
+
+static int emit_view(Cg *c, const Node *n) {
+    if (n->op == OP_Dropout && !dropout_is_identity(c->g, n))
+        return cg_fail(c, "training_mode (random dropout)");
+    for (int j = 0; j < n->nout; j++) {
+        int o = n->out[j];
+        LLVMValueRef dst = cg_ptr(c, o);
+        if (!dst) continue;
+        if (j == 1 && n->op == OP_Dropout) { /* the mask of Dropout at inference: all true */
+            LLVMBuildMemSet(c->b, dst, LLVMConstInt(c->t_i8, 1, 0), cg_bytes(c, o), 1);
+            continue;
+        }
+        if (j > 0) return cg_fail(c, "output %d", j);
+        LLVMValueRef src = cg_ptr(c, n->in[0]);
+        if (!src) return cg_fail(c, "input '%s' has no storage", gval(c->g, n->in[0])->name);
+        if (src == dst) continue;
+        const Value *vi = gval(c->g, n->in[0]), *vo = gval(c->g, o);
+        if (vi->offset >= 0 && vi->offset == vo->offset) continue;
+        cg_memcpy(c, dst, src, cg_bytes(c, o));
+    }
+    return 0;
+}
+
+/* Shape-15 / Size-1 of a value with a symbolic batch (static ones are folded). */
+static int emit_shape(Cg *c, const Node *n) {
+    const Type *t = &gval(c->g, n->in[0])->type;
+    LLVMValueRef dst = cg_ptr(c, n->out[0]);
+    if (!dst) return 0;
+    if (n->op == OP_Size) {
+        LLVMBuildStore(c->b, cg_sym(c, sym_prod(t, 0, t->rank)), dst);
+        return 0;
+    }
+    int64_t start = attr_int(n, "start", 0), end = attr_int(n, "end", t->rank);
+    if (start < 0) start += t->rank;
+    if (end < 0) end += t->rank;
+    if (start < 0) start = 0;
+    if (end > t->rank) end = t->rank;
+    for (int64_t i = start; i < end; i++) {
+        LLVMValueRef p = cg_gep_c(c, dst, (i - start) * 8);
+        LLVMBuildStore(c->b, cg_sym(c, sym_dim(t, (int)i)), p);
+    }
+    return 0;
+}
+
+static int emit_node(Cg *c, int id) {
+    const Node *n = gnode(c->g, id);
+    c->node = id;
+    if (n->dead) return 0;
+    for (int j = 0; j < n->nout; j++) {
+        const Type *t = &gval(c->g, n->out[j])->type;
+        if (!type_known(t))
+            return cg_fail(c, "output '%s' has no known type", gval(c->g, n->out[j])->name);
+    }
+    int r;
+    if (is_view_op(n->op))
+        r = emit_view(c, n);
+    else if (n->op == OP_Shape || n->op == OP_Size)
+        r = emit_shape(c, n);
+    else if (cg_is_elementwise(c->g, n))
+        r = cg_emit_elementwise(c, n);
+    else
+        r = cg_emit_kernel(c, n);
+    c->node = -1;
+    return r;
+}
+
+/* ---- entry points ---------------------------------------------------------------------- */
+
+static LLVMValueRef add_fn(Cg *c, const char *suffix, LLVMTypeRef ft, bool internal) {
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", c->prefix, suffix);
+    LLVMValueRef f = LLVMAddFunction(c->mod, name, ft);
+    if (internal) LLVMSetLinkage(f, LLVMInternalLinkage);
+    unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, k, 0));
+    return f;
+}
+
+static void begin_fn(Cg *c, LLVMValueRef f) {
+    c->fn = f;
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+}
+
+static LLVMValueRef align64(Cg *c, LLVMValueRef v) {
+    LLVMValueRef s = LLVMBuildAdd(c->b, v, cg_i64(c, 63), "");
+    return LLVMBuildAnd(c->b, s, cg_i64(c, ~(int64_t)63), "");
+}
+
+/* P.scratch(): max over convolutions of isbrt_conv2d_scratch, rounded up to 64. */
+static void emit_scratch_fn(Cg *c, LLVMValueRef f) {
+    begin_fn(c, f);
+    LLVMValueRef m = cg_i64(c, 0);
+    for (int i = 0; i < c->nconv; i++) {
+        LLVMTypeRef pt = c->t_ptr;
+        LLVMValueRef s = cg_call(c, "isbrt_conv2d_scratch", c->t_i64, 1, &pt, &c->convs[i]);
+        LLVMValueRef gt = LLVMBuildICmp(c->b, LLVMIntUGT, s, m, "");
+        m = LLVMBuildSelect(c->b, gt, s, m, "");
+    }
+    LLVMBuildRet(c->b, align64(c, m));
+}
+
+static LLVMValueRef batch_mult(Cg *c, LLVMValueRef batch, bool symbolic) {
+    return symbolic ? batch : cg_i64(c, 1);
+}
+
+static void emit_workspace_fn(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic) {
+    begin_fn(c, f);
+    LLVMValueRef batch = LLVMGetParam(f, 0);
+    LLVMValueRef s =
+        LLVMBuildCall2(c->b, LLVMGlobalGetValueType(scratch_fn), scratch_fn, NULL, 0, "");
+    LLVMValueRef arena =
+        LLVMBuildMul(c->b, cg_i64(c, c->g->mem_per_batch), batch_mult(c, batch, symbolic), "");
+    LLVMValueRef total = LLVMBuildAdd(c->b, s, arena, "");
+    LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
+    LLVMBuildRet(c->b, LLVMBuildSelect(c->b, bad, cg_i64(c, 0), total, ""));
+}
+
+static LLVMValueRef or_bad(Cg *c, LLVMValueRef bad, LLVMValueRef cond) {
+    return bad ? LLVMBuildOr(c->b, bad, cond, "") : cond;
+}
+
+static LLVMValueRef is_null(Cg *c, LLVMValueRef p) {
+    return LLVMBuildIsNull(c->b, p, "");
+}
+
+void cg_bail_if(Cg *c, LLVMValueRef bad) {
+    if (!bad) return;
+    LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "bad");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ok");
+    LLVMBuildCondBr(c->b, bad, fail, ok);
+    LLVMPositionBuilderAtEnd(c->b, fail);
+    LLVMBuildRet(c->b, cg_i32(c, RET_EBADARG));
+    LLVMPositionBuilderAtEnd(c->b, ok);
+}
+
+static int emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic,
+                      int64_t fixed) {
+    const Graph *g = c->g;
+    begin_fn(c, f);
+    LLVMValueRef batch = LLVMGetParam(f, 0), ins = LLVMGetParam(f, 1), outs = LLVMGetParam(f, 2),
+                 ws = LLVMGetParam(f, 3);
+    LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
+    if (!symbolic)
+        bad = or_bad(c, bad, LLVMBuildICmp(c->b, LLVMIntNE, batch, cg_i64(c, fixed), ""));
+    if (g->ninput) bad = or_bad(c, bad, is_null(c, ins));
+    if (g->noutput) bad = or_bad(c, bad, is_null(c, outs));
+    cg_bail_if(c, bad);
+
+    c->batch = batch_mult(c, batch, symbolic);
+    bad = NULL;
+    LLVMValueRef *optr = calloc((size_t)g->noutput + 1, sizeof *optr);
+    for (int i = 0; i < g->ninput; i++) {
+        LLVMValueRef idx = cg_i64(c, i);
+        LLVMValueRef p = LLVMBuildLoad2(
+            c->b, c->t_ptr, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, ins, &idx, 1, ""), "");
+        LLVMSetValueName2(p, gval(g, g->inputs[i])->name, strlen(gval(g, g->inputs[i])->name));
+        c->vptr[g->inputs[i]] = p;
+        bad = or_bad(c, bad, is_null(c, p));
+    }
+    for (int i = 0; i < g->noutput; i++) {
+        LLVMValueRef idx = cg_i64(c, i);
+        optr[i] = LLVMBuildLoad2(c->b, c->t_ptr,
+                                 LLVMBuildInBoundsGEP2(c->b, c->t_ptr, outs, &idx, 1, ""), "");
+        bad = or_bad(c, bad, is_null(c, optr[i]));
+    }
+    LLVMValueRef scratch =
+        LLVMBuildCall2(c->b, LLVMGlobalGetValueType(scratch_fn), scratch_fn, NULL, 0, "scratch");
+    LLVMValueRef total = LLVMBuildAdd(
+        c->b, scratch, LLVMBuildMul(c->b, cg_i64(c, g->mem_per_batch), c->batch, ""), "");
+    LLVMValueRef wsi = LLVMBuildPtrToInt(c->b, ws, c->t_i64, "");
+    LLVMValueRef misaligned = LLVMBuildICmp(
+        c->b, LLVMIntNE, LLVMBuildAnd(c->b, wsi, cg_i64(c, 63), ""), cg_i64(c, 0), "");
+    LLVMValueRef need = LLVMBuildICmp(c->b, LLVMIntNE, total, cg_i64(c, 0), "");
+    bad = or_bad(c, bad, misaligned);
+    bad = or_bad(c, bad, LLVMBuildAnd(c->b, need, is_null(c, ws), ""));
+    cg_bail_if(c, bad);
+
+    c->ws = ws;
+    LLVMValueRef arena = cg_gep(c, ws, scratch);
+    for (int v = 0; v < g->nval; v++) {
+        const Value *val = gval(g, v);
+        if ((val->flags & VAL_CONST) && !val->data) continue; /* diagnosed at use */
+        resolve_ptr(c, arena, v, 0);
+    }
+    int rc = 0;
+    for (int i = 0; i < g->nnode && rc == 0;) {
+        const Node *n = gnode(g, i);
+        for (int j = 0; j < n->nin; j++) {
+            int v = n->in[j];
+            if (v >= 0 && (gval(g, v)->flags & VAL_CONST) && !gval(g, v)->data) {
+                c->node = i;
+                rc = cg_fail(c, "constant '%s' has no data (weights elided)", gval(g, v)->name);
+                break;
+            }
+        }
+        if (rc) break;
+        if (n->guard >= 0 && !n->dead) {
+            int j = i + 1;
+            while (j < g->nnode && gnode(g, j)->guard == n->guard) j++;
+            rc = emit_guard_run(c, n->guard, i, j);
+            i = j;
+        } else {
+            rc = emit_node(c, i);
+            i++;
+        }
+    }
+    for (int i = 0; i < g->noutput && rc == 0; i++) {
+        int v = g->outputs[i];
+        LLVMValueRef src = cg_ptr(c, v);
+        if (!src) {
+            rc = diag(c->d, "codegen: graph output '%s' has no storage", gval(g, v)->name);
+            break;
+        }
+        cg_memcpy(c, optr[i], src, cg_bytes(c, v));
+    }
+    free(optr);
+    if (rc) return -1;
+    LLVMBuildRet(c->b, cg_i32(c, RET_OK));
+    return 0;
+}
+
+/* P_run(batch, in0.., out0.., ws): packs the pointers and calls P_run_v. */
+static void emit_run(Cg *c, LLVMValueRef f, LLVMValueRef run_v) {
+    const Graph *g = c->g;
+    begin_fn(c, f);
+    int k = g->ninput, m = g->noutput;
+    LLVMValueRef ins = cg_alloca(c, (size_t)(k ? k : 1) * 8, 8);
+    LLVMValueRef outs = cg_alloca(c, (size_t)(m ? m : 1) * 8, 8);
+    for (int i = 0; i < k + m; i++)
+        LLVMBuildStore(c->b, LLVMGetParam(f, (unsigned)(1 + i)),
+                       cg_gep_c(c, i < k ? ins : outs, (int64_t)(i < k ? i : i - k) * 8));
+    LLVMValueRef args[4] = {LLVMGetParam(f, 0), ins, outs, LLVMGetParam(f, (unsigned)(1 + k + m))};
+    LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_v), run_v, args, 4, ""));
+}
+
+static int check_graph(const Graph *g, Diag *d) {
+    for (int v = 0; v < g->nval; v++) {
+        const Type *t = &gval(g, v)->type;
+        if (!type_known(t)) continue; /* only values that are used matter; checked at nodes */
+        for (int i = 1; i < t->rank; i++)
+            if (t->dims[i] < 0)
+                return diag(d, "codegen: value '%s' has a symbolic dim other than the first",
+                            gval(g, v)->name);
+    }
+    for (int i = 0; i < g->ninput; i++)
+        if (!type_known(&gval(g, g->inputs[i])->type))
+            return diag(d, "codegen: input '%s' has no known type", gval(g, g->inputs[i])->name);
+    for (int i = 0; i < g->noutput; i++)
+        if (!type_known(&gval(g, g->outputs[i])->type))
+            return diag(d, "codegen: output '%s' has no known type", gval(g, g->outputs[i])->name);
+    if (g->mem_per_batch < 0) return diag(d, "codegen: graph has no memory plan");
+    return 0;
+}
+
+LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenOptions *o,
+                              Diag *d) {
+    if (check_graph(g, d) < 0) return NULL;
+    Cg cg = {0}, *c = &cg;
+    c->g = g;
+    c->o = o;
+    c->d = d;
+    c->prefix = o && o->prefix && *o->prefix ? o->prefix : "model";
+    c->ctx = ctx;
+    c->mod = LLVMModuleCreateWithNameInContext(g->name ? g->name : "model", ctx);
+    c->b = LLVMCreateBuilderInContext(ctx);
+    c->node = -1;
+    c->t_void = LLVMVoidTypeInContext(ctx);
+    c->t_i1 = LLVMInt1TypeInContext(ctx);
+    c->t_i8 = LLVMInt8TypeInContext(ctx);
+    c->t_i32 = LLVMInt32TypeInContext(ctx);
+    c->t_i64 = LLVMInt64TypeInContext(ctx);
+    c->t_f32 = LLVMFloatTypeInContext(ctx);
+    c->t_f64 = LLVMDoubleTypeInContext(ctx);
+    c->t_ptr = LLVMPointerTypeInContext(ctx, 0);
+    c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
+    c->consts = calloc((size_t)g->nval + 1, sizeof *c->consts);
+
+    int64_t fixed;
+    bool symbolic = batch_info(g, &fixed);
+    LLVMTypeRef p4[4] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr};
+    LLVMValueRef scratch_fn = add_fn(c, ".scratch", LLVMFunctionType(c->t_i64, NULL, 0, 0), true);
+    LLVMValueRef ws_fn = add_fn(c, "_workspace_size", LLVMFunctionType(c->t_i64, p4, 1, 0), false);
+    LLVMValueRef run_v = add_fn(c, "_run_v", LLVMFunctionType(c->t_i32, p4, 4, 0), false);
+    int np = 2 + g->ninput + g->noutput;
+    LLVMTypeRef *pr = calloc((size_t)np, sizeof *pr);
+    pr[0] = c->t_i64;
+    for (int i = 1; i < np; i++) pr[i] = c->t_ptr;
+    LLVMValueRef run = add_fn(c, "_run", LLVMFunctionType(c->t_i32, pr, (unsigned)np, 0), false);
+    free(pr);
+
+    int rc = emit_run_v(c, run_v, scratch_fn, symbolic, fixed);
+    if (rc == 0) {
+        emit_scratch_fn(c, scratch_fn);
+        emit_workspace_fn(c, ws_fn, scratch_fn, symbolic);
+        emit_run(c, run, run_v);
+        char *msg = NULL;
+        if (LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &msg)) {
+            rc = diag(d, "codegen: internal error: invalid module: %.800s", msg ? msg : "");
+        }
+        LLVMDisposeMessage(msg);
+    }
+    LLVMDisposeBuilder(c->b);
+    free(c->vptr);
+    free(c->consts);
+    free(c->convs);
+    if (rc) {
+        LLVMDisposeModule(c->mod);
+        return NULL;
+    }
+    return c->mod;
+}

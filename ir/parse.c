@@ -215,7 +215,13 @@ static int parse_double(Parser *P, double *out) {
 /* dtype[d0,d1,...] */
 static int parse_type(Parser *P, Type *t) {
     char w[32];
-    if (parse_word(P, w, sizeof w)) return -1;
+    skip_ws(P);
+    if (*P->p == '?') { /* a value not yet typed */
+        P->p++;
+        strcpy(w, "?");
+    } else if (parse_word(P, w, sizeof w)) {
+        return -1;
+    }
     memset(t, 0, sizeof *t);
     t->dtype = dtype_from_name(w);
     if (t->dtype == DT_UNDEF && strcmp(w, "?") != 0) return perr(P, "unknown dtype '%s'", w);

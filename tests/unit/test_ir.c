@@ -183,7 +183,23 @@ static void test_strmap_and_types(void) {
     CHECK(op_from_name("Conv") == OP_Conv && op_from_name("Nope") == -1);
 }
 
+/* Values not yet typed print as ?[*] and read back. */
+static void test_untyped(void) {
+    const char *text = "graph \"u\" opset 13 {\n  input %x: f32[2]\n"
+                       "  %y: ?[*] = Relu(%x)\n  output %y\n}\n";
+    Diag d = {{0}};
+    Graph *g = graph_parse(text, "u.ir", &d);
+    CHECK(g != NULL);
+    if (!g) return;
+    CHECK(graph_verify(g, false, &d) == 0);
+    char *t = print_to_string(g, 0);
+    CHECK(strcmp(t, text) == 0);
+    free(t);
+    graph_free(g);
+}
+
 int main(void) {
+    test_untyped();
     test_roundtrip();
     test_verify_errors();
     test_dead_and_uses();

@@ -133,7 +133,32 @@ def main():
     if not os.path.exists(out):
         print(f"FAIL: isbc run wrote no {out}")
         return 1
-    return 0 if compare(np.load(out), np.load(ref), args.rtol) else 1
+    if not compare(np.load(out), np.load(ref), args.rtol):
+        return 1
+    return 0 if roundtrip(args.isbc, onnx_path, args.workdir, tag) else 1
+
+
+def roundtrip(isbc, onnx_path, workdir, tag):
+    """The IR text form reads back to itself: print(parse(x)) == x, for the graph as
+    imported and after the whole pipeline."""
+    ok = True
+    for stage, extra in (("imported", []), ("optimized", ["--after", "plan"])):
+        path = os.path.join(workdir, f"{tag}.{stage}.ir")
+        with open(path, "w") as f:
+            p = subprocess.run([isbc, "dump", onnx_path] + extra, stdout=f)
+        if p.returncode != 0:
+            print(f"FAIL: isbc dump ({stage}) exited with status {p.returncode}")
+            return False
+        again = subprocess.run([isbc, "dump", path], capture_output=True, text=True)
+        with open(path) as f:
+            text = f.read()
+        if again.returncode != 0 or again.stdout != text:
+            print(f"FAIL: the {stage} IR does not read back to itself ({path}): "
+                  f"{again.stderr.strip()[:300]}")
+            ok = False
+        else:
+            print(f"  IR round trip ({stage}, {len(text.splitlines())} lines): ok")
+    return ok
 
 
 if __name__ == "__main__":

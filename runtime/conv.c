@@ -1,6 +1,6 @@
 /* conv.c — 2-D convolution (ONNX Conv-1/11/22, NCHW, float).
  *
- * Three paths, chosen from the parameters alone:
+ * Four paths, chosen from the parameters alone:
  *  - one input channel per group (depthwise, possibly with a channel multiplier): a direct
  *    loop per output row. If any tap of the plane falls outside the input columns, the plane
  *    is first copied into zero-padded rows (scratch), so every row kernel runs branch-free
@@ -9,16 +9,29 @@
  *    kernel rows. 3x3 and 5x5 kernels with all rows inside run as one fused pass per output
  *    row (ReLU/Clip folded into its store); kernel widths 3, 5, 7 at stride 1 or 2 have
  *    unrolled row kernels; anything else (dilation, other sizes) a generic tap loop.
- *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand; one
- *    cblas_sgemm per instance and group.
- *  - everything else: im2col into the scratch buffer, one cblas_sgemm per instance and group.
+ *  - 3x3, stride 1, one group, enough channels and output tiles: Winograd F(2x2, 3x3), the
+ *    weights transformed on each call, 16 GEMMs per instance.
+ *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand; one sgemm per
+ *    instance and group.
+ *  - everything else: im2col into the scratch buffer and one sgemm per group, over up to 4
+ *    instances side by side when the output planes are small.
  * Bias, residual and activation are applied in one pass over each output plane. A residual
- * that is y itself (in-place accumulation) is folded into the GEMM as beta = 1.
+ * that is y itself (in-place accumulation) is folded into the GEMM as beta = 1. The GEMM and
+ * Winograd paths split large calls over a team of isbrt__threads() threads (thread.c).
  */
 #include <cblas.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* Winograd needs at least this many 2x2 output tiles per plane to beat im2col + GEMM. */
+#ifndef WINO_MIN_TILES
+#define WINO_MIN_TILES 32
+#endif
+/* A kernel call splits over threads from this many multiply-adds (thread creation ~70 us). */
+#ifndef PAR_MIN_MACS
+#define PAR_MIN_MACS (8 << 20)
+#endif
 
 static int conv_is_direct(const isbrt_conv *p) {
     return p->group == p->c_in;
@@ -31,25 +44,39 @@ static int conv_is_pointwise(const isbrt_conv *p) {
 
 static size_t dw_scratch(const isbrt_conv *p);
 
+/* Instances whose im2col columns go side by side into one GEMM: small output planes make
+ * narrow GEMMs, so up to 4 instances are batched until the GEMM has 256 columns. */
+static int64_t gemm_chunk(const isbrt_conv *p) {
+    const int64_t ohow = p->oh * p->ow;
+    if (conv_is_pointwise(p) || ohow >= 256) return 1;
+    const int64_t nb = (256 + ohow - 1) / ohow;
+    return nb > 4 ? 4 : nb;
+}
+
+static int conv_is_winograd(const isbrt_conv *p);
+static size_t wino_scratch(const isbrt_conv *p);
+
 size_t isbrt_conv2d_scratch(const isbrt_conv *p) {
     if (conv_is_direct(p)) return dw_scratch(p);
+    if (conv_is_winograd(p)) return wino_scratch(p);
     if (conv_is_pointwise(p)) return 0;
-    int64_t k = p->c_in / p->group * p->kh * p->kw;
-    return (size_t)(k * p->oh * p->ow) * sizeof(float);
+    const int64_t k = p->c_in / p->group * p->kh * p->kw, nb = gemm_chunk(p);
+    return (size_t)((k + (nb > 1 ? p->c_out / p->group : 0)) * nb * p->oh * p->ow) * sizeof(float);
 }
 
 /* ---- im2col path ---------------------------------------------------------------------- */
 
-/* col[(ci*kh + ky)*kw + kx][oy*ow + ox] = x[ci][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
- * zero outside the input. */
-static void im2col(const isbrt_conv *p, int64_t cig, const float *x, float *col) {
+/* col[((ci*kh + ky)*kw + kx) * ld + oy*ow + ox] = x[ci][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
+ * zero outside the input; channels ci in [ci_lo, ci_hi). */
+static void im2col(const isbrt_conv *p, int64_t ci_lo, int64_t ci_hi, const float *x, float *col,
+                   int64_t ld) {
     const int64_t h = p->h, w = p->w, oh = p->oh, ow = p->ow;
     const int64_t sh = p->stride_h, sw = p->stride_w;
-    float *dst = col;
-    for (int64_t ci = 0; ci < cig; ci++) {
+    float *dst = col + ci_lo * p->kh * p->kw * ld;
+    for (int64_t ci = ci_lo; ci < ci_hi; ci++) {
         const float *xp = x + ci * h * w;
         for (int64_t ky = 0; ky < p->kh; ky++) {
-            for (int64_t kx = 0; kx < p->kw; kx++, dst += oh * ow) {
+            for (int64_t kx = 0; kx < p->kw; kx++, dst += ld) {
                 int64_t xoff = kx * p->dil_w - p->pad_l, lo, hi;
                 isbrt__valid_range(xoff, sw, w, ow, &lo, &hi);
                 for (int64_t oy = 0; oy < oh; oy++) {
@@ -75,32 +102,261 @@ static void im2col(const isbrt_conv *p, int64_t cig, const float *x, float *col)
     }
 }
 
-static void conv_gemm(const isbrt_conv *p, int64_t n, const float *x, const float *w,
-                      const float *bias, const float *residual, float *y, float *col) {
+typedef struct gemm_job {
+    const isbrt_conv *p;
+    int64_t n;
+    const float *x, *w, *bias, *residual;
+    float *y, *col;
+    int inplace;
+} gemm_job;
+
+/* One part of an im2col (or pointwise) convolution: per chunk of instances and group the
+ * parts split the im2col rows by input channel, then the GEMM and epilogue by output
+ * channel. A chunk of several instances computes into a buffer after col, then copies. */
+static void gemm_part(void *ctx, const isbrt__team *t) {
+    const gemm_job *j = ctx;
+    const isbrt_conv *p = j->p;
     const int64_t g = p->group, cig = p->c_in / g, cog = p->c_out / g;
     const int64_t hw = p->h * p->w, ohow = p->oh * p->ow, k = cig * p->kh * p->kw;
     const int pointwise = conv_is_pointwise(p);
-    const int inplace = residual != NULL && residual == y;
-    if (inplace) residual = NULL;
-    for (int64_t b = 0; b < n; b++) {
+    const int64_t chunk = gemm_chunk(p);
+    int64_t lo, hi;
+    for (int64_t b0 = 0; b0 < j->n; b0 += chunk) {
+        const int64_t nb = j->n - b0 < chunk ? j->n - b0 : chunk, ld = nb * ohow;
         for (int64_t gi = 0; gi < g; gi++) {
-            const float *xg = x + (b * p->c_in + gi * cig) * hw;
+            const float *xg = j->x + (b0 * p->c_in + gi * cig) * hw;
             const float *src = xg;
             if (!pointwise) {
-                im2col(p, cig, xg, col);
-                src = col;
+                isbrt__share(t, cig, &lo, &hi);
+                for (int64_t bi = 0; bi < nb; bi++)
+                    im2col(p, lo, hi, xg + bi * p->c_in * hw, j->col + bi * ohow, ld);
+                isbrt__sync(t);
+                src = j->col;
             }
-            float *yg = y + (b * p->c_out + gi * cog) * ohow;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cog, (int)ohow, (int)k,
-                        1.0f, w + gi * cog * k, (int)k, src, (int)ohow, inplace ? 1.0f : 0.0f, yg,
-                        (int)ohow);
-            for (int64_t co = 0; co < cog; co++) {
-                int64_t c = gi * cog + co;
-                const float *res = residual ? residual + (b * p->c_out + c) * ohow : NULL;
-                isbrt__epilogue(yg + co * ohow, ohow, bias ? bias[c] : 0.0f, res, &p->act);
+            isbrt__share(t, cog, &lo, &hi);
+            const float *wg = j->w + (gi * cog + lo) * k;
+            float *yg = j->y + (b0 * p->c_out + gi * cog) * ohow;
+            if (nb == 1 && hi > lo)
+                isbrt__sgemm(0, 0, hi - lo, ohow, k, 1.0f, wg, k, src, ohow,
+                             j->inplace ? 1.0f : 0.0f, yg + lo * ohow, ohow);
+            float *tmp = j->col + k * ld;
+            if (nb > 1 && hi > lo)
+                isbrt__sgemm(0, 0, hi - lo, ld, k, 1.0f, wg, k, src, ld, 0.0f, tmp + lo * ld, ld);
+            for (int64_t co = lo; co < hi; co++) {
+                const int64_t c = gi * cog + co;
+                for (int64_t bi = 0; bi < nb; bi++) {
+                    float *yr = yg + (bi * p->c_out + co) * ohow;
+                    if (nb > 1 && j->inplace) {
+                        for (int64_t i = 0; i < ohow; i++) yr[i] += tmp[co * ld + bi * ohow + i];
+                    } else if (nb > 1) {
+                        memcpy(yr, tmp + co * ld + bi * ohow, (size_t)ohow * sizeof(float));
+                    }
+                    const float *res =
+                        j->residual ? j->residual + ((b0 + bi) * p->c_out + c) * ohow : NULL;
+                    isbrt__epilogue(yr, ohow, j->bias ? j->bias[c] : 0.0f, res, &p->act);
+                }
+            }
+            if (!pointwise) isbrt__sync(t); /* col is rewritten next */
+        }
+    }
+}
+
+static void conv_gemm(const isbrt_conv *p, int64_t n, const float *x, const float *w,
+                      const float *bias, const float *residual, float *y, float *col) {
+    const int inplace = residual != NULL && residual == y;
+    gemm_job j = {p, n, x, w, bias, inplace ? NULL : residual, y, col, inplace};
+    const int64_t macs = p->c_out * (p->c_in / p->group) * p->kh * p->kw * p->oh * p->ow * n;
+    isbrt__parallel(macs >= PAR_MIN_MACS ? isbrt__threads() : 1, gemm_part, &j);
+}
+
+/* ---- Winograd F(2x2, 3x3) path -------------------------------------------------------- */
+
+/* 3x3, stride 1, no dilation, one group: y = A^T [(G g G^T) . (B^T d B)] A per 2x2 output tile
+ * (Lavin & Gray 2016), as 16 GEMMs M[e] (c_out x tiles) = U[e] (c_out x c_in) V[e] (c_in x
+ * tiles). Taken only when the 2.25x fewer multiply-adds outweigh the transforms: enough tiles
+ * per plane and enough channels. Scratch: U, V and M. */
+static int conv_is_winograd(const isbrt_conv *p) {
+    const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
+    return p->group == 1 && p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+           p->dil_h == 1 && p->dil_w == 1 && p->c_in >= 16 && p->c_out >= 16 &&
+           tiles >= WINO_MIN_TILES;
+}
+
+static size_t wino_scratch(const isbrt_conv *p) {
+    const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
+    return (size_t)(16 * (p->c_out * p->c_in + (p->c_in + p->c_out) * tiles)) * sizeof(float);
+}
+
+/* U[e][k][c] = (G g[k][c] G^T)[e], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. Blocks of WB
+ * pairs go through a local buffer so each of the 16 output rows is written in runs. */
+enum { WB = 64 };
+ISBRT_CLONES static void wino_weights(int64_t kc, int64_t lo, int64_t hi, const float *w,
+                                      float *u) {
+    float r[16][WB];
+    for (int64_t i0 = lo; i0 < hi; i0 += WB) {
+        const int64_t nb = hi - i0 < WB ? hi - i0 : WB;
+        for (int64_t j = 0; j < nb; j++) {
+            const float *g = w + (i0 + j) * 9;
+            float t[4][3];
+            for (int c = 0; c < 3; c++) {
+                t[0][c] = g[c];
+                t[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
+                t[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
+                t[3][c] = g[6 + c];
+            }
+            for (int a = 0; a < 4; a++) {
+                r[a * 4 + 0][j] = t[a][0];
+                r[a * 4 + 1][j] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+                r[a * 4 + 2][j] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+                r[a * 4 + 3][j] = t[a][2];
+            }
+        }
+        for (int e = 0; e < 16; e++) memcpy(u + e * kc + i0, r[e], (size_t)nb * sizeof(float));
+    }
+}
+
+/* V[e][c][t] = (B^T d B)[e] for the 4x4 input patch d of tile t (zero outside the input),
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Works on blocks of up to WB tiles of one
+ * tile row: the four input rows they cover are copied zero-padded into a local buffer, the
+ * transforms then run across the tiles (vectorised) and each of the 16 results is written
+ * as one run. Channels [c_lo, c_hi); rows of V have length ld. */
+ISBRT_CLONES static void wino_input(const isbrt_conv *p, const float *x, float *v, int64_t c_lo,
+                                    int64_t c_hi, int64_t ld) {
+    const int64_t h = p->h, w = p->w, th = (p->oh + 1) / 2, tw = (p->ow + 1) / 2;
+    const int64_t cs = p->c_in * ld;
+    float d[4][2 * WB + 2], t[4][4][WB], r[16][WB];
+    for (int64_t c = c_lo; c < c_hi; c++) {
+        const float *xp = x + c * h * w;
+        for (int64_t ty = 0; ty < th; ty++) {
+            const int64_t iy0 = 2 * ty - p->pad_t;
+            for (int64_t tx0 = 0; tx0 < tw; tx0 += WB) {
+                const int64_t nb = tw - tx0 < WB ? tw - tx0 : WB;
+                const int64_t ix0 = 2 * tx0 - p->pad_l, span = 2 * nb + 2;
+                int64_t lo = -ix0, hi = w - ix0; /* valid columns of d */
+                lo = lo < 0 ? 0 : lo > span ? span : lo;
+                hi = hi > span ? span : hi < lo ? lo : hi;
+                for (int a = 0; a < 4; a++) {
+                    const int64_t iy = iy0 + a;
+                    if (iy < 0 || iy >= h) {
+                        memset(d[a], 0, (size_t)span * sizeof(float));
+                        continue;
+                    }
+                    memset(d[a], 0, (size_t)lo * sizeof(float));
+                    memcpy(d[a] + lo, xp + iy * w + ix0 + lo, (size_t)(hi - lo) * sizeof(float));
+                    memset(d[a] + hi, 0, (size_t)(span - hi) * sizeof(float));
+                }
+                for (int a = 0; a < 4; a++) {
+                    const float *restrict da = d[a];
+                    for (int64_t j = 0; j < nb; j++) {
+                        const float d0 = da[2 * j], d1 = da[2 * j + 1], d2 = da[2 * j + 2];
+                        const float d3 = da[2 * j + 3];
+                        t[a][0][j] = d0 - d2;
+                        t[a][1][j] = d1 + d2;
+                        t[a][2][j] = d2 - d1;
+                        t[a][3][j] = d1 - d3;
+                    }
+                }
+                for (int b = 0; b < 4; b++)
+                    for (int64_t j = 0; j < nb; j++) {
+                        r[0 + b][j] = t[0][b][j] - t[2][b][j];
+                        r[4 + b][j] = t[1][b][j] + t[2][b][j];
+                        r[8 + b][j] = t[2][b][j] - t[1][b][j];
+                        r[12 + b][j] = t[1][b][j] - t[3][b][j];
+                    }
+                float *o = v + c * ld + ty * tw + tx0;
+                for (int e = 0; e < 16; e++) memcpy(o + e * cs, r[e], (size_t)nb * sizeof(float));
             }
         }
     }
+}
+
+/* y[k] (+)= A^T M A per tile, A^T = [1 1 1 0; 0 1 -1 -1]; accumulate when `add`. Blocks of
+ * up to WB tiles of one tile row are read into a local buffer, transformed across the tiles
+ * and stored as two output rows. Output channels [k_lo, k_hi); rows of M have length ld. */
+ISBRT_CLONES static void wino_output(const isbrt_conv *p, const float *m, float *y, int add,
+                                     int64_t k_lo, int64_t k_hi, int64_t ld) {
+    const int64_t oh = p->oh, ow = p->ow, th = (oh + 1) / 2, tw = (ow + 1) / 2;
+    const int64_t ks = p->c_out * ld;
+    float q[16][WB], s[2][4][WB], o[2][2 * WB];
+    for (int64_t k = k_lo; k < k_hi; k++) {
+        float *yp = y + k * oh * ow;
+        for (int64_t ty = 0; ty < th; ty++) {
+            for (int64_t tx0 = 0; tx0 < tw; tx0 += WB) {
+                const int64_t nb = tw - tx0 < WB ? tw - tx0 : WB;
+                const float *src = m + k * ld + ty * tw + tx0;
+                for (int e = 0; e < 16; e++) memcpy(q[e], src + e * ks, (size_t)nb * sizeof(float));
+                for (int b = 0; b < 4; b++)
+                    for (int64_t j = 0; j < nb; j++) {
+                        s[0][b][j] = q[b][j] + q[4 + b][j] + q[8 + b][j];
+                        s[1][b][j] = q[4 + b][j] - q[8 + b][j] - q[12 + b][j];
+                    }
+                for (int a = 0; a < 2; a++)
+                    for (int64_t j = 0; j < nb; j++) {
+                        o[a][2 * j] = s[a][0][j] + s[a][1][j] + s[a][2][j];
+                        o[a][2 * j + 1] = s[a][1][j] - s[a][2][j] - s[a][3][j];
+                    }
+                const int64_t cols = ow - 2 * tx0 < 2 * nb ? ow - 2 * tx0 : 2 * nb;
+                for (int a = 0; a < 2 && 2 * ty + a < oh; a++) {
+                    float *restrict row = yp + (2 * ty + a) * ow + 2 * tx0;
+                    const float *restrict oa = o[a];
+                    if (add)
+                        for (int64_t i = 0; i < cols; i++) row[i] += oa[i];
+                    else
+                        memcpy(row, oa, (size_t)cols * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+typedef struct wino_job {
+    const isbrt_conv *p;
+    int64_t n;
+    const float *x, *w, *bias, *residual;
+    float *y, *u, *v, *m;
+    int inplace;
+} wino_job;
+
+/* One part of a Winograd convolution; the parts split the weight pairs, then per instance
+ * the input channels, the 16 GEMMs and the output channels. */
+static void wino_part(void *ctx, const isbrt__team *t) {
+    const wino_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    const int64_t kc = p->c_out * p->c_in, hw = p->h * p->w, ohow = p->oh * p->ow;
+    const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
+    int64_t lo, hi;
+    isbrt__share(t, kc, &lo, &hi);
+    wino_weights(kc, lo, hi, j->w, j->u);
+    for (int64_t b = 0; b < j->n; b++) {
+        isbrt__share(t, p->c_in, &lo, &hi);
+        wino_input(p, j->x + b * p->c_in * hw, j->v, lo, hi, tiles);
+        isbrt__sync(t);
+        isbrt__share(t, 16, &lo, &hi);
+        for (int64_t e = lo; e < hi; e++)
+            isbrt__sgemm(0, 0, p->c_out, tiles, p->c_in, 1.0f, j->u + e * kc, p->c_in,
+                         j->v + e * p->c_in * tiles, tiles, 0.0f, j->m + e * p->c_out * tiles,
+                         tiles);
+        isbrt__sync(t);
+        float *yb = j->y + b * p->c_out * ohow;
+        isbrt__share(t, p->c_out, &lo, &hi);
+        wino_output(p, j->m, yb, j->inplace, lo, hi, tiles);
+        for (int64_t c = lo; c < hi; c++) {
+            const float *res = j->residual ? j->residual + (b * p->c_out + c) * ohow : NULL;
+            isbrt__epilogue(yb + c * ohow, ohow, j->bias ? j->bias[c] : 0.0f, res, &p->act);
+        }
+    }
+}
+
+static void conv_winograd(const isbrt_conv *p, int64_t n, const float *x, const float *w,
+                          const float *bias, const float *residual, float *y, float *buf) {
+    const int64_t kc = p->c_out * p->c_in;
+    const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
+    const int inplace = residual != NULL && residual == y;
+    float *v = buf + 16 * kc, *m = v + 16 * p->c_in * tiles;
+    wino_job j = {p, n, x, w, bias, inplace ? NULL : residual, y, buf, v, m, inplace};
+    /* A team pays for its thread creation only on enough multiply-adds. */
+    const int parts = 16 * kc * tiles * n >= PAR_MIN_MACS ? isbrt__threads() : 1;
+    isbrt__parallel(parts, wino_part, &j);
 }
 
 /* ---- direct path (one input channel per group) ---------------------------------------- */
@@ -343,6 +599,8 @@ void isbrt_conv2d(const isbrt_conv *p, int64_t n, const float *x, const float *w
     if (n <= 0 || p->c_out <= 0 || p->oh <= 0 || p->ow <= 0) return;
     if (conv_is_direct(p))
         conv_direct(p, n, x, w, bias, residual, y, scratch);
+    else if (conv_is_winograd(p))
+        conv_winograd(p, n, x, w, bias, residual, y, scratch);
     else
         conv_gemm(p, n, x, w, bias, residual, y, scratch);
 }

@@ -1,4 +1,5 @@
-/* gemm.c — ONNX Gemm-13 and MatMul-13 on cblas_sgemm, and the thread setting.
+/* gemm.c — ONNX Gemm-13 and MatMul-13 on cblas_sgemm, and the thread setting. Products too
+ * small to pay for OpenBLAS's threads run on one thread (isbrt__sgemm).
  *
  * Gemm: Y = act(alpha * op(A) op(B) + beta * C). C is broadcast into Y first (scaled by beta),
  * then one sgemm accumulates with beta = 1; the activation is a last pass over Y.
@@ -12,6 +13,22 @@
 /* Declared by OpenBLAS's cblas.h; repeated here in case another cblas.h is found first. */
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_procs(void);
+int openblas_get_num_threads(void);
+
+/* Below this many multiply-adds per thread a product runs on one thread. */
+enum { SGEMM_MIN_MACS_PER_THREAD = 4 << 20 };
+
+void isbrt__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc) {
+    const int threads = openblas_get_num_threads();
+    const int single = threads > 1 && m * n * k < (int64_t)SGEMM_MIN_MACS_PER_THREAD * threads;
+    if (single) openblas_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a, (int)lda, b,
+                (int)ldb, beta, c, (int)ldc);
+    if (single) openblas_set_num_threads(threads);
+}
 
 void isbrt_gemm_f32(const isbrt_gemm *p, const float *a, const float *b, const float *c, float *y) {
     const int64_t m = p->m, n = p->n, k = p->k;
@@ -39,10 +56,8 @@ void isbrt_gemm_f32(const isbrt_gemm *p, const float *a, const float *b, const f
         beta = 1.0f;
     }
     if (k > 0 && p->alpha != 0.0f) {
-        const int lda = (int)(p->trans_a ? m : k), ldb = (int)(p->trans_b ? k : n);
-        cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans,
-                    p->trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, p->alpha, a,
-                    lda, b, ldb, beta, y, (int)n);
+        isbrt__sgemm(p->trans_a, p->trans_b, m, n, k, p->alpha, a, p->trans_a ? m : k, b,
+                     p->trans_b ? k : n, beta, y, n);
     } else if (beta == 0.0f) {
         memset(y, 0, (size_t)(m * n) * sizeof(float));
     }
@@ -67,15 +82,13 @@ void isbrt_matmul_f32(const isbrt_matmul *p, const float *a, const float *b, flo
         expect *= p->batch[d];
     }
     if (fold) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(total * m), (int)n, (int)k,
-                    1.0f, a, (int)k, b, (int)n, 0.0f, y, (int)n);
+        isbrt__sgemm(0, 0, total * m, n, k, 1.0f, a, k, b, n, 0.0f, y, n);
         return;
     }
     int64_t idx[6] = {0};
     int64_t aoff = 0, boff = 0;
     for (int64_t t = 0; t < total; t++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f,
-                    a + aoff, (int)k, b + boff, (int)n, 0.0f, y + t * m * n, (int)n);
+        isbrt__sgemm(0, 0, m, n, k, 1.0f, a + aoff, k, b + boff, n, 0.0f, y + t * m * n, n);
         for (int32_t d = p->nb - 1; d >= 0; d--) {
             aoff += p->a_strides[d];
             boff += p->b_strides[d];

@@ -20,6 +20,31 @@
 ISBRT_HIDDEN void isbrt__epilogue(float *y, int64_t len, float bias, const float *res,
                                   const isbrt_actp *act);
 
+/* cblas_sgemm (row-major) that runs single-threaded when the product is too small for
+ * OpenBLAS's threads to pay off (their wake-up and hand-off cost more than they save); the
+ * caller's thread setting is restored afterwards. */
+ISBRT_HIDDEN void isbrt__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                               float alpha, const float *a, int64_t lda, const float *b,
+                               int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* A team of threads running one kernel call (thread.c): this member is part `part` of
+ * `parts`. */
+typedef struct isbrt__team {
+    int part, parts;
+    void *bar; /* pthread_barrier_t of the team; NULL when alone */
+} isbrt__team;
+typedef void (*isbrt__team_fn)(void *ctx, const isbrt__team *team);
+
+/* Threads a kernel may use: OpenBLAS's current setting (isbrt_set_threads). */
+ISBRT_HIDDEN int isbrt__threads(void);
+/* Run fn on up to `parts` threads (fewer if threads cannot be created); returns when every
+ * part is done. Inside, OpenBLAS runs single-threaded. */
+ISBRT_HIDDEN void isbrt__parallel(int parts, isbrt__team_fn fn, void *ctx);
+/* Barrier: every part of the team waits here for the others. */
+ISBRT_HIDDEN void isbrt__sync(const isbrt__team *team);
+/* This part's share [lo, hi) of n items. */
+ISBRT_HIDDEN void isbrt__share(const isbrt__team *team, int64_t n, int64_t *lo, int64_t *hi);
+
 /* True if the activation is the identity. */
 static inline int isbrt__act_none(const isbrt_actp *act) {
     return act == NULL || act->kind == ISBRT_ACT_NONE;

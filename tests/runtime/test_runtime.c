@@ -188,6 +188,7 @@ static int pick(rng *r, const int64_t *v, int n) {
 static int test_conv(void) {
     rng r = {1};
     int fails = 0, runs = 0;
+    isbrt_set_threads(2); /* so the large cases run on a team of threads */
     /* Targeted cases: the fast paths and their edges. */
     const conv_case fixed[] = {
         /* n  cin cout h  w  kh kw sh sw pt pl pb pr dh dw g  bias res act */
@@ -208,6 +209,18 @@ static int test_conv(void) {
         {1, 2, 2, 6, 3, 1, 5, 1, 1, 0, 4, 0, 4, 1, 1, 2, 1, 0, 0},      /* dw kernel > w */
         {1, 3, 8, 56, 56, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 0, 1},    /* resnet stem */
         {1, 16, 16, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* resnet block */
+        {2, 16, 24, 15, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 2, 1},  /* winograd odd, in place */
+        {1, 17, 16, 12, 140, 3, 3, 1, 1, 0, 2, 1, 0, 1, 1, 1, 1, 1, 2}, /* winograd wide, asym */
+        {3, 16, 16, 16, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0},  /* winograd unpadded */
+        {2, 48, 40, 28, 27, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1},  /* winograd threaded */
+        {1, 40, 48, 30, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2},  /* winograd threaded */
+        {2, 64, 48, 30, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1},  /* im2col threaded */
+        {2, 64, 63, 40, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1},  /* pointwise threaded */
+        {1, 64, 64, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 0, 2},  /* grouped threaded */
+        {3, 8, 12, 9, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1, 2, 1},     /* batched im2col */
+        {4, 64, 64, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1},  /* batched threaded */
+        {5, 32, 32, 13, 13, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1, 1, 2},  /* batched, partial */
+        {5, 48, 48, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1},  /* winograd batched */
         {1, 3, 5, 9, 8, 3, 2, 3, 2, 0, 1, 2, 0, 2, 1, 1, 1, 0, 0},      /* asymmetric all */
         {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0},      /* scalar */
     };
@@ -258,6 +271,7 @@ static int test_conv(void) {
         int rc = run_conv(&r, &c);
         if (rc >= 0) runs++, fails += !rc;
     }
+    isbrt_set_threads(0);
     printf("conv: %d cases, %d failed\n", runs, fails);
     return fails != 0;
 }

@@ -8,7 +8,8 @@
  *   size_t P_workspace_size(int64_t batch);
  *   int P_run_v(int64_t batch, const void *const *in, void *const *out, void *ws);
  *   int P_run(int64_t batch, <one pointer per input>, <one per output>, void *ws);
- * with no mutable global state. Workspace layout: [kernel scratch, 64-aligned][arena]. */
+ * with no mutable global state. Workspace layout: [kernel scratch, 64-aligned][arena, rounded
+ * up to 64 per instance][guard scratch: compact sub-batches of guarded regions]. */
 #include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -293,41 +294,175 @@ static int emit_nodes(Cg *c, int first, int last) {
     return 0;
 }
 
-/* Emit nodes [first, last) for instance r alone: every value with the batch dim that they
- * touch is addressed at its row r (the arena layout of the whole batch is kept), and the
- * batch is 1. */
-static int emit_nodes_instance(Cg *c, int first, int last, LLVMValueRef r) {
-    const Graph *g = c->g;
-    LLVMValueRef *saved = malloc(sizeof *saved * (size_t)(g->nval + 1));
-    if (!saved) abort();
-    memcpy(saved, c->vptr, sizeof *saved * (size_t)g->nval);
+/* Compact sub-batch buffers of a guard region [first, last): for every value with the batch
+ * dim read from outside the region (gathered rows of the active instances) and every value
+ * produced inside except views (the region runs on them at batch = active count), off[v]
+ * bytes per instance into the guard scratch (address = scratch + off[v] * count; -1 if v
+ * has no such buffer). The guard scratch is outside the arena, whose planned reuse assumes
+ * whole-batch execution. Returns the bytes per instance (multiple of 64). */
+static int64_t guard_compact_layout(const Graph *g, int first, int last, int64_t *off) {
+    int64_t at = 0;
     for (int i = first; i < last; i++) {
         const Node *n = gnode(g, i);
         for (int k = 0; k < n->nin + n->nout; k++) {
             int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
-            if (v < 0 || !saved[v] || c->vptr[v] != saved[v]) continue;
-            if (!type_has_batch(&gval(g, v)->type)) continue;
-            LLVMValueRef off = LLVMBuildNUWMul(c->b, r, cg_i64(c, bytes_per_instance(g, v)), "");
-            c->vptr[v] = cg_gep(c, saved[v], off);
+            if (v >= 0) off[v] = -1;
         }
     }
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead) continue;
+        for (int k = 0; k < n->nin; k++) {
+            int x = n->in[k];
+            if (x < 0 || off[x] >= 0 || (gval(g, x)->flags & VAL_CONST)) continue;
+            int def = gval(g, x)->def;
+            if ((def >= first && def < last) || !type_has_batch(&gval(g, x)->type)) continue;
+            off[x] = at;
+            at += (bytes_per_instance(g, x) + 63) / 64 * 64;
+        }
+        for (int k = 0; k < n->nout; k++) {
+            if (is_view_op(n->op) && k == 0) continue;
+            off[n->out[k]] = at;
+            at += (bytes_per_instance(g, n->out[k]) + 63) / 64 * 64;
+        }
+    }
+    return at;
+}
+
+/* Arena bytes per batch instance, rounded up so that the guard scratch after it is aligned. */
+static int64_t arena_per_batch(const Graph *g) {
+    return (g->mem_per_batch + 63) / 64 * 64;
+}
+
+/* Max over guards of guard_compact_layout: guard scratch bytes per batch instance. */
+static int64_t guards_scratch_per_batch(const Graph *g) {
+    int64_t *off = malloc(sizeof *off * (size_t)(g->nval + 1));
+    if (!off) abort();
+    int64_t m = 0;
+    for (int i = 0; i < g->nnode;) {
+        int gid = gnode(g, i)->guard, j = i + 1;
+        if (gid < 0) {
+            i++;
+            continue;
+        }
+        while (j < g->nnode && gnode(g, j)->guard == gid) j++;
+        int64_t b = guard_compact_layout(g, i, j, off);
+        if (b > m) m = b;
+        i = j;
+    }
+    free(off);
+    return m;
+}
+
+/* Copy row r of every gathered input to row j of its compact buffer (gather), or row j of
+ * the compact value to row r of `value` (scatter). */
+static void copy_rows(Cg *c, int v, LLVMValueRef dst, LLVMValueRef dst_row, LLVMValueRef src,
+                      LLVMValueRef src_row) {
+    LLVMValueRef bytes = cg_i64(c, bytes_per_instance(c->g, v));
+    cg_memcpy(c, cg_gep(c, dst, LLVMBuildNUWMul(c->b, dst_row, bytes, "")),
+              cg_gep(c, src, LLVMBuildNUWMul(c->b, src_row, bytes, "")), bytes);
+}
+
+/* Run nodes [first, last) on the compact sub-batch of the `count` active instances
+ * (DESIGN.md, "Code generation": gather, run, scatter): the rows of the region's inputs are
+ * gathered into the guard scratch, the region runs at batch = count on compact buffers, the
+ * value's rows scatter back to their instances, and the inactive rows are zeroed. */
+static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, int64_t k,
+                              LLVMValueRef nrows, LLVMValueRef count, LLVMValueRef scratch) {
+    const Graph *g = c->g;
+    LLVMValueRef *saved = malloc(sizeof *saved * (size_t)(g->nval + 1));
+    int64_t *off = malloc(sizeof *off * (size_t)(g->nval + 1));
+    if (!saved || !off) abort();
+    memcpy(saved, c->vptr, sizeof *saved * (size_t)g->nval);
+    guard_compact_layout(g, first, last, off);
+    LLVMValueRef jslot = cg_alloca(c, 8, 8);
+
+    /* gather */
+    int nx = 0;
+    int *xs = malloc(sizeof *xs * (size_t)(g->nval + 1));
+    if (!xs) abort();
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        for (int q = 0; q < n->nin; q++) {
+            int x = n->in[q];
+            if (x < 0 || off[x] < 0) continue;
+            int def = gval(g, x)->def;
+            if (def >= first && def < last) continue;
+            bool dup = false;
+            for (int t = 0; t < nx; t++) dup |= xs[t] == x;
+            if (!dup) xs[nx++] = x;
+        }
+    }
+    LLVMBuildStore(c->b, cg_i64(c, 0), jslot);
+    CgLoop l = cg_loop_begin(c, nrows, "guard.gather");
+    LLVMBasicBlockRef take = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBuildCondBr(c->b, guard_active(c, gd, l.iv, k), take, next);
+    LLVMPositionBuilderAtEnd(c->b, take);
+    LLVMValueRef j = LLVMBuildLoad2(c->b, c->t_i64, jslot, "");
+    for (int t = 0; t < nx; t++) {
+        LLVMValueRef buf =
+            cg_gep(c, scratch, LLVMBuildNUWMul(c->b, count, cg_i64(c, off[xs[t]]), ""));
+        copy_rows(c, xs[t], buf, j, saved[xs[t]], l.iv);
+    }
+    LLVMBuildStore(c->b, LLVMBuildNUWAdd(c->b, j, cg_i64(c, 1), ""), jslot);
+    LLVMBuildBr(c->b, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+    cg_loop_end(c, &l);
+    free(xs);
+
+    /* run on the compact buffers */
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        for (int q = 0; q < n->nin + n->nout; q++) {
+            int v = q < n->nin ? n->in[q] : n->out[q - n->nin];
+            if (v < 0 || c->vptr[v] != saved[v]) continue;
+            if (off[v] >= 0)
+                c->vptr[v] =
+                    cg_gep(c, scratch, LLVMBuildNUWMul(c->b, count, cg_i64(c, off[v]), ""));
+            else if (q >= n->nin && n->in[0] >= 0) /* a view made inside: its source's address */
+                c->vptr[v] = c->vptr[n->in[0]];
+        }
+    }
+    LLVMValueRef compact_value = c->vptr[gd->value];
     LLVMValueRef batch = c->batch;
-    c->batch = cg_i64(c, 1);
+    c->batch = count;
     int rc = emit_nodes(c, first, last);
     c->batch = batch;
     memcpy(c->vptr, saved, sizeof *saved * (size_t)g->nval);
     free(saved);
-    return rc;
+    free(off);
+    if (rc < 0) return -1;
+
+    /* scatter the value, zero the inactive rows */
+    LLVMValueRef vbytes = cg_i64(c, bytes_per_instance(g, gd->value));
+    LLVMBuildStore(c->b, cg_i64(c, 0), jslot);
+    CgLoop s = cg_loop_begin(c, nrows, "guard.scatter");
+    LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBuildCondBr(c->b, guard_active(c, gd, s.iv, k), put, zero);
+    LLVMPositionBuilderAtEnd(c->b, put);
+    j = LLVMBuildLoad2(c->b, c->t_i64, jslot, "");
+    copy_rows(c, gd->value, cg_ptr(c, gd->value), s.iv, compact_value, j);
+    LLVMBuildStore(c->b, LLVMBuildNUWAdd(c->b, j, cg_i64(c, 1), ""), jslot);
+    LLVMBuildBr(c->b, cont);
+    LLVMPositionBuilderAtEnd(c->b, zero);
+    cg_memset0(c, cg_gep(c, cg_ptr(c, gd->value), LLVMBuildNUWMul(c->b, s.iv, vbytes, "")), vbytes);
+    LLVMBuildBr(c->b, cont);
+    LLVMPositionBuilderAtEnd(c->b, cont);
+    cg_loop_end(c, &s);
+    return 0;
 }
 
 /* Nodes [first, last) all belong to guard gid: the thresholded network of DESIGN.md
  * ("Branch annotations"): instance r runs the region iff gate[r][index] >= threshold, and
  * the region's `value` is zero for the others. At run time, by the number of active
  * instances: none — the region is jumped over and `value` zeroed; all — it runs densely;
- * some — with a symbolic batch it runs once per active instance (batch 1, on that
- * instance's rows; the kernels work per instance anyway), with a fixed batch densely; then
+ * some — with a symbolic batch on the compact sub-batch of the active instances
+ * (emit_nodes_compact), with a fixed batch densely; then
  * the inactive rows of `value` are zeroed. */
-static int emit_guard_run(Cg *c, int gid, int first, int last) {
+static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scratch) {
     const Graph *g = c->g;
     const Guard *gd = &g->guards[gid];
     if (gd->threshold <= 0) return emit_nodes(c, first, last); /* dense by definition */
@@ -379,20 +514,11 @@ static int emit_guard_run(Cg *c, int gid, int first, int last) {
     LLVMBuildBr(c->b, join);
 
     LLVMPositionBuilderAtEnd(c->b, some);
-    if (rows.n) {
-        CgLoop r = cg_loop_begin(c, nrows, "guard.inst");
-        LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBuildCondBr(c->b, guard_active(c, gd, r.iv, k), run, next);
-        LLVMPositionBuilderAtEnd(c->b, run);
-        if (emit_nodes_instance(c, first, last, r.iv) < 0) return -1;
-        LLVMBuildBr(c->b, next);
-        LLVMPositionBuilderAtEnd(c->b, next);
-        cg_loop_end(c, &r);
+    if (rows.n && owns_value && storage_owner(g, gd->value) == gd->value) {
+        if (emit_nodes_compact(c, first, last, gd, k, nrows, count, scratch) < 0) return -1;
     } else if (emit_nodes(c, first, last) < 0) {
         return -1;
-    }
-    if (owns_value) {
+    } else if (owns_value) {
         int64_t row = type_bytes(vt, 1) / nrows1;
         CgLoop z = cg_loop_begin(c, nrows, "guard.zero");
         LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
@@ -535,7 +661,8 @@ static void emit_workspace_fn(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bo
     LLVMValueRef s =
         LLVMBuildCall2(c->b, LLVMGlobalGetValueType(scratch_fn), scratch_fn, NULL, 0, "");
     LLVMValueRef arena =
-        LLVMBuildMul(c->b, cg_i64(c, c->g->mem_per_batch), batch_mult(c, batch, symbolic), "");
+        LLVMBuildMul(c->b, cg_i64(c, arena_per_batch(c->g) + guards_scratch_per_batch(c->g)),
+                     batch_mult(c, batch, symbolic), "");
     LLVMValueRef total = LLVMBuildAdd(c->b, s, arena, "");
     LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
     LLVMBuildRet(c->b, LLVMBuildSelect(c->b, bad, cg_i64(c, 0), total, ""));
@@ -591,8 +718,11 @@ static int emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbo
     }
     LLVMValueRef scratch =
         LLVMBuildCall2(c->b, LLVMGlobalGetValueType(scratch_fn), scratch_fn, NULL, 0, "scratch");
-    LLVMValueRef total = LLVMBuildAdd(
-        c->b, scratch, LLVMBuildMul(c->b, cg_i64(c, g->mem_per_batch), c->batch, ""), "");
+    LLVMValueRef total =
+        LLVMBuildAdd(c->b, scratch,
+                     LLVMBuildMul(c->b, cg_i64(c, arena_per_batch(g) + guards_scratch_per_batch(g)),
+                                  c->batch, ""),
+                     "");
     LLVMValueRef wsi = LLVMBuildPtrToInt(c->b, ws, c->t_i64, "");
     LLVMValueRef misaligned = LLVMBuildICmp(
         c->b, LLVMIntNE, LLVMBuildAnd(c->b, wsi, cg_i64(c, 63), ""), cg_i64(c, 0), "");
@@ -603,6 +733,9 @@ static int emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbo
 
     c->ws = ws;
     LLVMValueRef arena = cg_gep(c, ws, scratch);
+    /* the guard scratch (emit_nodes_compact) follows the arena */
+    LLVMValueRef gscratch =
+        cg_gep(c, arena, LLVMBuildNUWMul(c->b, cg_i64(c, arena_per_batch(g)), c->batch, ""));
     for (int v = 0; v < g->nval; v++) {
         const Value *val = gval(g, v);
         if ((val->flags & VAL_CONST) && !val->data) continue; /* diagnosed at use */
@@ -623,7 +756,7 @@ static int emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbo
         if (n->guard >= 0 && !n->dead) {
             int j = i + 1;
             while (j < g->nnode && gnode(g, j)->guard == n->guard) j++;
-            rc = emit_guard_run(c, n->guard, i, j);
+            rc = emit_guard_run(c, n->guard, i, j, gscratch);
             i = j;
         } else {
             rc = emit_node(c, i);

@@ -448,6 +448,8 @@ Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d) {
             strcpy(dir, ".");
         Importer im = {.g = g, .path = path, .dir = dir, .opts = o, .d = d};
         int rc = import_graph(&im, m);
+        Branch *branches; /* DESIGN.md, "Branch annotations": a bad one is an error */
+        if (rc == 0 && annot_branches(g, &branches, d) < 0) rc = -1;
         free(im.vis);
         free(dir);
         if (rc < 0) {

@@ -295,4 +295,22 @@ int infer_node(Graph *g, int node, Diag *d);
 /* Static FLOPs of one node per batch instance (multiply-add = 2). */
 int64_t node_flops(const Graph *g, const Node *n);
 
+/* ---- branch annotations (issue 3, ir/annot.c) ------------------------------------------ */
+
+/* One entry of the isb.branches annotation (DESIGN.md, "Branch annotations"). */
+typedef struct Branch {
+    const char *name, *gate, *value; /* value names as in the annotation */
+    int index;
+    float threshold; /* resolved: override, else per-branch, else isb.threshold, else 0 */
+} Branch;
+
+/* Meta key the driver sets for --threshold T / --no-skip (= 0): overrides every threshold. */
+#define ANNOT_THRESHOLD_OVERRIDE "isbc.threshold"
+
+/* Parse and validate g's isb.branches: well-formed JSON, fields present and typed, tensors
+ * exist, index within the gate row (when the gate's type is known), value downstream of
+ * its gate. *out (arena) gets the branches; returns their count (0 without annotation), or
+ * -1 with d naming the branch. */
+int annot_branches(Graph *g, Branch **out, Diag *d);
+
 #endif

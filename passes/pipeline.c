@@ -14,7 +14,9 @@ const PassInfo pass_pipeline[] = {
     {"fold_bn", pass_fold_bn, "fold BatchNormalization into Conv/Gemm (else Mul+Add)"},
     {"fuse_conv", pass_fuse_conv, "fuse bias, residual Add and activation into Conv/Gemm"},
     {"fuse_elementwise", pass_fuse_elementwise, "fuse elementwise chains into Elementwise"},
-    /* issue 3: fuse_selection and insert_guards go here, between fuse_elementwise and dce */
+    /* issue 3: fuse_selection goes here, before insert_guards */
+    {"insert_guards", pass_insert_guards,
+     "move each annotated branch's exclusive cone into a guard"},
     {"dce", pass_dce, "dead code elimination"},
     {"plan", pass_plan, "memory planning: one activation arena with offsets"},
     {NULL, NULL, NULL},

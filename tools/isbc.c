@@ -34,6 +34,8 @@ typedef struct Opts {
     ShapeOverride shapes[MAX_SHAPES];
     int nshapes;
     bool weights, dot, json;
+    bool no_skip, stats, has_threshold; /* --no-skip, --stats, --threshold */
+    float threshold;
     int iters, threads, warmup;
     int64_t batch;
 } Opts;
@@ -86,7 +88,9 @@ static const char help_compile[] =
     "  --cpu native|generic|NAME  target CPU (default native)\n"
     "  --emit-llvm FILE     also write the LLVM IR\n"
     "  --dump-after PASS|all  print the IR after a pass (to stderr or --dump-dir)\n"
-    "  --dump-dir DIR       write dumps to DIR/NN-PASS.ir\n";
+    "  --dump-dir DIR       write dumps to DIR/NN-PASS.ir\n"
+    "  --no-skip            ignore branch annotations: run every branch (dense)\n"
+    "  --threshold T        use threshold T for every annotated branch\n";
 
 static const char help_run[] =
     "usage: isbc run MODEL.onnx -i IN.pb|IN.npy ... [-o OUT.pb|OUT.npy ...] [options]\n"
@@ -98,6 +102,10 @@ static const char help_run[] =
     "  -i FILE              an input tensor (once per graph input)\n"
     "  -o FILE              where to write an output tensor (once per graph output)\n"
     "  --shape NAME=DIMS    fix the dims of input NAME\n"
+    "  --no-skip, --threshold T  as for compile\n"
+    "  --stats              print branches run and skipped and FLOPs executed, per instance\n"
+    "                       (lines 'stats.instance N run=R skipped=S flops=F mask=0101...',\n"
+    "                       mask: 1 = skipped, one char per branch in isb.branches order)\n"
     "  -O0 .. -O3, --cpu    as for compile\n";
 
 static const char help_dump[] =
@@ -116,7 +124,8 @@ static const char help_info[] =
     "usage: isbc info MODEL.onnx [--shape NAME=DIMS]\n"
     "\n"
     "Print the model's inputs and outputs, op counts, parameter count and dense FLOPs per\n"
-    "instance (after shape inference).\n";
+    "instance (after shape inference), and its annotated branches (isb.branches) with their\n"
+    "gate, threshold and the FLOPs of each branch's exclusive cone.\n";
 
 static const char help_bench[] =
     "usage: isbc bench MODEL.onnx [-i IN] [options]\n"
@@ -130,6 +139,7 @@ static const char help_bench[] =
     "  --batch B            batch size for random inputs of a symbolic batch (default 1)\n"
     "  --shape NAME=DIMS    fix the dims of input NAME\n"
     "  --json               print one JSON object instead of text\n"
+    "  --no-skip, --threshold T  as for compile\n"
     "  -O0 .. -O3, --cpu    as for compile\n";
 
 /* ---- option parsing ------------------------------------------------------------------- */
@@ -260,6 +270,21 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *allowe
             ALLOW("--threads");
             NEXT();
             if (parse_int_arg(cmd, a, v, 1, &o->threads)) return 2;
+        } else if (strcmp(a, "--no-skip") == 0) {
+            ALLOW("--no-skip");
+            o->no_skip = true;
+        } else if (strcmp(a, "--stats") == 0) {
+            ALLOW("--stats");
+            o->stats = true;
+        } else if (strcmp(a, "--threshold") == 0) {
+            ALLOW("--threshold");
+            NEXT();
+            char *end;
+            double t = strtod(v, &end);
+            if (end == v || *end || !isfinite(t))
+                return usage_error(cmd, "bad number for option: %s", a);
+            o->threshold = (float)t;
+            o->has_threshold = true;
         } else if (strcmp(a, "--batch") == 0) {
             ALLOW("--batch");
             NEXT();
@@ -318,10 +343,40 @@ static Graph *load_model(const Opts *o, Diag *d) {
     return onnx_import(o->model, &io, d);
 }
 
+/* --no-skip / --threshold T: every branch threshold becomes 0 / T (ir.h, annot_branches). */
+static void apply_threshold_opts(const Opts *o, Graph *g) {
+    if (!o->no_skip && !o->has_threshold) return;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.9g", o->no_skip ? 0.0 : (double)o->threshold);
+    graph_set_meta(g, ANNOT_THRESHOLD_OVERRIDE, buf);
+}
+
+/* --stats: every gate tensor also becomes a graph output (after the user's outputs), so
+ * that the run reports which branches each instance skipped. */
+static int add_gate_outputs(Graph *g, Diag *d) {
+    Branch *bs;
+    int nb = annot_branches(g, &bs, d);
+    if (nb < 0) return -1;
+    for (int i = 0; i < nb; i++) {
+        int v = graph_find_value(g, bs[i].gate);
+        bool seen = false;
+        for (int k = 0; k < g->noutput; k++)
+            if (g->outputs[k] == v) seen = true;
+        if (!seen) graph_add_output(g, v);
+    }
+    return 0;
+}
+
 /* Import + full pipeline, ready for codegen. */
-static Graph *load_and_optimize(const Opts *o, Diag *d) {
+static Graph *load_and_optimize(const Opts *o, int *nuser, Diag *d) {
     Graph *g = load_model(o, d);
     if (!g) return NULL;
+    apply_threshold_opts(o, g);
+    if (nuser) *nuser = g->noutput;
+    if (o->stats && add_gate_outputs(g, d)) {
+        graph_free(g);
+        return NULL;
+    }
     PassOptions po = {.dump_after = o->dump_after, .dump_dir = o->dump_dir, .dump_file = stderr};
 #ifndef NDEBUG
     po.verify = true;
@@ -346,7 +401,7 @@ static int cmd_compile(const Opts *o) {
     if (!shared && !has_suffix(o->out, ".o"))
         return usage_error("compile", "-o must name a .o or .so file, not '%s'", o->out);
     Diag d = {{0}};
-    Graph *g = load_and_optimize(o, &d);
+    Graph *g = load_and_optimize(o, NULL, &d);
     if (!g) return fail("%s", d.msg);
     CodegenOptions co = codegen_opts(o);
     char *header = NULL;
@@ -377,6 +432,7 @@ typedef struct Prepared {
     int64_t batch;
     Tensor *in; /* g->ninput tensors */
     void **out; /* g->noutput buffers */
+    int nuser;  /* the model's own outputs: the first nuser (then gates, with --stats) */
     void *ws;
 } Prepared;
 
@@ -442,7 +498,7 @@ static int check_input(const Graph *g, int idx, const Tensor *t, int64_t *batch,
 
 static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
     memset(p, 0, sizeof *p);
-    p->g = load_and_optimize(o, d);
+    p->g = load_and_optimize(o, &p->nuser, d);
     if (!p->g) return -1;
     Graph *g = p->g;
     if (!random_inputs && o->ninputs != g->ninput)
@@ -507,6 +563,69 @@ static void print_summary(const Graph *g, int i, const void *data, int64_t batch
     printf("\n");
 }
 
+static int64_t graph_flops(const Graph *g);
+
+/* --stats: per instance, the branches run and skipped (mask in isb.branches order, 1 =
+ * skipped) and the FLOPs executed, from the gate values the compiled model computed and
+ * the guards it was compiled with; then one summary line. */
+static void print_stats(const Prepared *p) {
+    const Graph *g = p->g;
+    Diag d;
+    Branch *bs = NULL;
+    int nb = annot_branches((Graph *)g, &bs, &d);
+    if (nb < 0) nb = 0;
+    int *gid = calloc((size_t)nb + 1, sizeof *gid);
+    const float **gate = calloc((size_t)nb + 1, sizeof *gate);
+    int64_t *row = calloc((size_t)nb + 1, sizeof *row);
+    char *mask = malloc((size_t)nb + 1);
+    if (!gid || !gate || !row || !mask) abort();
+    for (int i = 0; i < nb; i++) {
+        gid[i] = -1;
+        for (int k = 0; k < g->nguard; k++)
+            if (strcmp(g->guards[k].name, bs[i].name) == 0) gid[i] = k;
+        if (gid[i] < 0 || g->guards[gid[i]].threshold <= 0) {
+            gid[i] = -1;
+            continue;
+        }
+        const Guard *gd = &g->guards[gid[i]];
+        for (int k = 0; k < g->noutput; k++)
+            if (g->outputs[k] == gd->gate) gate[i] = p->out[k];
+        const Type *t = &gval(g, gd->gate)->type;
+        row[i] =
+            type_has_batch(t) ? type_numel(t, 1) : type_numel(t, 1) / (t->dims[0] ? t->dims[0] : 1);
+        if (!gate[i]) gid[i] = -1;
+    }
+    int64_t dense = graph_flops(g), total = 0, tskip = 0;
+    for (int64_t n = 0; n < p->batch; n++) {
+        int skipped = 0;
+        int64_t flops = dense;
+        for (int i = 0; i < nb; i++) {
+            bool skip = false;
+            if (gid[i] >= 0) {
+                const Guard *gd = &g->guards[gid[i]];
+                skip = !(gate[i][n * row[i] + gd->index] >= gd->threshold);
+                if (skip) flops -= gd->flops;
+            }
+            mask[i] = skip ? '1' : '0';
+            skipped += skip;
+        }
+        mask[nb] = 0;
+        total += flops;
+        tskip += skipped;
+        printf("stats.instance %lld run=%d skipped=%d flops=%lld mask=%s\n", (long long)n,
+               nb - skipped, skipped, (long long)flops, mask);
+    }
+    printf("stats: %lld instance%s, %d branches, mean skipped %.2f, mean FLOPs %.0f of %lld dense "
+           "(%.3f)\n",
+           (long long)p->batch, p->batch == 1 ? "" : "s", nb, (double)tskip / (double)p->batch,
+           (double)total / (double)p->batch, (long long)dense,
+           dense ? (double)total / (double)p->batch / (double)dense : 1.0);
+    free(gid);
+    free(gate);
+    free(row);
+    free(mask);
+}
+
 static int cmd_run(const Opts *o) {
     if (o->noutputs) {
         for (int i = 0; i < o->noutputs; i++)
@@ -521,14 +640,14 @@ static int cmd_run(const Opts *o) {
         return fail("%s", d.msg);
     }
     Graph *g = p.g;
-    if (o->noutputs && o->noutputs != g->noutput) {
-        int n = g->noutput;
+    if (o->noutputs && o->noutputs != p.nuser) {
+        int n = p.nuser;
         prepared_free(&p);
         return fail("the model has %d output%s, %d given with -o", n, n == 1 ? "" : "s",
                     o->noutputs);
     }
     int rc = 0;
-    for (int i = 0; i < g->noutput; i++) {
+    for (int i = 0; i < p.nuser; i++) {
         if (!o->noutputs) {
             print_summary(g, i, p.out[i], p.batch);
             continue;
@@ -542,6 +661,7 @@ static int cmd_run(const Opts *o) {
             break;
         }
     }
+    if (rc == 0 && o->stats) print_stats(&p);
     prepared_free(&p);
     return rc;
 }
@@ -721,6 +841,31 @@ static int cmd_info(const Opts *o) {
     printf("\nparams: %lld (%lld float tensors)\n", (long long)params, (long long)nconst);
     int64_t fl = graph_flops(g);
     printf("dense FLOPs per instance: %lld (%.3f GFLOP)\n", (long long)fl, (double)fl / 1e9);
+    /* Branches: each one's exclusive cone (insert_guards with every branch guarded). */
+    Branch *bs;
+    int nb = annot_branches(g, &bs, &d);
+    if (nb > 0) {
+        graph_set_meta(g, ANNOT_THRESHOLD_OVERRIDE, "1");
+        if (pipeline_run_list(g, "insert_guards", NULL, &d)) {
+            graph_free(g);
+            return fail("%s", d.msg);
+        }
+        int64_t sum = 0;
+        printf("branches: %d (FLOPs per instance of each exclusive cone)\n", nb);
+        for (int i = 0; i < nb; i++) {
+            int64_t f = 0;
+            for (int k = 0; k < g->nguard; k++)
+                if (strcmp(g->guards[k].name, bs[i].name) == 0) f = g->guards[k].flops;
+            sum += f;
+            printf("  %-32s %s[%d] >= %g  %lld FLOPs\n", bs[i].name, bs[i].gate, bs[i].index,
+                   (double)bs[i].threshold, (long long)f);
+        }
+        printf("branch FLOPs: %lld of %lld dense (%.3f)\n", (long long)sum, (long long)fl,
+               fl ? (double)sum / (double)fl : 0.0);
+    } else if (nb < 0) {
+        graph_free(g);
+        return fail("%s", d.msg);
+    }
     graph_free(g);
     return 0;
 }
@@ -741,11 +886,14 @@ int main(int argc, char **argv) {
         int (*fn)(const Opts *);
     } cmds[] = {
         {"compile", help_compile,
-         " -o --header --name --shape -O --cpu --emit-llvm --after --dump-dir ", cmd_compile},
-        {"run", help_run, " -i -o --shape -O --cpu ", cmd_run},
+         " -o --header --name --shape -O --cpu --emit-llvm --after --dump-dir --no-skip "
+         "--threshold ",
+         cmd_compile},
+        {"run", help_run, " -i -o --shape -O --cpu --no-skip --threshold --stats ", cmd_run},
         {"dump", help_dump, " --after --passes --weights --dot --shape ", cmd_dump},
         {"info", help_info, " --shape ", cmd_info},
-        {"bench", help_bench, " -i --iters --warmup --threads --batch --shape --json -O --cpu ",
+        {"bench", help_bench,
+         " -i --iters --warmup --threads --batch --shape --json -O --cpu --no-skip --threshold ",
          cmd_bench},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof *cmds; k++) {

@@ -2,7 +2,10 @@
  * passes/fuse_elementwise.c) and the plain ONNX elementwise ops (Add-14, Sub-14, Mul-14,
  * Div-14, Pow-15, Max-13, Min-13, Equal-13, Less-13, Greater-13, Where-16, Not-1, Relu-14,
  * Sigmoid-13, Tanh-13, Exp-13, Log-13, Sqrt-13, Neg-13, Abs-13, Reciprocal-13, Floor-13,
- * Ceil-13, Erf-13, Clip-13, LeakyRelu-16, HardSigmoid-6, HardSwish-14, Cast-13) as one loop
+ * Ceil-13, Erf-13, Clip-13, LeakyRelu-16, HardSigmoid-6, HardSwish-14, Cast-13, and the
+ * trigonometric, Softplus, Softsign, Selu, Elu, Celu, ThresholdedRelu, Shrink, Round, Sign,
+ * IsNaN, IsInf, GreaterOrEqual, LessOrEqual, And, Or, Xor, Mod, BitShift, PRelu, Sum, Mean,
+ * CastLike, Trilu and EyeLike rows of ir/ops.def) as one loop
  * nest per node in its own internal function, with multidirectional (numpy) broadcasting
  * resolved into per-input strides at compile time. Dims of size 1 are dropped and dims that
  * are contiguous for every operand merged, so the innermost loop is as long as possible and
@@ -29,6 +32,7 @@ typedef struct Tok {
     double p[2];           /* LeakyRelu alpha; HardSigmoid alpha, beta */
     int to;                /* Cast: target dtype */
     bool has_min, has_max; /* Clip */
+    int64_t rows, cols;    /* Trilu, EyeLike: the last two dims of the output */
 } Tok;
 
 typedef struct Prog {
@@ -69,8 +73,50 @@ static void op_defaults(Tok *t) {
         t->p[0] = 0.2;
         t->p[1] = 0.5;
         break;
+    case OP_Selu: /* Selu-6 */
+        t->p[0] = 1.67326319217681884765625;
+        t->p[1] = 1.05070102214813232421875;
+        break;
+    case OP_Elu:
+    case OP_Celu:
+    case OP_ThresholdedRelu: t->p[0] = 1; break;
+    case OP_Shrink: t->p[1] = 0.5; break; /* bias 0, lambd 0.5 */
+    case OP_IsInf:                        /* detect_negative, detect_positive */
+        t->p[0] = 1;
+        t->p[1] = 1;
+        break;
     default: break;
     }
+}
+
+/* Ops computed by a scan over input 0 per output element (arg_scan, red_scan). */
+static bool is_scan(int op) {
+    return op == OP_ArgMax || op == OP_ArgMin || op == OP_ReduceL1 || op == OP_ReduceL2 ||
+           op == OP_ReduceSumSquare || op == OP_ReduceLogSum || op == OP_ReduceLogSumExp ||
+           op == OP_ReduceProd;
+}
+
+/* The input axes a scan op reduces (ArgMax/ArgMin-13 `axis`; Reduce*-13 `axes`, all when
+ * empty). false if the axes are not constant. */
+static bool scan_axes(const Graph *g, const Node *n, bool *red) {
+    const Type *xt = &gval(g, n->in[0])->type;
+    int64_t ax[IR_MAX_RANK];
+    int na;
+    if (n->op == OP_ArgMax || n->op == OP_ArgMin) {
+        ax[0] = attr_int(n, "axis", 0);
+        na = 1;
+    } else if (n->nin > 1 && n->in[1] >= 0) {
+        if (!value_const_ints(g, n->in[1], ax, IR_MAX_RANK, &na)) return false;
+    } else {
+        const int64_t *a;
+        na = attr_ints(n, "axes", &a);
+        if (na > IR_MAX_RANK) return false;
+        for (int i = 0; i < na; i++) ax[i] = a[i];
+    }
+    bool noop = na <= 0 && attr_int(n, "noop_with_empty_axes", 0);
+    for (int d = 0; d < xt->rank; d++) red[d] = na <= 0 && !noop;
+    for (int i = 0; i < na; i++) red[ax[i] < 0 ? ax[i] + xt->rank : ax[i]] = true;
+    return true;
 }
 
 static bool supported_op(int op) {
@@ -104,7 +150,51 @@ static bool supported_op(int op) {
     case OP_Equal:
     case OP_Less:
     case OP_Greater:
-    case OP_Where: return true;
+    case OP_Where:
+    case OP_Sin:
+    case OP_Cos:
+    case OP_Tan:
+    case OP_Asin:
+    case OP_Acos:
+    case OP_Atan:
+    case OP_Sinh:
+    case OP_Cosh:
+    case OP_Asinh:
+    case OP_Acosh:
+    case OP_Atanh:
+    case OP_Softplus:
+    case OP_Softsign:
+    case OP_Selu:
+    case OP_Elu:
+    case OP_Celu:
+    case OP_ThresholdedRelu:
+    case OP_Shrink:
+    case OP_Round:
+    case OP_Sign:
+    case OP_IsNaN:
+    case OP_IsInf:
+    case OP_GreaterOrEqual:
+    case OP_LessOrEqual:
+    case OP_And:
+    case OP_Or:
+    case OP_Xor:
+    case OP_Mod:
+    case OP_BitShift:
+    case OP_PRelu:
+    case OP_Sum:
+    case OP_Mean:
+    case OP_CastLike:
+    case OP_Trilu:
+    case OP_EyeLike:
+    case OP_ArgMax:
+    case OP_ArgMin:
+    case OP_ReduceL1:
+    case OP_ReduceL2:
+    case OP_ReduceSumSquare:
+    case OP_ReduceLogSum:
+    case OP_ReduceLogSumExp:
+    case OP_ReduceProd:
+    case OP_Hardmax: return true;
     default: return false;
     }
 }
@@ -139,13 +229,84 @@ static int plain_prog(Cg *c, const Node *n, Prog *p) {
         k->has_max = t.has_max;
         return 0;
     }
-    if (op == OP_Max || op == OP_Min) {
+    if (op == OP_Max || op == OP_Min || op == OP_Sum || op == OP_Mean) {
+        int bop = op == OP_Sum || op == OP_Mean ? OP_Add : op;
         push_in(p, 0);
         for (int i = 1; i < n->nin; i++) {
             push_in(p, i);
-            push_op(p, op, 2);
+            push_op(p, bop, 2);
         }
         if (n->nin == 1) push_op(p, OP_Identity, 1);
+        if (op == OP_Mean && n->nin > 1) { /* Mean-13: the sum divided by the count */
+            push_lit(p, n->nin);
+            push_op(p, OP_Div, 2);
+        }
+        return 0;
+    }
+    if (op == OP_Trilu || op == OP_EyeLike) { /* Trilu-14, EyeLike-9: by element position */
+        const Type *yt = &gval(c->g, n->out[0])->type;
+        if (yt->rank < 2 || (yt->dims[yt->rank - 2] == IR_DIM_N) ||
+            (yt->dims[yt->rank - 1] == IR_DIM_N))
+            return cg_fail(c, "%s over a symbolic dim", oi->name);
+        int nargs = 0;
+        if (op == OP_Trilu) {
+            push_in(p, 0);
+            if (n->nin > 1 && n->in[1] >= 0)
+                push_in(p, 1);
+            else
+                push_lit(p, 0);
+            nargs = 2;
+        }
+        Tok *t = push_op(p, op, nargs);
+        t->p[0] = op == OP_Trilu ? (double)attr_int(n, "upper", 1) : (double)attr_int(n, "k", 0);
+        t->rows = yt->dims[yt->rank - 2];
+        t->cols = yt->dims[yt->rank - 1];
+        return 0;
+    }
+    if (is_scan(op)) { /* a scan of one block of adjacent reduced axes per output element */
+        const Type *xt = &gval(c->g, n->in[0])->type;
+        bool red[IR_MAX_RANK];
+        if (!scan_axes(c->g, n, red)) return cg_fail(c, "%s with non-constant axes", oi->name);
+        int lo = -1, hi = -1;
+        for (int d = 0; d < xt->rank; d++)
+            if (red[d]) {
+                if (lo < 0) lo = d;
+                hi = d;
+            }
+        if (lo < 0) return cg_fail(c, "%s with no axes to reduce", oi->name);
+        int64_t len = 1, st = 1;
+        for (int d = xt->rank - 1; d > hi; d--) st *= xt->dims[d];
+        for (int d = lo; lo >= 0 && d <= hi; d++) {
+            if (!red[d] && xt->dims[d] != 1)
+                return cg_fail(c, "%s over axes that are not adjacent", oi->name);
+            if (xt->dims[d] == IR_DIM_N)
+                return cg_fail(c, "%s over the symbolic batch dim", oi->name);
+            len *= xt->dims[d];
+        }
+        if (len == 0) return cg_fail(c, "%s over an empty axis", oi->name);
+        Tok *t = push_op(p, op, 0);
+        t->rows = len; /* scan length */
+        t->cols = st;  /* and stride, in elements */
+        t->p[0] = (double)attr_int(n, "select_last_index", 0);
+        return 0;
+    }
+    if (op == OP_Hardmax) { /* Hardmax-13: 1 at the first maximum along axis, else 0 */
+        const Type *xt = &gval(c->g, n->in[0])->type;
+        if (c->g->opset < 13) return cg_fail(c, "Hardmax before opset 13 (2-D coercion)");
+        int ax = (int)attr_int(n, "axis", -1);
+        if (ax < 0) ax += xt->rank;
+        if (ax < 0 || ax >= xt->rank || xt->dims[ax] == IR_DIM_N || xt->dims[ax] == 0)
+            return cg_fail(c, "Hardmax over axis %d", ax);
+        int64_t st = 1;
+        for (int d = xt->rank - 1; d > ax; d--) st *= xt->dims[d];
+        Tok *t = push_op(p, op, 0);
+        t->rows = xt->dims[ax];
+        t->cols = st;
+        return 0;
+    }
+    if (op == OP_CastLike) { /* CastLike-15: Cast to the type of input 1 (never read) */
+        push_in(p, 0);
+        push_op(p, OP_Cast, 1)->to = gval(c->g, n->out[0])->type.dtype;
         return 0;
     }
     if (op == OP_Where) {
@@ -163,6 +324,22 @@ static int plain_prog(Cg *c, const Node *n, Prog *p) {
         t->p[1] = attr_float(n, "beta", 0.5f);
     }
     if (op == OP_Cast) t->to = (int)attr_int(n, "to", gval(c->g, n->out[0])->type.dtype);
+    if (op == OP_Selu) {
+        t->p[0] = attr_float(n, "alpha", (float)t->p[0]);
+        t->p[1] = attr_float(n, "gamma", (float)t->p[1]);
+    }
+    if (op == OP_Elu || op == OP_Celu || op == OP_ThresholdedRelu)
+        t->p[0] = attr_float(n, "alpha", 1);
+    if (op == OP_Shrink) {
+        t->p[0] = attr_float(n, "bias", 0);
+        t->p[1] = attr_float(n, "lambd", 0.5f);
+    }
+    if (op == OP_IsInf) {
+        t->p[0] = (double)attr_int(n, "detect_negative", 1);
+        t->p[1] = (double)attr_int(n, "detect_positive", 1);
+    }
+    if (op == OP_Mod) t->p[0] = (double)attr_int(n, "fmod", 0);
+    if (op == OP_BitShift) t->p[0] = !strcmp(attr_string(n, "direction", ""), "LEFT");
     return 0;
 }
 
@@ -207,7 +384,8 @@ static int parse_code(Cg *c, const Node *n, const char *code, Prog *p) {
         char *colon = strchr(tok, ':');
         if (colon) *colon = 0;
         int op = op_from_name(tok);
-        if (op < 0 || !supported_op(op))
+        if (op < 0 || !supported_op(op) || op == OP_Sum || op == OP_Mean || op == OP_CastLike ||
+            op == OP_Trilu || op == OP_EyeLike || is_scan(op) || op == OP_Hardmax)
             return cg_fail(c, "_code: op '%s' is not elementwise", tok);
         const OpInfo *oi = op_info(op);
         int nargs = (oi->flags & OPF_BINARY) || op == OP_Max || op == OP_Min ? 2
@@ -451,6 +629,85 @@ static int apply(Cg *c, const Tok *t, Sv *a, Sv *out) {
                     : LLVMBuildICmp(b, uns ? LLVMIntUGT : LLVMIntSGT, x, y, "");
         out->dt = DT_BOOL;
         return 0;
+    case OP_GreaterOrEqual:
+        out->v = fl ? LLVMBuildFCmp(b, LLVMRealOGE, x, y, "")
+                    : LLVMBuildICmp(b, uns ? LLVMIntUGE : LLVMIntSGE, x, y, "");
+        out->dt = DT_BOOL;
+        return 0;
+    case OP_LessOrEqual:
+        out->v = fl ? LLVMBuildFCmp(b, LLVMRealOLE, x, y, "")
+                    : LLVMBuildICmp(b, uns ? LLVMIntULE : LLVMIntSLE, x, y, "");
+        out->dt = DT_BOOL;
+        return 0;
+    case OP_And:
+    case OP_Or:
+    case OP_Xor:
+        if (dt != DT_BOOL) break;
+        out->v = op == OP_And  ? LLVMBuildAnd(b, x, y, "")
+                 : op == OP_Or ? LLVMBuildOr(b, x, y, "")
+                               : LLVMBuildXor(b, x, y, "");
+        return 0;
+    case OP_PRelu: { /* PRelu-16: x < 0 ? slope * x : x */
+        LLVMValueRef neg = fl ? LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, 0), "")
+                              : LLVMBuildICmp(b, uns ? LLVMIntULT : LLVMIntSLT, x,
+                                              LLVMConstInt(LLVMTypeOf(x), 0, 0), "");
+        LLVMValueRef m = fl ? LLVMBuildFMul(b, x, y, "") : LLVMBuildMul(b, x, y, "");
+        out->v = LLVMBuildSelect(b, neg, m, x, "");
+        return 0;
+    }
+    case OP_Sign: {
+        if (dt == DT_BOOL) break;
+        LLVMTypeRef ty = LLVMTypeOf(x);
+        LLVMValueRef one = fl ? fconst(x, 1) : LLVMConstInt(ty, 1, 0);
+        LLVMValueRef mone = fl ? fconst(x, -1) : LLVMConstInt(ty, (unsigned long long)-1, 1);
+        LLVMValueRef zero = fl ? LLVMBuildFMul(b, x, fconst(x, 0), "") /* keeps NaN */
+                               : LLVMConstInt(ty, 0, 0);
+        LLVMValueRef gt =
+            fl ? LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, 0), "")
+               : LLVMBuildICmp(b, uns ? LLVMIntUGT : LLVMIntSGT, x, LLVMConstInt(ty, 0, 0), "");
+        LLVMValueRef lt =
+            fl ? LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, 0), "")
+               : LLVMBuildICmp(b, uns ? LLVMIntULT : LLVMIntSLT, x, LLVMConstInt(ty, 0, 0), "");
+        out->v = LLVMBuildSelect(b, gt, one, LLVMBuildSelect(b, lt, mone, zero, ""), "");
+        return 0;
+    }
+    case OP_Mod: { /* Mod-13: fmod=0 gives the result the divisor's sign */
+        if (dt == DT_BOOL) break;
+        LLVMValueRef r;
+        if (fl)
+            r = LLVMBuildFRem(b, x, y, "");
+        else {
+            LLVMValueRef zero = LLVMConstInt(LLVMTypeOf(y), 0, 0);
+            LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, y, zero, ""),
+                                                LLVMConstInt(LLVMTypeOf(y), 1, 0), y, "");
+            r = uns ? LLVMBuildURem(b, x, safe, "") : LLVMBuildSRem(b, x, safe, "");
+        }
+        if (t->p[0] == 0 && !uns) {
+            LLVMValueRef z = fl ? fconst(r, 0) : LLVMConstInt(LLVMTypeOf(r), 0, 0);
+            LLVMValueRef rneg = fl ? LLVMBuildFCmp(b, LLVMRealOLT, r, z, "")
+                                   : LLVMBuildICmp(b, LLVMIntSLT, r, z, "");
+            LLVMValueRef yneg = fl ? LLVMBuildFCmp(b, LLVMRealOLT, y, z, "")
+                                   : LLVMBuildICmp(b, LLVMIntSLT, y, z, "");
+            LLVMValueRef nz = fl ? LLVMBuildFCmp(b, LLVMRealONE, r, z, "")
+                                 : LLVMBuildICmp(b, LLVMIntNE, r, z, "");
+            LLVMValueRef fix = LLVMBuildAnd(b, nz, LLVMBuildXor(b, rneg, yneg, ""), "");
+            LLVMValueRef ry = fl ? LLVMBuildFAdd(b, r, y, "") : LLVMBuildAdd(b, r, y, "");
+            r = LLVMBuildSelect(b, fix, ry, r, "");
+        }
+        out->v = r;
+        return 0;
+    }
+    case OP_BitShift: { /* BitShift-11; a shift by the width or more gives 0 */
+        if (fl || dt == DT_BOOL) break;
+        LLVMTypeRef ty = LLVMTypeOf(x);
+        LLVMValueRef big =
+            LLVMBuildICmp(b, LLVMIntUGE, y, LLVMConstInt(ty, LLVMGetIntTypeWidth(ty), 0), "");
+        LLVMValueRef safe = LLVMBuildSelect(b, big, LLVMConstInt(ty, 0, 0), y, "");
+        LLVMValueRef v =
+            t->p[0] != 0 ? LLVMBuildShl(b, x, safe, "") : LLVMBuildLShr(b, x, safe, "");
+        out->v = LLVMBuildSelect(b, big, LLVMConstInt(ty, 0, 0), v, "");
+        return 0;
+    }
     case OP_Where: out->v = LLVMBuildSelect(b, a[0].v, a[1].v, a[2].v, ""); return 0;
     case OP_Not:
         if (dt != DT_BOOL) break;
@@ -553,6 +810,72 @@ static int apply(Cg *c, const Tok *t, Sv *a, Sv *out) {
         out->v = LLVMBuildFMul(b, x, v, "");
         return 0;
     }
+    case OP_Sin: out->v = unary_intr(c, "llvm.sin", x); return 0;
+    case OP_Cos: out->v = unary_intr(c, "llvm.cos", x); return 0;
+    case OP_Tan: out->v = libm(c, "tan", x); return 0;
+    case OP_Asin: out->v = libm(c, "asin", x); return 0;
+    case OP_Acos: out->v = libm(c, "acos", x); return 0;
+    case OP_Atan: out->v = libm(c, "atan", x); return 0;
+    case OP_Sinh: out->v = libm(c, "sinh", x); return 0;
+    case OP_Cosh: out->v = libm(c, "cosh", x); return 0;
+    case OP_Asinh: out->v = libm(c, "asinh", x); return 0;
+    case OP_Acosh: out->v = libm(c, "acosh", x); return 0;
+    case OP_Atanh: out->v = libm(c, "atanh", x); return 0;
+    case OP_Round: out->v = unary_intr(c, "llvm.roundeven", x); return 0; /* Round-11 */
+    case OP_Softplus: { /* log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) */
+        LLVMValueRef e = fast_exp(c, LLVMBuildFNeg(b, unary_intr(c, "llvm.fabs", x), ""));
+        out->v = LLVMBuildFAdd(b, fmaxnum(c, x, fconst(x, 0)), libm(c, "log1p", e), "");
+        return 0;
+    }
+    case OP_Softsign:
+        out->v = LLVMBuildFDiv(
+            b, x, LLVMBuildFAdd(b, fconst(x, 1), unary_intr(c, "llvm.fabs", x), ""), "");
+        return 0;
+    case OP_Selu: { /* gamma * (x > 0 ? x : alpha * (exp(x) - 1)) */
+        LLVMValueRef neg = LLVMBuildFMul(b, fconst(x, t->p[0]), libm(c, "expm1", x), "");
+        LLVMValueRef pos = LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, 0), "");
+        out->v = LLVMBuildFMul(b, fconst(x, t->p[1]), LLVMBuildSelect(b, pos, x, neg, ""), "");
+        return 0;
+    }
+    case OP_Elu: { /* x < 0 ? alpha * (exp(x) - 1) : x */
+        LLVMValueRef neg = LLVMBuildFMul(b, fconst(x, t->p[0]), libm(c, "expm1", x), "");
+        LLVMValueRef lt = LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, 0), "");
+        out->v = LLVMBuildSelect(b, lt, neg, x, "");
+        return 0;
+    }
+    case OP_Celu: { /* max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) */
+        LLVMValueRef e = libm(c, "expm1", LLVMBuildFDiv(b, x, fconst(x, t->p[0]), ""));
+        LLVMValueRef neg = fminnum(c, LLVMBuildFMul(b, fconst(x, t->p[0]), e, ""), fconst(x, 0));
+        out->v = LLVMBuildFAdd(b, fmaxnum(c, x, fconst(x, 0)), neg, "");
+        return 0;
+    }
+    case OP_ThresholdedRelu: {
+        LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, t->p[0]), "");
+        out->v = LLVMBuildSelect(b, gt, x, fconst(x, 0), "");
+        return 0;
+    }
+    case OP_Shrink: { /* Shrink-9: x < -lambd ? x + bias : x > lambd ? x - bias : 0 */
+        LLVMValueRef lt = LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, -t->p[1]), "");
+        LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, t->p[1]), "");
+        LLVMValueRef v =
+            LLVMBuildSelect(b, gt, LLVMBuildFSub(b, x, fconst(x, t->p[0]), ""), fconst(x, 0), "");
+        out->v = LLVMBuildSelect(b, lt, LLVMBuildFAdd(b, x, fconst(x, t->p[0]), ""), v, "");
+        return 0;
+    }
+    case OP_IsNaN:
+        out->v = LLVMBuildFCmp(b, LLVMRealUNO, x, x, "");
+        out->dt = DT_BOOL;
+        return 0;
+    case OP_IsInf: { /* IsInf-10 */
+        LLVMValueRef v = LLVMConstInt(c->t_i1, 0, 0);
+        if (t->p[0] != 0)
+            v = LLVMBuildOr(b, v, LLVMBuildFCmp(b, LLVMRealOEQ, x, fconst(x, -INFINITY), ""), "");
+        if (t->p[1] != 0)
+            v = LLVMBuildOr(b, v, LLVMBuildFCmp(b, LLVMRealOEQ, x, fconst(x, INFINITY), ""), "");
+        out->v = v;
+        out->dt = DT_BOOL;
+        return 0;
+    }
     default: break;
     }
     return cg_fail(c, "%s on %s is not supported", op_info(op)->name, dtype_name(dt));
@@ -585,6 +908,122 @@ static LLVMValueRef load_elem(Cg *c, const Opnd *o, LLVMValueRef idx) {
     return v;
 }
 
+/* Trilu-14 and EyeLike-9 at output element offset lin (the output is dense row-major, so
+ * lin gives the position in the last two dims): Trilu keeps x where col - row >= k (upper)
+ * or <= k (lower), else 0; EyeLike is 1 where col - row == k. */
+static Sv by_position(Cg *c, const Nest *ns, const Tok *t, Sv *a, LLVMValueRef lin) {
+    LLVMBuilderRef b = c->b;
+    LLVMValueRef col = LLVMBuildURem(b, lin, cg_i64(c, t->cols), "");
+    LLVMValueRef row =
+        LLVMBuildURem(b, LLVMBuildUDiv(b, lin, cg_i64(c, t->cols), ""), cg_i64(c, t->rows), "");
+    LLVMValueRef diff = LLVMBuildSub(b, col, row, "");
+    int dt = ns->op[0].dt;
+    if (t->op == OP_EyeLike) {
+        LLVMValueRef on = LLVMBuildICmp(b, LLVMIntEQ, diff, cg_i64(c, (int64_t)t->p[0]), "");
+        return (Sv){LLVMBuildSelect(b, on, lit_as(c, 1, dt), lit_as(c, 0, dt), ""), dt, 0};
+    }
+    Sv x = typed(c, a[0], dt), k = typed(c, a[1], DT_I64);
+    LLVMValueRef keep = LLVMBuildICmp(b, t->p[0] != 0 ? LLVMIntSGE : LLVMIntSLE, diff, k.v, "");
+    return (Sv){LLVMBuildSelect(b, keep, x.v, lit_as(c, 0, x.dt), ""), x.dt, 0};
+}
+
+/* ArgMax-13 / ArgMin-13 for one output element: scan t->rows elements of input 0 from
+ * offset off with stride t->cols; the first (or with select_last_index the last) extreme
+ * wins. The running best lives in stack slots of the loop function's entry block. */
+static Sv arg_scan(Cg *c, const Nest *ns, const Tok *t, LLVMValueRef off) {
+    LLVMBuilderRef b = c->b;
+    const Opnd *x = &ns->op[1];
+    LLVMTypeRef rt = reg_type(c, x->dt);
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(c->entry);
+    if (first)
+        LLVMPositionBuilderBefore(eb, first);
+    else
+        LLVMPositionBuilderAtEnd(eb, c->entry);
+    LLVMValueRef best = LLVMBuildAlloca(eb, rt, "arg.best");
+    LLVMValueRef bidx = LLVMBuildAlloca(eb, c->t_i64, "arg.idx");
+    LLVMDisposeBuilder(eb);
+    LLVMBuildStore(b, load_elem(c, x, off), best);
+    LLVMBuildStore(b, cg_i64(c, 0), bidx);
+    CgLoop l = cg_loop_begin(c, cg_i64(c, t->rows), "arg");
+    LLVMValueRef v = load_elem(
+        c, x, LLVMBuildNUWAdd(b, off, LLVMBuildNUWMul(b, l.iv, cg_i64(c, t->cols), ""), ""));
+    LLVMValueRef cur = LLVMBuildLoad2(b, rt, best, "");
+    bool mx = t->op == OP_ArgMax, last = t->p[0] != 0, fl = dt_float(x->dt),
+         uns = dt_unsigned(x->dt);
+    LLVMValueRef better;
+    if (fl)
+        better = LLVMBuildFCmp(
+            b, mx ? (last ? LLVMRealOGE : LLVMRealOGT) : (last ? LLVMRealOLE : LLVMRealOLT), v, cur,
+            "");
+    else
+        better = LLVMBuildICmp(
+            b,
+            mx ? (last ? (uns ? LLVMIntUGE : LLVMIntSGE) : (uns ? LLVMIntUGT : LLVMIntSGT))
+               : (last ? (uns ? LLVMIntULE : LLVMIntSLE) : (uns ? LLVMIntULT : LLVMIntSLT)),
+            v, cur, "");
+    LLVMBuildStore(b, LLVMBuildSelect(b, better, v, cur, ""), best);
+    LLVMBuildStore(b, LLVMBuildSelect(b, better, l.iv, LLVMBuildLoad2(b, c->t_i64, bidx, ""), ""),
+                   bidx);
+    cg_loop_end(c, &l);
+    return (Sv){LLVMBuildLoad2(b, c->t_i64, bidx, ""), DT_I64, 0};
+}
+
+/* ReduceL1-13, ReduceL2-13, ReduceSumSquare-13, ReduceLogSum-13, ReduceLogSumExp-13 and
+ * ReduceProd-13 (float) for one output element: t->rows elements of input 0 from offset off,
+ * stride t->cols. LogSumExp subtracts the maximum first. */
+static int red_scan(Cg *c, const Nest *ns, const Tok *t, LLVMValueRef off, Sv *out) {
+    LLVMBuilderRef b = c->b;
+    const Opnd *x = &ns->op[1];
+    int op = t->op;
+    if (!dt_float(x->dt)) return cg_fail(c, "%s on %s", op_info(op)->name, dtype_name(x->dt));
+    LLVMTypeRef rt = reg_type(c, x->dt);
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(c->entry);
+    if (first)
+        LLVMPositionBuilderBefore(eb, first);
+    else
+        LLVMPositionBuilderAtEnd(eb, c->entry);
+    LLVMValueRef acc = LLVMBuildAlloca(eb, rt, "red.acc");
+    LLVMValueRef mx = LLVMBuildAlloca(eb, rt, "red.max");
+    LLVMDisposeBuilder(eb);
+    LLVMValueRef zero = LLVMConstReal(rt, 0);
+    LLVMValueRef m = NULL;
+    if (op == OP_ReduceLogSumExp) {
+        LLVMBuildStore(b, LLVMConstReal(rt, -INFINITY), mx);
+        CgLoop l = cg_loop_begin(c, cg_i64(c, t->rows), "red.max");
+        LLVMValueRef v = load_elem(
+            c, x, LLVMBuildNUWAdd(b, off, LLVMBuildNUWMul(b, l.iv, cg_i64(c, t->cols), ""), ""));
+        LLVMBuildStore(b, fmaxnum(c, LLVMBuildLoad2(b, rt, mx, ""), v), mx);
+        cg_loop_end(c, &l);
+        m = LLVMBuildLoad2(b, rt, mx, "");
+        /* all -inf: keep exp finite */
+        m = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOEQ, m, LLVMConstReal(rt, -INFINITY), ""),
+                            zero, m, "");
+    }
+    LLVMBuildStore(b, op == OP_ReduceProd ? LLVMConstReal(rt, 1) : zero, acc);
+    CgLoop l = cg_loop_begin(c, cg_i64(c, t->rows), "red");
+    LLVMValueRef v = load_elem(
+        c, x, LLVMBuildNUWAdd(b, off, LLVMBuildNUWMul(b, l.iv, cg_i64(c, t->cols), ""), ""));
+    LLVMValueRef a = LLVMBuildLoad2(b, rt, acc, "");
+    switch (op) {
+    case OP_ReduceL1: v = unary_intr(c, "llvm.fabs", v); break;
+    case OP_ReduceL2:
+    case OP_ReduceSumSquare: v = LLVMBuildFMul(b, v, v, ""); break;
+    case OP_ReduceLogSumExp: v = unary_intr(c, "llvm.exp", LLVMBuildFSub(b, v, m, "")); break;
+    default: break;
+    }
+    a = op == OP_ReduceProd ? LLVMBuildFMul(b, a, v, "") : LLVMBuildFAdd(b, a, v, "");
+    LLVMBuildStore(b, a, acc);
+    cg_loop_end(c, &l);
+    a = LLVMBuildLoad2(b, rt, acc, "");
+    if (op == OP_ReduceL2) a = unary_intr(c, "llvm.sqrt", a);
+    if (op == OP_ReduceLogSum) a = unary_intr(c, "llvm.log", a);
+    if (op == OP_ReduceLogSumExp) a = LLVMBuildFAdd(b, unary_intr(c, "llvm.log", a), m, "");
+    *out = (Sv){a, x->dt, 0};
+    return 0;
+}
+
 /* Evaluate the program for one element at per-operand element offsets idx[]. */
 static int eval_elem(Cg *c, Nest *ns, LLVMValueRef *idx) {
     const Prog *p = ns->prog;
@@ -601,6 +1040,30 @@ static int eval_elem(Cg *c, Nest *ns, LLVMValueRef *idx) {
             stack[sp++] = (Sv){loaded[1 + t->idx], o->dt, 0};
         } else if (t->kind == TK_LIT) {
             stack[sp++] = (Sv){NULL, DT_UNDEF, t->lit};
+        } else if (t->op == OP_ArgMax || t->op == OP_ArgMin) {
+            stack[sp++] = arg_scan(c, ns, t, idx[1]);
+        } else if (t->op == OP_Hardmax) { /* the first maximum of this element's row */
+            LLVMValueRef cols = cg_i64(c, t->cols);
+            LLVMValueRef pos =
+                LLVMBuildURem(c->b, LLVMBuildUDiv(c->b, idx[0], cols, ""), cg_i64(c, t->rows), "");
+            LLVMValueRef start =
+                LLVMBuildSub(c->b, idx[1], LLVMBuildNUWMul(c->b, pos, cols, ""), "");
+            Tok am = *t;
+            am.op = OP_ArgMax;
+            am.p[0] = 0;
+            Sv best = arg_scan(c, ns, &am, start);
+            int dt = ns->op[1].dt;
+            LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, best.v, pos, "");
+            stack[sp++] =
+                (Sv){LLVMBuildSelect(c->b, hit, lit_as(c, 1, dt), lit_as(c, 0, dt), ""), dt, 0};
+        } else if (is_scan(t->op)) {
+            Sv r;
+            if (red_scan(c, ns, t, idx[1], &r) < 0) return -1;
+            stack[sp++] = r;
+        } else if (t->op == OP_Trilu || t->op == OP_EyeLike) {
+            sp -= t->nargs;
+            stack[sp] = by_position(c, ns, t, &stack[sp], idx[0]);
+            sp++;
         } else {
             Sv r;
             sp -= t->nargs;
@@ -640,6 +1103,27 @@ static int emit_nest(Cg *c, Nest *ns, int level, LLVMValueRef *off) {
 }
 
 /* Strides of input type t broadcast to the output dims (numpy rules, right-aligned). */
+/* Strides of ArgMax/ArgMin's input over the output's dims: the scanned axis is left out
+ * (keepdims=0) or has stride 0 (keepdims=1, size 1). */
+static void argx_strides(const Graph *g, const Node *n, const Type *xt, const Type *yt,
+                         int64_t *s) {
+    bool red[IR_MAX_RANK];
+    if (!scan_axes(g, n, red)) return; /* plain_prog has failed already */
+    int64_t xs[IR_MAX_RANK], st = 1;
+    for (int d = xt->rank - 1; d >= 0; d--) {
+        xs[d] = st;
+        if (xt->dims[d] != IR_DIM_N) st *= xt->dims[d];
+    }
+    bool keep = yt->rank == xt->rank;
+    for (int d = 0, j = 0; d < xt->rank; d++) {
+        if (red[d]) {
+            if (keep) s[j++] = 0;
+            continue;
+        }
+        s[j++] = xt->dims[d] == 1 ? 0 : xs[d];
+    }
+}
+
 static int broadcast_strides(Cg *c, const Type *yt, const Type *t, int64_t *s) {
     int R = yt->rank, r = t->rank;
     if (r > R) return cg_fail(c, "input of rank %d broadcast to rank %d", r, R);
@@ -703,6 +1187,8 @@ int cg_emit_elementwise(Cg *c, const Node *n) {
     for (int k = 0; k < n->nin; k++) {
         Opnd *o = &ns.op[1 + k];
         o->v = n->in[k];
+        if ((n->op == OP_CastLike && k == 1) || n->op == OP_EyeLike)
+            o->v = -1; /* only its type or shape matters */
         if (o->v < 0) continue;
         const Type *t = &gval(g, o->v)->type;
         o->dt = t->dtype;
@@ -710,7 +1196,13 @@ int cg_emit_elementwise(Cg *c, const Node *n) {
             free(prog.t);
             return cg_fail(c, "input type %s", dtype_name(t->dtype));
         }
-        if (broadcast_strides(c, yt, t, o->s) < 0) {
+        if (is_scan(n->op)) {
+            if (k > 0) {
+                o->v = -1; /* Reduce* axes: read at compile time */
+                continue;
+            }
+            argx_strides(g, n, t, yt, o->s);
+        } else if (broadcast_strides(c, yt, t, o->s) < 0) {
             free(prog.t);
             return -1;
         }
@@ -788,7 +1280,7 @@ int cg_emit_elementwise(Cg *c, const Node *n) {
         off[k] = cg_i64(c, 0);
         if (o->v < 0) continue;
         o->base = LLVMGetParam(f, (unsigned)(1 + k));
-        o->scalar = k > 0;
+        o->scalar = k > 0 && !is_scan(n->op) && n->op != OP_Hardmax;
         for (int d = 0; d < ns.rank; d++)
             if (o->s[d]) o->scalar = false;
         if (o->scalar) o->sval = load_elem(c, o, off[k]);

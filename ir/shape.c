@@ -868,7 +868,35 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_LeakyRelu:
     case OP_HardSigmoid:
     case OP_HardSwish:
+    case OP_Sin:
+    case OP_Cos:
+    case OP_Tan:
+    case OP_Asin:
+    case OP_Acos:
+    case OP_Atan:
+    case OP_Sinh:
+    case OP_Cosh:
+    case OP_Asinh:
+    case OP_Acosh:
+    case OP_Atanh:
+    case OP_Softplus:
+    case OP_Softsign:
+    case OP_Selu:
+    case OP_Elu:
+    case OP_Celu:
+    case OP_ThresholdedRelu:
+    case OP_Shrink:
+    case OP_Round:
+    case OP_Sign:
+    case OP_Hardmax:
     case OP_Identity: set_out(&c, 0, *x); return 0;
+    case OP_IsNaN:
+    case OP_IsInf: {
+        Type out = *x;
+        out.dtype = DT_BOOL;
+        set_out(&c, 0, out);
+        return 0;
+    }
     case OP_Cast: {
         int64_t to = attr_int(n, "to", DT_UNDEF);
         if (to <= DT_UNDEF || to >= DT_COUNT || dtype_size((int)to) == 0) {
@@ -878,6 +906,41 @@ int infer_node(Graph *g, int node, Diag *d) {
         }
         Type out = *x;
         out.dtype = (int32_t)to;
+        set_out(&c, 0, out);
+        return 0;
+    }
+    case OP_Trilu: /* Trilu-14: over the last two dims */
+        if (x->rank < 2) return fail(&c, "input of rank %d (at least 2 expected)", x->rank);
+        if (n->nin > 1 && n->in[1] >= 0 && (tin(&c, 1)->rank != 0 || tin(&c, 1)->dtype != DT_I64))
+            return fail(&c, "k is not an int64 scalar");
+        set_out(&c, 0, *x);
+        return 0;
+    case OP_EyeLike: { /* EyeLike-9 */
+        Type out = *x;
+        int64_t dt = attr_int(n, "dtype", x->dtype);
+        if (x->rank != 2) return fail(&c, "input of rank %d (2 expected)", x->rank);
+        if (dt <= DT_UNDEF || dt >= DT_COUNT || dtype_size((int)dt) == 0)
+            return unsupported(&c, "dtype");
+        out.dtype = (int32_t)dt;
+        set_out(&c, 0, out);
+        return 0;
+    }
+    case OP_ArgMax:
+    case OP_ArgMin: { /* ArgMax-13, ArgMin-13 */
+        int ax;
+        if (norm_axis(&c, attr_int(n, "axis", 0), x->rank, &ax) < 0) return -1;
+        Type out = {.dtype = DT_I64};
+        for (int d = 0; d < x->rank; d++)
+            if (d != ax)
+                out.dims[out.rank++] = x->dims[d];
+            else if (attr_int(n, "keepdims", 1))
+                out.dims[out.rank++] = 1;
+        set_out(&c, 0, out);
+        return 0;
+    }
+    case OP_CastLike: { /* CastLike-15: the element type of input 1 */
+        Type out = *x;
+        out.dtype = tin(&c, 1)->dtype;
         set_out(&c, 0, out);
         return 0;
     }
@@ -893,11 +956,21 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_Mul:
     case OP_Div:
     case OP_Max:
-    case OP_Min: return rule_broadcast(&c, 0, DT_UNDEF, true);
+    case OP_Min:
+    case OP_Mod:
+    case OP_BitShift:
+    case OP_PRelu:
+    case OP_Sum:
+    case OP_Mean:
+    case OP_And:
+    case OP_Or:
+    case OP_Xor: return rule_broadcast(&c, 0, DT_UNDEF, true);
     case OP_Pow: return rule_broadcast(&c, 0, x->dtype, false);
     case OP_Equal:
     case OP_Less:
-    case OP_Greater: return rule_broadcast(&c, 0, DT_BOOL, true);
+    case OP_Greater:
+    case OP_GreaterOrEqual:
+    case OP_LessOrEqual: return rule_broadcast(&c, 0, DT_BOOL, true);
     case OP_Where: {
         const Type *a = tin(&c, 1), *b = tin(&c, 2);
         char b1[128], b2[128];
@@ -923,7 +996,13 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_ReduceMean:
     case OP_ReduceSum:
     case OP_ReduceMax:
-    case OP_ReduceMin: return rule_reduce(&c);
+    case OP_ReduceMin:
+    case OP_ReduceL1:
+    case OP_ReduceL2:
+    case OP_ReduceSumSquare:
+    case OP_ReduceLogSum:
+    case OP_ReduceLogSumExp:
+    case OP_ReduceProd: return rule_reduce(&c);
     case OP_Flatten: return rule_flatten(&c);
     case OP_Reshape: return rule_reshape(&c);
     case OP_Squeeze: return rule_squeeze(&c);

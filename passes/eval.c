@@ -191,6 +191,38 @@ static double unary_f(int op, const Node *n, double x, bool *ok) {
         double y = x / 6 + 0.5;
         return x * (y < 0 ? 0 : y > 1 ? 1 : y);
     }
+    case OP_Sin: return sin(x);
+    case OP_Cos: return cos(x);
+    case OP_Tan: return tan(x);
+    case OP_Asin: return asin(x);
+    case OP_Acos: return acos(x);
+    case OP_Atan: return atan(x);
+    case OP_Sinh: return sinh(x);
+    case OP_Cosh: return cosh(x);
+    case OP_Asinh: return asinh(x);
+    case OP_Acosh: return acosh(x);
+    case OP_Atanh: return atanh(x);
+    case OP_Softplus: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+    case OP_Softsign: return x / (1 + fabs(x));
+    case OP_Selu: /* Selu-6 defaults */
+        return attr_float(n, "gamma", 1.05070102214813232421875f) *
+               (x > 0 ? x : attr_float(n, "alpha", 1.67326319217681884765625f) * (exp(x) - 1));
+    case OP_Elu: return x >= 0 ? x : attr_float(n, "alpha", 1) * (exp(x) - 1);
+    case OP_Celu: {
+        double a = attr_float(n, "alpha", 1);
+        return (x > 0 ? x : 0) + fmin(0, a * (exp(x / a) - 1));
+    }
+    case OP_ThresholdedRelu: return x > attr_float(n, "alpha", 1) ? x : 0;
+    case OP_Shrink: {
+        double l = attr_float(n, "lambd", 0.5f), b = attr_float(n, "bias", 0);
+        return x < -l ? x + b : x > l ? x - b : 0;
+    }
+    case OP_Round: return nearbyint(x); /* Round-11: half to even */
+    case OP_Sign: return x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x;
+    case OP_IsNaN: return x != x;
+    case OP_IsInf: /* IsInf-10 */
+        return (x == INFINITY && attr_int(n, "detect_positive", 1)) ||
+               (x == -INFINITY && attr_int(n, "detect_negative", 1));
     case OP_Identity:
     case OP_Dropout: return x;
     default: *ok = false; return 0;
@@ -203,6 +235,7 @@ static int64_t unary_i(int op, int64_t x, bool *ok) {
     case OP_Neg: return (int64_t)(0 - (uint64_t)x);
     case OP_Abs: return x < 0 ? (int64_t)(0 - (uint64_t)x) : x;
     case OP_Not: return !x;
+    case OP_Sign: return x > 0 ? 1 : x < 0 ? -1 : 0;
     case OP_Identity:
     case OP_Dropout: return x;
     default: *ok = false; return 0;
@@ -210,7 +243,7 @@ static int64_t unary_i(int op, int64_t x, bool *ok) {
 }
 
 /* Binary ops; comparisons return 0/1. */
-static double binary_f(int op, double a, double b, bool *ok) {
+static double binary_f(int op, const Node *n, double a, double b, bool *ok) {
     switch (op) {
     case OP_Add: return a + b;
     case OP_Sub: return a - b;
@@ -222,11 +255,21 @@ static double binary_f(int op, double a, double b, bool *ok) {
     case OP_Equal: return a == b;
     case OP_Less: return a < b;
     case OP_Greater: return a > b;
+    case OP_GreaterOrEqual: return a >= b;
+    case OP_LessOrEqual: return a <= b;
+    case OP_PRelu: return a < 0 ? a * b : a;
+    case OP_Sum:
+    case OP_Mean: return a + b; /* Mean divides afterwards */
+    case OP_Mod: {              /* Mod-13: fmod=0 takes the divisor's sign */
+        double r = fmod(a, b);
+        if (!attr_int(n, "fmod", 0) && r != 0 && (r < 0) != (b < 0)) r += b;
+        return r;
+    }
     default: *ok = false; return 0;
     }
 }
 
-static int64_t binary_i(int op, int64_t a, int64_t b, bool *ok) {
+static int64_t binary_i(int op, const Node *n, int64_t a, int64_t b, bool *ok) {
     switch (op) {
     case OP_Add: return (int64_t)((uint64_t)a + (uint64_t)b);
     case OP_Sub: return (int64_t)((uint64_t)a - (uint64_t)b);
@@ -252,12 +295,36 @@ static int64_t binary_i(int op, int64_t a, int64_t b, bool *ok) {
     case OP_Equal: return a == b;
     case OP_Less: return a < b;
     case OP_Greater: return a > b;
+    case OP_GreaterOrEqual: return a >= b;
+    case OP_LessOrEqual: return a <= b;
+    case OP_And: return a && b;
+    case OP_Or: return a || b;
+    case OP_Xor: return !a != !b;
+    case OP_PRelu: return a < 0 ? (int64_t)((uint64_t)a * (uint64_t)b) : a;
+    case OP_Sum:
+    case OP_Mean: return (int64_t)((uint64_t)a + (uint64_t)b);
+    case OP_Mod: { /* Mod-13 */
+        if (b == 0 || (a == INT64_MIN && b == -1)) {
+            *ok = false;
+            return 0;
+        }
+        int64_t r = a % b;
+        if (!attr_int(n, "fmod", 0) && r != 0 && (r < 0) != (b < 0)) r += b;
+        return r;
+    }
+    case OP_BitShift: { /* BitShift-11: unsigned types only; the store truncates */
+        if (b < 0 || b >= 64) return 0;
+        bool left = !strcmp(attr_string(n, "direction", ""), "LEFT");
+        return (int64_t)(left ? (uint64_t)a << b : (uint64_t)a >> b);
+    }
     default: *ok = false; return 0;
     }
 }
 
+/* Ops whose result is bool whatever the input type. */
 static bool is_cmp(int op) {
-    return op == OP_Equal || op == OP_Less || op == OP_Greater;
+    return op == OP_Equal || op == OP_Less || op == OP_Greater || op == OP_GreaterOrEqual ||
+           op == OP_LessOrEqual || op == OP_IsNaN || op == OP_IsInf;
 }
 
 /* Every elementwise op (OPF_ELEMWISE, Dropout's first output) except the internal one. */
@@ -274,7 +341,7 @@ static bool ev_elementwise(Ev *e) {
         return false; /* training_mode: random */
     int nq = 0, qi[64];
     int64_t st[64][IR_MAX_RANK], off[64] = {0}, idx[IR_MAX_RANK] = {0};
-    int nin = op == OP_Dropout ? 1 : e->nin;
+    int nin = op == OP_Dropout || op == OP_CastLike ? 1 : e->nin;
     for (int i = 0; i < nin; i++)
         if (e->it[i]) {
             bcast_strides(e->it[i], ot, st[nq]);
@@ -284,7 +351,7 @@ static bool ev_elementwise(Ev *e) {
     double lo = attr_float(n, "min", -INFINITY), hi = attr_float(n, "max", INFINITY);
     int64_t total = type_numel(ot, 1);
     for (int64_t k = 0; k < total; k++, step_index(ot->rank, ot->dims, idx, nq, st, off)) {
-        if (op == OP_Cast) {
+        if (op == OP_Cast || op == OP_CastLike) {
             if (fl)
                 stf(odt, e->op[0], k, ldf(sdt, e->ip[0], off[0]));
             else
@@ -304,7 +371,8 @@ static bool ev_elementwise(Ev *e) {
                 r = unary_f(op, n, a[0], &ok);
             else {
                 r = a[0];
-                for (int q = 1; q < nq; q++) r = binary_f(op, r, a[q], &ok);
+                for (int q = 1; q < nq; q++) r = binary_f(op, n, r, a[q], &ok);
+                if (op == OP_Mean) r /= nq;
             }
             if (!ok) return false;
             if (is_cmp(op))
@@ -323,7 +391,8 @@ static bool ev_elementwise(Ev *e) {
                 r = unary_i(op, a[0], &ok);
             else {
                 r = a[0];
-                for (int q = 1; q < nq; q++) r = binary_i(op, r, a[q], &ok);
+                for (int q = 1; q < nq; q++) r = binary_i(op, n, r, a[q], &ok);
+                if (op == OP_Mean) r /= nq;
             }
             if (!ok) return false;
             sti(odt, e->op[0], k, r);

@@ -76,6 +76,11 @@ int main(int argc, char **argv) {
     printf("bad arguments rejected: %s\n", bad ? "yes" : "NO");
     if (!bad) fail = 1;
     free(w);
+    free(in);
+    free(e0);
+    free(e1);
+    free(o0);
+    free(o1);
     printf("%s\n", fail ? "FAIL" : "PASS");
     return fail;
 }

@@ -27,6 +27,8 @@ def main():
     ap.add_argument("--isbrt", required=True, help="static libisbrt")
     ap.add_argument("--blas", default="-lopenblas", help="OpenBLAS link flags (;-separated)")
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--cflags", default="",
+                    help="extra compile and link flags (;-separated), e.g. sanitizers")
     ap.add_argument("--batch", type=int, default=3)
     a = ap.parse_args()
     blas = [f for f in a.blas.split(";") if f]
@@ -38,6 +40,7 @@ def main():
     data = [os.path.join(a.workdir, f) for f in ("input.bin", "expected0.bin", "expected1.bin")]
     main_c = os.path.join(HERE, "main.c")
     cflags = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1"]
+    cflags += [f for f in a.cflags.split(";") if f]
 
     # object file + header, linked with the static runtime
     obj = os.path.join(obj_dir, "net.o")

@@ -337,3 +337,23 @@ fail:
     free(bs);
     return -1;
 }
+
+/* Pin the tensors named in the isb.branches annotation (DESIGN.md, "Branch annotations"):
+ * gates and branch values must survive until guard insertion. Every JSON string that names
+ * a value counts (names are plain strings; a false match only means less fusion). */
+void annot_pin_values(const Graph *g, bool *pinned) {
+    const char *j = graph_meta(g, "isb.branches");
+    char buf[512];
+    for (const char *p = j ? strchr(j, '"') : NULL; p; p = strchr(p + 1, '"')) {
+        const char *e = strchr(p + 1, '"');
+        if (!e) break;
+        size_t n = (size_t)(e - p - 1);
+        if (n < sizeof buf) {
+            memcpy(buf, p + 1, n);
+            buf[n] = 0;
+            int v = graph_find_value(g, buf);
+            if (v >= 0) pinned[v] = true;
+        }
+        p = e;
+    }
+}

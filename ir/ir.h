@@ -313,4 +313,8 @@ typedef struct Branch {
  * -1 with d naming the branch. */
 int annot_branches(Graph *g, Branch **out, Diag *d);
 
+/* pinned[v] = true for every value named in isb.branches (gates and branch values), which
+ * fusion passes must keep until guard insertion. Tolerant: no validation, no errors. */
+void annot_pin_values(const Graph *g, bool *pinned);
+
 #endif

@@ -21,26 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Pin the tensors named in the isb.branches annotation (DESIGN.md, "Branch annotations"):
- * gates and branch values must survive until guard insertion. Every JSON string that names
- * a value counts (names are plain strings; a false match only means less fusion). */
-static void pin_annotated(const Graph *g, bool *pinned) {
-    const char *j = graph_meta(g, "isb.branches");
-    char buf[512];
-    for (const char *p = j ? strchr(j, '"') : NULL; p; p = strchr(p + 1, '"')) {
-        const char *e = strchr(p + 1, '"');
-        if (!e) break;
-        size_t n = (size_t)(e - p - 1);
-        if (n < sizeof buf) {
-            memcpy(buf, p + 1, n);
-            buf[n] = 0;
-            int v = graph_find_value(g, buf);
-            if (v >= 0) pinned[v] = true;
-        }
-        p = e;
-    }
-}
-
 /* The payload of v if it is an f32 constant with data, else NULL. */
 static const float *const_f32(const Graph *g, int v) {
     if (v < 0) return NULL;
@@ -286,7 +266,7 @@ int pass_fold_bn(Graph *g, Diag *d) {
         pinned[g->guards[i].gate] = true;
         pinned[g->guards[i].value] = true;
     }
-    pin_annotated(g, pinned);
+    annot_pin_values(g, pinned);
     /* before[j] = the BN that new node nold + j must precede */
     int *before = NULL, cap = 0, rc = 0;
     for (int i = 0; i < nold && rc == 0; i++) {

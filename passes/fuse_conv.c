@@ -31,26 +31,6 @@ typedef struct Ctx {
     bool *pinned;  /* referenced by a guard or the annotation */
 } Ctx;
 
-/* Pin the tensors named in the isb.branches annotation (DESIGN.md, "Branch annotations"):
- * gates and branch values must survive until guard insertion. Every JSON string that names
- * a value counts (names are plain strings; a false match only means less fusion). */
-static void pin_annotated(const Graph *g, bool *pinned) {
-    const char *j = graph_meta(g, "isb.branches");
-    char buf[512];
-    for (const char *p = j ? strchr(j, '"') : NULL; p; p = strchr(p + 1, '"')) {
-        const char *e = strchr(p + 1, '"');
-        if (!e) break;
-        size_t n = (size_t)(e - p - 1);
-        if (n < sizeof buf) {
-            memcpy(buf, p + 1, n);
-            buf[n] = 0;
-            int v = graph_find_value(g, buf);
-            if (v >= 0) pinned[v] = true;
-        }
-        p = e;
-    }
-}
-
 static const float *const_f32(const Graph *g, int v) {
     if (v < 0) return NULL;
     const Value *val = gval(g, v);
@@ -278,7 +258,7 @@ int pass_fuse_conv(Graph *g, Diag *d) {
         x.pinned[g->guards[i].gate] = true;
         x.pinned[g->guards[i].value] = true;
     }
-    pin_annotated(g, x.pinned);
+    annot_pin_values(g, x.pinned);
     for (int i = 0; i < g->nnode; i++) {
         const Node *n = gnode(g, i);
         if (!n->dead && (n->op == OP_Conv || n->op == OP_Gemm) && n->nout == 1) fuse_from(&x, i);

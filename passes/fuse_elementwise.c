@@ -71,26 +71,6 @@ static int op_operands(int op) {
     }
 }
 
-/* Pin the tensors named in the isb.branches annotation (DESIGN.md, "Branch annotations"):
- * gates and branch values must survive until guard insertion. Every JSON string that names
- * a value counts (names are plain strings; a false match only means less fusion). */
-static void pin_annotated(const Graph *g, bool *pinned) {
-    const char *j = graph_meta(g, "isb.branches");
-    char buf[512];
-    for (const char *p = j ? strchr(j, '"') : NULL; p; p = strchr(p + 1, '"')) {
-        const char *e = strchr(p + 1, '"');
-        if (!e) break;
-        size_t n = (size_t)(e - p - 1);
-        if (n < sizeof buf) {
-            memcpy(buf, p + 1, n);
-            buf[n] = 0;
-            int v = graph_find_value(g, buf);
-            if (v >= 0) pinned[v] = true;
-        }
-        p = e;
-    }
-}
-
 typedef struct Buf {
     char *s;
     size_t len, cap;
@@ -247,7 +227,7 @@ int pass_fuse_elementwise(Graph *g, Diag *d) {
         pinned[g->guards[i].gate] = true;
         pinned[g->guards[i].value] = true;
     }
-    pin_annotated(g, pinned);
+    annot_pin_values(g, pinned);
     /* Consumers before producers, so a producer is absorbed by the tree that reads it. */
     for (int r = g->nnode - 1; r >= 0; r--) {
         if (!fusable(g, r)) continue;

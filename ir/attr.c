@@ -133,3 +133,14 @@ bool value_const_ints(const Graph *g, int v, int64_t *out, int max, int *count) 
     *count = (int)n;
     return true;
 }
+
+void node_set_input(Graph *g, Node *n, int k, int v) {
+    if (k >= n->nin) {
+        int *in = graph_alloc(g, sizeof(int) * (size_t)(k + 1));
+        memcpy(in, n->in, sizeof(int) * (size_t)n->nin);
+        for (int i = n->nin; i < k; i++) in[i] = -1;
+        n->in = in;
+        n->nin = k + 1;
+    }
+    n->in[k] = v;
+}

@@ -254,6 +254,9 @@ static inline Node *gnode(const Graph *g, int n) {
     return &g->nodes[n];
 }
 
+/* Make input k of n be v, growing the input list with absent (-1) inputs if needed. */
+void node_set_input(Graph *g, Node *n, int k, int v);
+
 /* Attributes: set replaces an existing attribute of the same name. */
 Attr *node_attr(const Node *n, const char *name); /* NULL if absent */
 void node_set_int(Graph *g, Node *n, const char *name, int64_t v);

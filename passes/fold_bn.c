@@ -38,19 +38,6 @@ static int add_const(Graph *g, int base, const char *suffix, Type t, const float
     return graph_add_const(g, name, t, data);
 }
 
-/* Make node n's input k (growing the input list with absent inputs if needed) be v. */
-static void set_input(Graph *g, int node, int k, int v) {
-    Node *n = gnode(g, node);
-    if (k >= n->nin) {
-        int *in = graph_alloc(g, sizeof(int) * (size_t)(k + 1));
-        memcpy(in, n->in, sizeof(int) * (size_t)n->nin);
-        for (int i = n->nin; i < k; i++) in[i] = -1;
-        n->in = in;
-        n->nin = k + 1;
-    }
-    n->in[k] = v;
-}
-
 /* The BN node bn (output y) is absorbed by producer p: p now defines y. */
 static void absorb(Graph *g, int p, int bn) {
     Node *pn = gnode(g, p), *bnn = gnode(g, bn);
@@ -83,8 +70,8 @@ static bool fold_conv(Graph *g, int p, int bn, int64_t C, const float *s, const 
     int nbv = add_const(g, y, "bias", type_make(DT_F32, 1, &C), nb);
     free(nw);
     free(nb);
-    set_input(g, p, 1, nwv);
-    set_input(g, p, 2, nbv);
+    node_set_input(g, gnode(g, p), 1, nwv);
+    node_set_input(g, gnode(g, p), 2, nbv);
     absorb(g, p, bn);
     return true;
 }
@@ -121,8 +108,8 @@ static bool fold_gemm(Graph *g, int p, int bn, int64_t C, const float *s, const 
     int ncv = add_const(g, y, "bias", type_make(DT_F32, 1, &C), nc);
     free(nw);
     free(nc);
-    set_input(g, p, 1, nwv);
-    set_input(g, p, 2, ncv);
+    node_set_input(g, gnode(g, p), 1, nwv);
+    node_set_input(g, gnode(g, p), 2, ncv);
     if (cv >= 0) node_set_float(g, gnode(g, p), "beta", 1.0f);
     absorb(g, p, bn);
     return true;

@@ -67,18 +67,6 @@ static bool per_channel(const Graph *g, int c, const Type *yt, float *out) {
     return true;
 }
 
-static int set_input(Graph *g, Node *n, int k, int v) {
-    if (k >= n->nin) {
-        int *in = graph_alloc(g, sizeof(int) * (size_t)(k + 1));
-        memcpy(in, n->in, sizeof(int) * (size_t)n->nin);
-        for (int i = n->nin; i < k; i++) in[i] = -1;
-        n->in = in;
-        n->nin = k + 1;
-    }
-    n->in[k] = v;
-    return v;
-}
-
 /* Merge per-channel vector bv (C values) into the bias of node n; false if impossible. */
 static bool merge_bias(Graph *g, Node *n, int64_t C, const float *bv) {
     int old = n->nin > 2 ? n->in[2] : -1;
@@ -98,7 +86,7 @@ static bool merge_bias(Graph *g, Node *n, int64_t C, const float *bv) {
     for (int64_t i = 0; i < C; i++) nb[i] = (od ? beta * od[on == 1 ? 0 : i] : 0.0f) + bv[i];
     char name[512];
     snprintf(name, sizeof name, "%s.bias", gval(g, n->out[0])->name);
-    set_input(g, n, 2, graph_add_const(g, name, type_make(DT_F32, 1, &C), nb));
+    node_set_input(g, n, 2, graph_add_const(g, name, type_make(DT_F32, 1, &C), nb));
     free(nb);
     if (n->op == OP_Gemm && old >= 0) node_set_float(g, n, "beta", 1.0f);
     return true;
@@ -217,7 +205,7 @@ static void fuse_from(Ctx *x, int cur) {
             }
             if (n->op == OP_Conv && !node_attr(n, "_residual") &&
                 type_equal(&gval(g, other)->type, yt)) {
-                set_input(g, n, 3, other);
+                node_set_input(g, n, 3, other);
                 node_set_int(g, n, "_residual", 1);
                 cur = move_into(x, cur, k);
                 continue;
@@ -225,7 +213,7 @@ static void fuse_from(Ctx *x, int cur) {
             if (n->op == OP_Gemm && (n->nin < 3 || n->in[2] < 0) &&
                 type_equal(&gval(g, other)->type, yt)) {
                 /* ONNX Gemm: Y = alpha*A*B + beta*C, C of the output's shape */
-                set_input(g, n, 2, other);
+                node_set_input(g, n, 2, other);
                 node_set_float(g, n, "beta", 1.0f);
                 cur = move_into(x, cur, k);
                 continue;

@@ -850,46 +850,15 @@ int infer_node(Graph *g, int node, Diag *d) {
         }
     }
     const Type *x = tin(&c, 0);
+    /* Unary elementwise ops (OPF_UNARY in ops.def) keep their input's type; the ones that
+     * change the element type have their own rules below. */
+    if ((oi->flags & OPF_UNARY) && n->op != OP_Cast && n->op != OP_IsNaN && n->op != OP_IsInf) {
+        set_out(&c, 0, *x);
+        return 0;
+    }
     switch (n->op) {
-    case OP_Relu:
-    case OP_Sigmoid:
-    case OP_Tanh:
-    case OP_Exp:
-    case OP_Log:
-    case OP_Sqrt:
-    case OP_Neg:
-    case OP_Abs:
-    case OP_Reciprocal:
-    case OP_Floor:
-    case OP_Ceil:
-    case OP_Erf:
-    case OP_Not:
     case OP_Clip:
-    case OP_LeakyRelu:
-    case OP_HardSigmoid:
-    case OP_HardSwish:
-    case OP_Sin:
-    case OP_Cos:
-    case OP_Tan:
-    case OP_Asin:
-    case OP_Acos:
-    case OP_Atan:
-    case OP_Sinh:
-    case OP_Cosh:
-    case OP_Asinh:
-    case OP_Acosh:
-    case OP_Atanh:
-    case OP_Softplus:
-    case OP_Softsign:
-    case OP_Selu:
-    case OP_Elu:
-    case OP_Celu:
-    case OP_ThresholdedRelu:
-    case OP_Shrink:
-    case OP_Round:
-    case OP_Sign:
-    case OP_Hardmax:
-    case OP_Identity: set_out(&c, 0, *x); return 0;
+    case OP_Hardmax: set_out(&c, 0, *x); return 0;
     case OP_IsNaN:
     case OP_IsInf: {
         Type out = *x;

@@ -41,6 +41,7 @@ typedef struct Cg {
     LLVMBasicBlockRef entry; /* its entry block (allocas go there) */
     LLVMValueRef batch;      /* i64: the batch multiplier (run-time batch, or 1 if static) */
     LLVMValueRef ws;         /* workspace base (kernel scratch lives at its start) */
+    LLVMValueRef stats;      /* i64[5] accumulators of P_run_stats (codegen/module.c) */
     LLVMValueRef *vptr;      /* per value id: its address, NULL if it has no storage */
     LLVMValueRef *consts;    /* per value id: the constant global, or NULL */
     LLVMValueRef *convs;     /* conv parameter globals, for the scratch size */

@@ -27,6 +27,9 @@ size_t jit_workspace_size(Jit *j, int64_t batch);
  * (0 ok, nonzero bad argument). */
 int jit_run(Jit *j, int64_t batch, const void *const *inputs, void *const *outputs,
             void *workspace);
+/* The same, filling stats as P_run_stats does (see the generated header). */
+int jit_run_stats(Jit *j, int64_t batch, const void *const *inputs, void *const *outputs,
+                  void *workspace, int64_t stats[5]);
 void jit_free(Jit *j);
 
 #endif

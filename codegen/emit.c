@@ -338,6 +338,23 @@ int codegen_emit_header(const Graph *g, const CodegenOptions *o, const char *pat
             "int %s_run_v(int64_t batch, const void *const *inputs, void *const *outputs,\n"
             "        void *workspace);\n\n",
             p);
+    fprintf(f,
+            "/* Statistics of one call of %s_run_stats: the model's guarded branches\n"
+            " * (isb.branches) and the FLOPs of the code that ran (static FLOPs of every\n"
+            " * node or region that ran, per instance that ran it) against the dense model. */\n"
+            "typedef struct %s_stats {\n"
+            "    int64_t branches;         /* guarded branches per instance */\n"
+            "    int64_t branches_run;     /* summed over the batch's instances */\n"
+            "    int64_t branches_skipped; /* summed over the batch's instances */\n"
+            "    int64_t flops_executed;   /* summed over the batch's instances */\n"
+            "    int64_t flops_dense;      /* the same for the dense model */\n"
+            "} %s_stats;\n\n",
+            p, p, p);
+    fprintf(f, "/* %s_run_v that also fills *stats (stats may be NULL). */\n", p);
+    fprintf(f,
+            "int %s_run_stats(int64_t batch, const void *const *inputs, void *const *outputs,\n"
+            "        void *workspace, %s_stats *stats);\n\n",
+            p, p);
     fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
     free_names(names, n);
     if (fclose(f) != 0) return diag(d, "cannot write %s: %s", path, strerror(errno));
@@ -346,7 +363,7 @@ int codegen_emit_header(const Graph *g, const CodegenOptions *o, const char *pat
 
 /* ---- JIT ----------------------------------------------------------------------------------- */
 
-typedef int (*RunFn)(int64_t, const void *const *, void *const *, void *);
+typedef int (*RunFn)(int64_t, const void *const *, void *const *, void *, int64_t *);
 typedef size_t (*WsFn)(int64_t);
 
 struct Jit {
@@ -408,7 +425,7 @@ Jit *jit_compile(const Graph *g, const CodegenOptions *o, Diag *d) {
     const char *p = prefix_of(o);
     char name[160];
     LLVMOrcExecutorAddress a_run = 0, a_ws = 0;
-    snprintf(name, sizeof name, "%s_run_v", p);
+    snprintf(name, sizeof name, "%s_run_stats", p);
     e = LLVMOrcLLJITLookup(j->lljit, &a_run, name);
     if (!e) {
         snprintf(name, sizeof name, "%s_workspace_size", p);
@@ -430,7 +447,12 @@ size_t jit_workspace_size(Jit *j, int64_t batch) {
 
 int jit_run(Jit *j, int64_t batch, const void *const *inputs, void *const *outputs,
             void *workspace) {
-    return j->run(batch, inputs, outputs, workspace);
+    return j->run(batch, inputs, outputs, workspace, NULL);
+}
+
+int jit_run_stats(Jit *j, int64_t batch, const void *const *inputs, void *const *outputs,
+                  void *workspace, int64_t stats[5]) {
+    return j->run(batch, inputs, outputs, workspace, stats);
 }
 
 void jit_free(Jit *j) {

@@ -279,13 +279,34 @@ bool codegen_batch_info(const Graph *g, int64_t *fixed) {
 
 static int emit_node(Cg *c, int id);
 
-/* Does instance r run the guard: gate[r*K + index] >= threshold. */
-static LLVMValueRef guard_active(Cg *c, const Guard *gd, LLVMValueRef r, int64_t k) {
-    LLVMValueRef idx =
-        LLVMBuildNUWAdd(c->b, LLVMBuildNUWMul(c->b, r, cg_i64(c, k), ""), cg_i64(c, gd->index), "");
-    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_f32, cg_ptr(c, gd->gate), &idx, 1, "");
-    LLVMValueRef x = LLVMBuildLoad2(c->b, c->t_f32, p, "");
-    return LLVMBuildFCmp(c->b, LLVMRealOGE, x, cg_f32(c, gd->threshold), "");
+/* stats[k] += v */
+static void stats_add(Cg *c, int k, LLVMValueRef v) {
+    LLVMValueRef p = cg_gep_c(c, c->stats, 8 * k);
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, LLVMBuildLoad2(c->b, c->t_i64, p, ""), v, ""), p);
+}
+
+/* Elements of one instance's row of a gate tensor. */
+static int64_t gate_row(const Graph *g, int gate) {
+    const Type *gt = &gval(g, gate)->type;
+    SymInt rows = sym_dim(gt, 0);
+    int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1); /* rows at batch 1 */
+    return type_numel(gt, 1) / nrows1;
+}
+
+/* Does instance r run the guard: gate[r*K + index] >= threshold for one of its terms. */
+static LLVMValueRef guard_active(Cg *c, const Guard *gd, LLVMValueRef r) {
+    LLVMValueRef any = NULL;
+    for (int t = 0; t < gd->nterm; t++) {
+        const GuardTerm *gt = &gd->terms[t];
+        LLVMValueRef idx =
+            LLVMBuildNUWAdd(c->b, LLVMBuildNUWMul(c->b, r, cg_i64(c, gate_row(c->g, gt->gate)), ""),
+                            cg_i64(c, gt->index), "");
+        LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_f32, cg_ptr(c, gt->gate), &idx, 1, "");
+        LLVMValueRef x = LLVMBuildLoad2(c->b, c->t_f32, p, "");
+        LLVMValueRef on = LLVMBuildFCmp(c->b, LLVMRealOGE, x, cg_f32(c, gt->threshold), "");
+        any = any ? LLVMBuildOr(c->b, any, on, "") : on;
+    }
+    return any;
 }
 
 static int emit_nodes(Cg *c, int first, int last) {
@@ -354,6 +375,34 @@ static int64_t guards_scratch_per_batch(const Graph *g) {
     return m;
 }
 
+/* The values a region [first, last) hands to the rest of the graph: the storage owners of
+ * its outputs read after it (or graph outputs) that it produces itself. Returns the count. */
+static int region_results(const Graph *g, int first, int last, int *out) {
+    int nr = 0;
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = gnode(g, i);
+        if ((i >= first && i < last) || n->dead) continue;
+        for (int k = 0; k < n->nin; k++) {
+            int x = n->in[k];
+            int def = x >= 0 ? gval(g, x)->def : -1;
+            if (def < first || def >= last) continue;
+            int o = storage_owner(g, x);
+            int odef = gval(g, o)->def;
+            if (odef < first || odef >= last) continue;
+            bool dup = false;
+            for (int t = 0; t < nr; t++) dup |= out[t] == o;
+            if (!dup) out[nr++] = o;
+        }
+    }
+    for (int i = 0; i < g->noutput; i++) {
+        int o = storage_owner(g, g->outputs[i]), odef = gval(g, o)->def;
+        bool dup = odef < first || odef >= last;
+        for (int t = 0; t < nr; t++) dup |= out[t] == o;
+        if (!dup) out[nr++] = o;
+    }
+    return nr;
+}
+
 /* Copy row r of every gathered input to row j of its compact buffer (gather), or row j of
  * the compact value to row r of `value` (scatter). */
 static void copy_rows(Cg *c, int v, LLVMValueRef dst, LLVMValueRef dst_row, LLVMValueRef src,
@@ -363,24 +412,34 @@ static void copy_rows(Cg *c, int v, LLVMValueRef dst, LLVMValueRef dst_row, LLVM
               cg_gep(c, src, LLVMBuildNUWMul(c->b, src_row, bytes, "")), bytes);
 }
 
-/* Run nodes [first, last) on the compact sub-batch of the `count` active instances
- * (DESIGN.md, "Code generation": gather, run, scatter): the rows of the region's inputs are
- * gathered into the guard scratch, the region runs at batch = count on compact buffers, the
- * value's rows scatter back to their instances, and the inactive rows are zeroed. */
-static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, int64_t k,
-                              LLVMValueRef nrows, LLVMValueRef count, LLVMValueRef scratch) {
+/* Run nodes [first, last) once for the `count` active instances (DESIGN.md, "Code
+ * generation": gather, run, scatter). When every instance is active (`all`) the region runs
+ * in place on the whole batch; otherwise the rows of the region's inputs are first gathered
+ * into the guard scratch, the region runs at batch = count on compact buffers, and the rows
+ * of its results scatter back to their instances (the other rows are left as they are). The
+ * region's code is emitted once; its buffers are selected by `all`. */
+static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, LLVMValueRef nrows,
+                              LLVMValueRef count, LLVMValueRef all, LLVMValueRef scratch) {
     const Graph *g = c->g;
     LLVMValueRef *saved = malloc(sizeof *saved * (size_t)(g->nval + 1));
     int64_t *off = malloc(sizeof *off * (size_t)(g->nval + 1));
-    if (!saved || !off) abort();
+    int *xs = malloc(sizeof *xs * (size_t)(g->nval + 1));
+    LLVMValueRef *compact = malloc(sizeof *compact * (size_t)(g->nval + 1));
+    if (!saved || !off || !xs || !compact) abort();
     memcpy(saved, c->vptr, sizeof *saved * (size_t)g->nval);
     guard_compact_layout(g, first, last, off);
+    for (int v = 0; v < g->nval; v++)
+        compact[v] = off[v] >= 0
+                         ? cg_gep(c, scratch, LLVMBuildNUWMul(c->b, count, cg_i64(c, off[v]), ""))
+                         : NULL;
     LLVMValueRef jslot = cg_alloca(c, 8, 8);
+    LLVMBasicBlockRef gather = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.gather");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.body");
+    LLVMBuildCondBr(c->b, all, body, gather);
 
     /* gather */
+    LLVMPositionBuilderAtEnd(c->b, gather);
     int nx = 0;
-    int *xs = malloc(sizeof *xs * (size_t)(g->nval + 1));
-    if (!xs) abort();
     for (int i = first; i < last; i++) {
         const Node *n = gnode(g, i);
         for (int q = 0; q < n->nin; q++) {
@@ -397,142 +456,239 @@ static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, int64
     CgLoop l = cg_loop_begin(c, nrows, "guard.gather");
     LLVMBasicBlockRef take = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBuildCondBr(c->b, guard_active(c, gd, l.iv, k), take, next);
+    LLVMBuildCondBr(c->b, guard_active(c, gd, l.iv), take, next);
     LLVMPositionBuilderAtEnd(c->b, take);
     LLVMValueRef j = LLVMBuildLoad2(c->b, c->t_i64, jslot, "");
-    for (int t = 0; t < nx; t++) {
-        LLVMValueRef buf =
-            cg_gep(c, scratch, LLVMBuildNUWMul(c->b, count, cg_i64(c, off[xs[t]]), ""));
-        copy_rows(c, xs[t], buf, j, saved[xs[t]], l.iv);
-    }
+    for (int t = 0; t < nx; t++) copy_rows(c, xs[t], compact[xs[t]], j, saved[xs[t]], l.iv);
     LLVMBuildStore(c->b, LLVMBuildNUWAdd(c->b, j, cg_i64(c, 1), ""), jslot);
     LLVMBuildBr(c->b, next);
     LLVMPositionBuilderAtEnd(c->b, next);
     cg_loop_end(c, &l);
-    free(xs);
+    LLVMBuildBr(c->b, body);
 
-    /* run on the compact buffers */
+    /* run: whole-batch buffers if all, else compact ones */
+    LLVMPositionBuilderAtEnd(c->b, body);
     for (int i = first; i < last; i++) {
         const Node *n = gnode(g, i);
         for (int q = 0; q < n->nin + n->nout; q++) {
             int v = q < n->nin ? n->in[q] : n->out[q - n->nin];
             if (v < 0 || c->vptr[v] != saved[v]) continue;
             if (off[v] >= 0)
-                c->vptr[v] =
-                    cg_gep(c, scratch, LLVMBuildNUWMul(c->b, count, cg_i64(c, off[v]), ""));
+                c->vptr[v] = LLVMBuildSelect(c->b, all, saved[v], compact[v], "");
             else if (q >= n->nin && n->in[0] >= 0) /* a view made inside: its source's address */
                 c->vptr[v] = c->vptr[n->in[0]];
         }
     }
-    LLVMValueRef compact_value = c->vptr[gd->value];
+    int nr = region_results(g, first, last, xs);
     LLVMValueRef batch = c->batch;
     c->batch = count;
     int rc = emit_nodes(c, first, last);
     c->batch = batch;
     memcpy(c->vptr, saved, sizeof *saved * (size_t)g->nval);
+
+    /* scatter the results */
+    if (rc == 0 && nr > 0) {
+        LLVMBasicBlockRef scatter = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.scatter");
+        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBuildCondBr(c->b, all, done, scatter);
+        LLVMPositionBuilderAtEnd(c->b, scatter);
+        LLVMBuildStore(c->b, cg_i64(c, 0), jslot);
+        CgLoop s = cg_loop_begin(c, nrows, "guard.scatter");
+        LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBuildCondBr(c->b, guard_active(c, gd, s.iv), put, cont);
+        LLVMPositionBuilderAtEnd(c->b, put);
+        j = LLVMBuildLoad2(c->b, c->t_i64, jslot, "");
+        for (int t = 0; t < nr; t++) copy_rows(c, xs[t], cg_ptr(c, xs[t]), s.iv, compact[xs[t]], j);
+        LLVMBuildStore(c->b, LLVMBuildNUWAdd(c->b, j, cg_i64(c, 1), ""), jslot);
+        LLVMBuildBr(c->b, cont);
+        LLVMPositionBuilderAtEnd(c->b, cont);
+        cg_loop_end(c, &s);
+        LLVMBuildBr(c->b, done);
+        LLVMPositionBuilderAtEnd(c->b, done);
+    }
     free(saved);
     free(off);
-    if (rc < 0) return -1;
+    free(xs);
+    free(compact);
+    return rc;
+}
 
-    /* scatter the value, zero the inactive rows */
-    LLVMValueRef vbytes = cg_i64(c, bytes_per_instance(g, gd->value));
-    LLVMBuildStore(c->b, cg_i64(c, 0), jslot);
-    CgLoop s = cg_loop_begin(c, nrows, "guard.scatter");
-    LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+/* Must the rows of a branch value be zero where the branch did not run? Not when every
+ * reader is a BranchSum (which adds only the rows of live branches). */
+static bool value_needs_zero(const Graph *g, int value) {
+    if (gval(g, value)->flags & VAL_OUTPUT) return true;
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead || n->op == OP_BranchSum) continue;
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] == value && gval(g, value)->def != i) return true;
+    }
+    return false;
+}
+
+/* Zero the rows of `v` of the instances that do not run guard gd. */
+static void zero_inactive_rows(Cg *c, const Guard *gd, int v, LLVMValueRef nrows, int64_t row) {
+    CgLoop z = cg_loop_begin(c, nrows, "guard.zero");
     LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBuildCondBr(c->b, guard_active(c, gd, s.iv, k), put, zero);
-    LLVMPositionBuilderAtEnd(c->b, put);
-    j = LLVMBuildLoad2(c->b, c->t_i64, jslot, "");
-    copy_rows(c, gd->value, cg_ptr(c, gd->value), s.iv, compact_value, j);
-    LLVMBuildStore(c->b, LLVMBuildNUWAdd(c->b, j, cg_i64(c, 1), ""), jslot);
-    LLVMBuildBr(c->b, cont);
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBuildCondBr(c->b, guard_active(c, gd, z.iv), next, zero);
     LLVMPositionBuilderAtEnd(c->b, zero);
-    cg_memset0(c, cg_gep(c, cg_ptr(c, gd->value), LLVMBuildNUWMul(c->b, s.iv, vbytes, "")), vbytes);
-    LLVMBuildBr(c->b, cont);
-    LLVMPositionBuilderAtEnd(c->b, cont);
-    cg_loop_end(c, &s);
+    LLVMValueRef off = LLVMBuildNUWMul(c->b, z.iv, cg_i64(c, row), "");
+    cg_memset0(c, cg_gep(c, cg_ptr(c, v), off), cg_i64(c, row));
+    LLVMBuildBr(c->b, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+    cg_loop_end(c, &z);
+}
+
+/* The batch rows of a guard's gates (all terms must agree), or a diagnostic. */
+static int guard_check(Cg *c, const Guard *gd, SymInt *rows) {
+    const Graph *g = c->g;
+    for (int t = 0; t < gd->nterm; t++) {
+        const GuardTerm *gt = &gd->terms[t];
+        const Type *ty = &gval(g, gt->gate)->type;
+        if (ty->dtype != DT_F32 || ty->rank < 1)
+            return diag(c->d, "guard '%s': gate '%s' must be a float tensor [N, K]", gd->name,
+                        gval(g, gt->gate)->name);
+        SymInt r = sym_dim(ty, 0);
+        if (t == 0) *rows = r;
+        if (r.n != rows->n || r.k != rows->k)
+            return diag(c->d, "guard '%s': gates differ in batch dim", gd->name);
+        if (!cg_ptr(c, gt->gate))
+            return diag(c->d, "guard '%s': gate '%s' has no storage", gd->name,
+                        gval(g, gt->gate)->name);
+        int64_t k = gate_row(g, gt->gate);
+        if (gt->index < 0 || gt->index >= k)
+            return diag(c->d, "guard '%s': index %d out of the gate's %" PRId64 " elements",
+                        gd->name, gt->index, k);
+    }
+    if (gd->value >= 0) {
+        const Type *vt = &gval(g, gd->value)->type;
+        const Type *gt = &gval(g, gd->terms[0].gate)->type;
+        if (vt->rank < 1 || vt->dims[0] != gt->dims[0])
+            return diag(c->d, "guard '%s': value '%s' and gate '%s' differ in batch dim", gd->name,
+                        gval(g, gd->value)->name, gval(g, gd->terms[0].gate)->name);
+        if (!cg_ptr(c, gd->value)) return diag(c->d, "guard '%s': value has no storage", gd->name);
+    }
     return 0;
 }
 
 /* Nodes [first, last) all belong to guard gid: the thresholded network of DESIGN.md
- * ("Branch annotations"): instance r runs the region iff gate[r][index] >= threshold, and
- * the region's `value` is zero for the others. At run time, by the number of active
- * instances: none — the region is jumped over and `value` zeroed; all — it runs densely;
- * some — with a symbolic batch on the compact sub-batch of the active instances
- * (emit_nodes_compact), with a fixed batch densely; then
- * the inactive rows of `value` are zeroed. */
+ * ("Branch annotations"): instance r runs the region iff one of its terms holds, and a
+ * branch's `value` is zero for the others (unless only BranchSums read it). At run time, by
+ * the number of active instances: none — the region is jumped over; some or all — with a
+ * symbolic batch on the active instances (emit_nodes_compact), with a fixed batch densely. */
 static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scratch) {
     const Graph *g = c->g;
     const Guard *gd = &g->guards[gid];
-    if (gd->threshold <= 0) return emit_nodes(c, first, last); /* dense by definition */
-    const Type *gt = &gval(g, gd->gate)->type;
-    if (gt->dtype != DT_F32 || gt->rank < 1)
-        return diag(c->d, "guard '%s': gate '%s' must be a float tensor [N, K]", gd->name,
-                    gval(g, gd->gate)->name);
-    SymInt rows = sym_dim(gt, 0);
+    bool dense = true;
+    for (int t = 0; t < gd->nterm; t++) dense &= gd->terms[t].threshold <= 0;
+    if (dense) { /* dense by definition */
+        SymInt r0 = sym_dim(&gval(g, gd->terms[0].gate)->type, 0);
+        LLVMValueRef all = r0.n || r0.k ? cg_sym(c, r0) : cg_i64(c, 1);
+        if (gd->value >= 0) stats_add(c, 1, all);
+        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, gd->flops), ""));
+        return emit_nodes(c, first, last);
+    }
+    SymInt rows;
+    if (guard_check(c, gd, &rows) < 0) return -1;
     int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1); /* rows at batch 1 */
-    int64_t k = type_numel(gt, 1) / nrows1;
-    bool owns_value = false;
-    for (int i = first; i < last; i++)
-        for (int j = 0; j < gnode(g, i)->nout; j++)
-            if (gnode(g, i)->out[j] == gd->value) owns_value = true;
-    const Type *vt = &gval(g, gd->value)->type;
-    if (owns_value && (vt->rank < 1 || vt->dims[0] != gt->dims[0]))
-        return diag(c->d, "guard '%s': value '%s' and gate '%s' differ in batch dim", gd->name,
-                    gval(g, gd->value)->name, gval(g, gd->gate)->name);
-    if (!cg_ptr(c, gd->gate) || (owns_value && !cg_ptr(c, gd->value)))
-        return diag(c->d, "guard '%s': gate or value has no storage", gd->name);
-    if (gd->index < 0 || gd->index >= k)
-        return diag(c->d, "guard '%s': index %d out of the gate's %" PRId64 " elements", gd->name,
-                    gd->index, k);
+    bool zero = gd->value >= 0 && value_needs_zero(g, gd->value);
+    int64_t vrow = gd->value >= 0 ? type_bytes(&gval(g, gd->value)->type, 1) / nrows1 : 0;
 
     /* count = number of active instances */
     LLVMValueRef nrows = cg_sym(c, rows);
     LLVMValueRef cnt = cg_alloca(c, 8, 8);
     LLVMBuildStore(c->b, cg_i64(c, 0), cnt);
     CgLoop l = cg_loop_begin(c, nrows, "guard.count");
-    LLVMValueRef act = LLVMBuildZExt(c->b, guard_active(c, gd, l.iv, k), c->t_i64, "");
+    LLVMValueRef act = LLVMBuildZExt(c->b, guard_active(c, gd, l.iv), c->t_i64, "");
     LLVMBuildStore(c->b, LLVMBuildAdd(c->b, LLVMBuildLoad2(c->b, c->t_i64, cnt, ""), act, ""), cnt);
     cg_loop_end(c, &l);
     LLVMValueRef count = LLVMBuildLoad2(c->b, c->t_i64, cnt, "active");
+    if (gd->value >= 0) {
+        stats_add(c, 1, count);
+        stats_add(c, 2, LLVMBuildSub(c->b, nrows, count, ""));
+    }
+    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, gd->flops), ""));
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.none");
-    LLVMBasicBlockRef all = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.all");
-    LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.some");
+    LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.run");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.join");
-    LLVMBasicBlockRef notnone = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, count, cg_i64(c, 0), ""), none, notnone);
-    LLVMPositionBuilderAtEnd(c->b, notnone);
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, count, nrows, ""), all, some);
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, count, cg_i64(c, 0), ""), none, some);
 
     LLVMPositionBuilderAtEnd(c->b, none);
-    if (owns_value) cg_memset0(c, cg_ptr(c, gd->value), cg_bytes(c, gd->value));
-    LLVMBuildBr(c->b, join);
-
-    LLVMPositionBuilderAtEnd(c->b, all);
-    if (emit_nodes(c, first, last) < 0) return -1;
+    if (zero) cg_memset0(c, cg_ptr(c, gd->value), cg_bytes(c, gd->value));
     LLVMBuildBr(c->b, join);
 
     LLVMPositionBuilderAtEnd(c->b, some);
-    if (rows.n && owns_value && storage_owner(g, gd->value) == gd->value) {
-        if (emit_nodes_compact(c, first, last, gd, k, nrows, count, scratch) < 0) return -1;
+    LLVMValueRef all = LLVMBuildICmp(c->b, LLVMIntEQ, count, nrows, "all");
+    if (rows.n && (gd->value < 0 || storage_owner(g, gd->value) == gd->value)) {
+        if (emit_nodes_compact(c, first, last, gd, nrows, count, all, scratch) < 0) return -1;
     } else if (emit_nodes(c, first, last) < 0) {
         return -1;
-    } else if (owns_value) {
-        int64_t row = type_bytes(vt, 1) / nrows1;
-        CgLoop z = cg_loop_begin(c, nrows, "guard.zero");
-        LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBuildCondBr(c->b, guard_active(c, gd, z.iv, k), next, zero);
-        LLVMPositionBuilderAtEnd(c->b, zero);
-        LLVMValueRef off = LLVMBuildNUWMul(c->b, z.iv, cg_i64(c, row), "");
-        cg_memset0(c, cg_gep(c, cg_ptr(c, gd->value), off), cg_i64(c, row));
-        LLVMBuildBr(c->b, next);
-        LLVMPositionBuilderAtEnd(c->b, next);
-        cg_loop_end(c, &z);
+    }
+    if (zero) {
+        LLVMBasicBlockRef z = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.zero");
+        LLVMBuildCondBr(c->b, all, join, z);
+        LLVMPositionBuilderAtEnd(c->b, z);
+        zero_inactive_rows(c, gd, gd->value, nrows, vrow);
     }
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, join);
+    return 0;
+}
+
+/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs, then each branch
+ * value's rows are added for the instances where its branch ran. */
+static int emit_branch_sum(Cg *c, const Node *n) {
+    const Graph *g = c->g;
+    int y = n->out[0];
+    LLVMValueRef yp = cg_ptr(c, y);
+    if (!yp) return 0;
+    const Type *yt = &gval(g, y)->type;
+    if (yt->dtype != DT_F32) return cg_fail(c, "output is %s, only f32", dtype_name(yt->dtype));
+    int nplain = 0;
+    for (int k = 0; k < n->nin; k++) {
+        int x = n->in[k], gid = -1;
+        for (int q = 0; q < g->nguard; q++)
+            if (g->guards[q].value == x) gid = q;
+        if (gid >= 0 && gval(g, x)->def >= 0 && gnode(g, gval(g, x)->def)->guard == gid) continue;
+        LLVMValueRef xp = cg_ptr(c, x);
+        if (!xp) return cg_fail(c, "input %d has no storage", k);
+        if (cg_may_overlap(c, x, y)) return cg_fail(c, "input %d overlaps the output", k);
+        if (nplain++ == 0) {
+            cg_memcpy(c, yp, xp, cg_bytes(c, y));
+        } else {
+            LLVMValueRef args[3] = {cg_sym(c, sym_prod(yt, 0, yt->rank)), xp, yp};
+            LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+            cg_call(c, "isbrt_acc_f32", c->t_void, 3, ts, args);
+        }
+    }
+    if (nplain == 0) cg_memset0(c, yp, cg_bytes(c, y));
+    for (int k = 0; k < n->nin; k++) {
+        int x = n->in[k], gid = -1;
+        for (int q = 0; q < g->nguard; q++)
+            if (g->guards[q].value == x) gid = q;
+        if (gid < 0 || gval(g, x)->def < 0 || gnode(g, gval(g, x)->def)->guard != gid) continue;
+        const Guard *gd = &g->guards[gid];
+        SymInt rows;
+        if (guard_check(c, gd, &rows) < 0) return -1;
+        int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
+        int64_t row = type_numel(yt, 1) / nrows1;
+        LLVMValueRef xp = cg_ptr(c, x);
+        if (cg_may_overlap(c, x, y)) return cg_fail(c, "input %d overlaps the output", k);
+        CgLoop l = cg_loop_begin(c, cg_sym(c, rows), "bsum.row");
+        LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBuildCondBr(c->b, guard_active(c, gd, l.iv), add, next);
+        LLVMPositionBuilderAtEnd(c->b, add);
+        LLVMValueRef off = LLVMBuildNUWMul(c->b, l.iv, cg_i64(c, row * 4), "");
+        LLVMValueRef args[3] = {cg_i64(c, row), cg_gep(c, xp, off), cg_gep(c, yp, off)};
+        LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+        cg_call(c, "isbrt_acc_f32", c->t_void, 3, ts, args);
+        LLVMBuildBr(c->b, next);
+        LLVMPositionBuilderAtEnd(c->b, next);
+        cg_loop_end(c, &l);
+    }
     return 0;
 }
 
@@ -607,6 +763,8 @@ static int emit_node(Cg *c, int id) {
         r = emit_view(c, n);
     else if (n->op == OP_Shape || n->op == OP_Size)
         r = emit_shape(c, n);
+    else if (n->op == OP_BranchSum)
+        r = emit_branch_sum(c, n);
     else if (cg_is_elementwise(c->g, n))
         r = cg_emit_elementwise(c, n);
     else
@@ -686,12 +844,71 @@ void cg_bail_if(Cg *c, LLVMValueRef bad) {
     LLVMPositionBuilderAtEnd(c->b, ok);
 }
 
-static int emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic,
-                      int64_t fixed) {
+/* A guard region as its own function, called from the entry function: one huge function
+ * with every region's control flow costs the backend (register allocation) far more than the
+ * calls. The region function gets the batch, the input pointers, the workspace, the arena, the
+ * guard scratch and the statistics accumulators, and returns the run's status. */
+static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMValueRef arena,
+                          LLVMValueRef gscratch) {
+    const Graph *g = c->g;
+    LLVMTypeRef pt[6] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
+    char suffix[48];
+    snprintf(suffix, sizeof suffix, ".region%d", c->uid++);
+    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 6, 0), true);
+    LLVMValueRef args[6] = {
+        c->batch, ins ? ins : LLVMConstPointerNull(c->t_ptr), c->ws, arena, gscratch, c->stats};
+    LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, 6, "");
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, RET_OK), ""));
+
+    LLVMBasicBlockRef saved_bb = LLVMGetInsertBlock(c->b);
+    LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, sstats = c->stats;
+    LLVMBasicBlockRef sentry = c->entry;
+    LLVMValueRef *svptr = c->vptr;
+    c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
+    if (!c->vptr) abort();
+    begin_fn(c, f);
+    c->batch = LLVMGetParam(f, 0);
+    c->ws = LLVMGetParam(f, 2);
+    c->stats = LLVMGetParam(f, 5);
+    for (int i = 0; i < g->ninput; i++) {
+        LLVMValueRef idx = cg_i64(c, i);
+        c->vptr[g->inputs[i]] = LLVMBuildLoad2(
+            c->b, c->t_ptr, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, LLVMGetParam(f, 1), &idx, 1, ""),
+            "");
+    }
+    const Guard *gd = &g->guards[gid];
+    for (int t = 0; t < gd->nterm; t++) resolve_ptr(c, LLVMGetParam(f, 3), gd->terms[t].gate, 0);
+    if (gd->value >= 0) resolve_ptr(c, LLVMGetParam(f, 3), gd->value, 0);
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        for (int k = 0; k < n->nin + n->nout; k++) {
+            int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
+            if (v >= 0) resolve_ptr(c, LLVMGetParam(f, 3), v, 0);
+        }
+    }
+    int r = emit_guard_run(c, gid, first, last, LLVMGetParam(f, 4));
+    if (r == 0) LLVMBuildRet(c->b, cg_i32(c, RET_OK));
+    free(c->vptr);
+    c->vptr = svptr;
+    c->fn = sfn;
+    c->entry = sentry;
+    c->batch = sbatch;
+    c->ws = sws;
+    c->stats = sstats;
+    LLVMPositionBuilderAtEnd(c->b, saved_bb);
+    return r;
+}
+
+/* P_run_stats(batch, inputs, outputs, ws, stats): the model. stats (may be NULL) receives
+ * the branch statistics: {branches per instance, branches run, branches skipped (both summed
+ * over instances), FLOPs executed, FLOPs of the dense model (both summed over instances)}. */
+static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic,
+                          int64_t fixed) {
     const Graph *g = c->g;
     begin_fn(c, f);
     LLVMValueRef batch = LLVMGetParam(f, 0), ins = LLVMGetParam(f, 1), outs = LLVMGetParam(f, 2),
-                 ws = LLVMGetParam(f, 3);
+                 ws = LLVMGetParam(f, 3), stats_out = LLVMGetParam(f, 4);
+    c->stats = cg_alloca(c, 5 * 8, 8);
     LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
     if (!symbolic)
         bad = or_bad(c, bad, LLVMBuildICmp(c->b, LLVMIntNE, batch, cg_i64(c, fixed), ""));
@@ -732,6 +949,22 @@ static int emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbo
     cg_bail_if(c, bad);
 
     c->ws = ws;
+    int64_t nbranch = 0, fl_plain = 0, fl_all = 0;
+    for (int i = 0; i < g->nguard; i++) nbranch += g->guards[i].value >= 0;
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead) continue;
+        int64_t f = node_flops(g, n);
+        fl_all += f;
+        if (n->guard < 0) fl_plain += f;
+    }
+    LLVMValueRef inst = batch; /* instances: the batch, or a fixed graph's leading dim */
+    if (!symbolic && g->ninput && gval(g, g->inputs[0])->type.rank > 0)
+        inst = cg_i64(c, gval(g, g->inputs[0])->type.dims[0]);
+    LLVMValueRef init[5] = {cg_i64(c, nbranch), cg_i64(c, 0), cg_i64(c, 0),
+                            LLVMBuildMul(c->b, inst, cg_i64(c, fl_plain), ""),
+                            LLVMBuildMul(c->b, inst, cg_i64(c, fl_all), "")};
+    for (int k = 0; k < 5; k++) LLVMBuildStore(c->b, init[k], cg_gep_c(c, c->stats, 8 * k));
     LLVMValueRef arena = cg_gep(c, ws, scratch);
     /* the guard scratch (emit_nodes_compact) follows the arena */
     LLVMValueRef gscratch =
@@ -756,7 +989,7 @@ static int emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbo
         if (n->guard >= 0 && !n->dead) {
             int j = i + 1;
             while (j < g->nnode && gnode(g, j)->guard == n->guard) j++;
-            rc = emit_guard_run(c, n->guard, i, j, gscratch);
+            rc = emit_region_fn(c, n->guard, i, j, ins, arena, gscratch);
             i = j;
         } else {
             rc = emit_node(c, i);
@@ -774,8 +1007,24 @@ static int emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbo
     }
     free(optr);
     if (rc) return -1;
+    LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stats");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
+    LLVMBuildCondBr(c->b, is_null(c, stats_out), done, put);
+    LLVMPositionBuilderAtEnd(c->b, put);
+    cg_memcpy(c, stats_out, c->stats, cg_i64(c, 5 * 8));
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
     LLVMBuildRet(c->b, cg_i32(c, RET_OK));
     return 0;
+}
+
+/* P_run_v(batch, inputs, outputs, ws) = P_run_stats(..., NULL). */
+static void emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef run_stats) {
+    begin_fn(c, f);
+    LLVMValueRef args[5] = {LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2),
+                            LLVMGetParam(f, 3), LLVMConstPointerNull(c->t_ptr)};
+    LLVMBuildRet(c->b,
+                 LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_stats), run_stats, args, 5, ""));
 }
 
 /* P_run(batch, in0.., out0.., ws): packs the pointers and calls P_run_v. */
@@ -836,9 +1085,10 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenO
 
     int64_t fixed;
     bool symbolic = batch_info(g, &fixed);
-    LLVMTypeRef p4[4] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr};
+    LLVMTypeRef p4[5] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
     LLVMValueRef scratch_fn = add_fn(c, ".scratch", LLVMFunctionType(c->t_i64, NULL, 0, 0), true);
     LLVMValueRef ws_fn = add_fn(c, "_workspace_size", LLVMFunctionType(c->t_i64, p4, 1, 0), false);
+    LLVMValueRef run_stats = add_fn(c, "_run_stats", LLVMFunctionType(c->t_i32, p4, 5, 0), false);
     LLVMValueRef run_v = add_fn(c, "_run_v", LLVMFunctionType(c->t_i32, p4, 4, 0), false);
     int np = 2 + g->ninput + g->noutput;
     LLVMTypeRef *pr = calloc((size_t)np, sizeof *pr);
@@ -847,8 +1097,9 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenO
     LLVMValueRef run = add_fn(c, "_run", LLVMFunctionType(c->t_i32, pr, (unsigned)np, 0), false);
     free(pr);
 
-    int rc = emit_run_v(c, run_v, scratch_fn, symbolic, fixed);
+    int rc = emit_run_stats(c, run_stats, scratch_fn, symbolic, fixed);
     if (rc == 0) {
+        emit_run_v(c, run_v, run_stats);
         emit_scratch_fn(c, scratch_fn);
         emit_workspace_fn(c, ws_fn, scratch_fn, symbolic);
         emit_run(c, run, run_v);

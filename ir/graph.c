@@ -369,8 +369,18 @@ const char *graph_meta(const Graph *g, const char *key) {
 int graph_add_guard(Graph *g, Guard gd) {
     g->guards = grow(g->arena, g->guards, &g->capguard, g->nguard + 1, sizeof *g->guards);
     gd.name = arena_strdup(g->arena, gd.name ? gd.name : "");
+    GuardTerm *t = graph_alloc(g, sizeof *t * (size_t)(gd.nterm > 0 ? gd.nterm : 1));
+    if (gd.nterm > 0) memcpy(t, gd.terms, sizeof *t * (size_t)gd.nterm);
+    gd.terms = t;
     g->guards[g->nguard] = gd;
     return g->nguard++;
+}
+
+void graph_pin_guards(const Graph *g, bool *pinned) {
+    for (int i = 0; i < g->nguard; i++) {
+        for (int t = 0; t < g->guards[i].nterm; t++) pinned[g->guards[i].terms[t].gate] = true;
+        if (g->guards[i].value >= 0) pinned[g->guards[i].value] = true;
+    }
 }
 
 int graph_add_node(Graph *g, int op, const char *name, int nin, const int *in, int nout,
@@ -405,8 +415,11 @@ void graph_replace_uses(Graph *g, int from, int to) {
     bool still = false;
     for (int i = 0; i < g->noutput; i++) still |= g->outputs[i] == from;
     if (!still) g->vals[from].flags &= ~(unsigned)VAL_OUTPUT;
-    for (int i = 0; i < g->nguard; i++)
+    for (int i = 0; i < g->nguard; i++) {
         if (g->guards[i].value == from) g->guards[i].value = to;
+        for (int t = 0; t < g->guards[i].nterm; t++)
+            if (g->guards[i].terms[t].gate == from) g->guards[i].terms[t].gate = to;
+    }
 }
 
 int *graph_use_counts(const Graph *g) {

@@ -187,13 +187,22 @@ typedef struct Node {
     bool dead; /* removed; graph_compact drops it */
 } Node;
 
+typedef struct GuardTerm {
+    int gate;        /* value id of a gate tensor, [N, ...] */
+    int index;       /* element of the instance's gate row (row-major) */
+    float threshold; /* the term holds for instance n iff gate[n][index] >= threshold */
+} GuardTerm;
+
+/* A region of nodes that runs, per instance, only where one of its terms holds. A branch
+ * guard (one term, value >= 0) yields `value`, zero for the other instances. A shared region
+ * (value -1; passes/insert_guards.c) holds nodes that only guarded regions read: its terms
+ * are theirs, and its outputs are defined only for the instances where a term holds. */
 typedef struct Guard {
-    const char *name; /* branch name from the annotation */
-    int gate;         /* value id of the gate tensor, [N, K] */
-    int index;        /* element of the gate row that gates this region */
-    float threshold;  /* region runs for instance n iff gate[n][index] >= threshold */
-    int value;        /* the branch's weighted contribution (zero where skipped) */
-    int64_t flops;    /* static FLOPs of the region per instance */
+    const char *name; /* branch name from the annotation; "shared.<k>" for a shared region */
+    GuardTerm *terms;
+    int nterm;
+    int value;     /* the branch's weighted contribution (zero where skipped); -1 if shared */
+    int64_t flops; /* static FLOPs of the region per instance */
 } Guard;
 
 typedef struct MetaProp {
@@ -234,7 +243,10 @@ void graph_add_input(Graph *g, int v);
 void graph_add_output(Graph *g, int v);
 void graph_set_meta(Graph *g, const char *key, const char *value);
 const char *graph_meta(const Graph *g, const char *key); /* NULL if absent */
+/* Add a guard; its name and terms are copied into the arena. */
 int graph_add_guard(Graph *g, Guard gd);
+/* pinned[v] = true for every guard's gates and value (values passes must keep). */
+void graph_pin_guards(const Graph *g, bool *pinned);
 
 /* Append a node (its outputs' def is set to it). in/out are copied. Returns the node id. */
 int graph_add_node(Graph *g, int op, const char *name, int nin, const int *in, int nout,

@@ -442,19 +442,29 @@ static int parse_node(Parser *P, int guard) {
 
 static int parse_guard(Parser *P) {
     Graph *g = P->g;
-    Guard gd = {0};
+    Guard gd = {.value = -1};
+    GuardTerm terms[64];
     if (!(gd.name = parse_str(P))) return -1;
     if (expect(P, "(")) return -1;
-    if ((gd.gate = parse_ref(P)) < 0) return perr(P, "expected the gate value", NULL);
-    int64_t idx;
-    double thr;
-    if (expect(P, "[") || parse_i64(P, &idx) || expect(P, "]") || expect(P, ">=") ||
-        parse_double(P, &thr) || expect(P, ")"))
-        return -1;
-    gd.index = (int)idx;
-    gd.threshold = (float)thr;
-    if (expect(P, "value") || expect(P, "=")) return -1;
-    if ((gd.value = parse_ref(P)) < 0) return perr(P, "expected the guarded value", NULL);
+    do {
+        GuardTerm *t = &terms[gd.nterm];
+        if (gd.nterm == 64) return perr(P, "more than 64 terms in a guard", NULL);
+        if ((t->gate = parse_ref(P)) < 0) return perr(P, "expected the gate value", NULL);
+        int64_t idx;
+        double thr;
+        if (expect(P, "[") || parse_i64(P, &idx) || expect(P, "]") || expect(P, ">=") ||
+            parse_double(P, &thr))
+            return -1;
+        t->index = (int)idx;
+        t->threshold = (float)thr;
+        gd.nterm++;
+    } while (accept(P, "||"));
+    if (expect(P, ")")) return -1;
+    gd.terms = terms;
+    if (accept(P, "value")) {
+        if (expect(P, "=")) return -1;
+        if ((gd.value = parse_ref(P)) < 0) return perr(P, "expected the guarded value", NULL);
+    }
     if (expect(P, "flops") || expect(P, "=") || parse_i64(P, &gd.flops)) return -1;
     int gid = -1;
     for (int i = 0; i < g->nguard; i++)

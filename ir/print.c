@@ -9,6 +9,7 @@
  *     %y: f32[N,64,112,112] @0 = Conv(%input, %w, _) {group=1, pads=[3,3,3,3]} "conv1"
  *     %a: f32[N,2], %b: f32[N,2] = Split(%x, %s) {axis=1}
  *     guard "cell0.edge1.sep3" (%gate[2] >= 0.5) value=%v flops=1204224 {
+ *     guard "shared.0" (%gate[2] >= 0.5 || %gate[3] >= 0.5) flops=3136 {
  *       %v: f32[N,8,16,16] = Mul(%c, %g2)
  *     }
  *     output %y
@@ -189,11 +190,17 @@ static void print_guard_header(FILE *f, const Graph *g, int gid) {
     fputs("  guard ", f);
     print_str(f, gd->name);
     fputs(" (", f);
-    print_ref(f, g, gd->gate);
-    fprintf(f, "[%d] >= ", gd->index);
-    print_float(f, gd->threshold, false);
-    fputs(") value=", f);
-    print_ref(f, g, gd->value);
+    for (int i = 0; i < gd->nterm; i++) {
+        if (i) fputs(" || ", f);
+        print_ref(f, g, gd->terms[i].gate);
+        fprintf(f, "[%d] >= ", gd->terms[i].index);
+        print_float(f, gd->terms[i].threshold, false);
+    }
+    fputs(")", f);
+    if (gd->value >= 0) {
+        fputs(" value=", f);
+        print_ref(f, g, gd->value);
+    }
     fprintf(f, " flops=%lld {\n", (long long)gd->flops);
 }
 

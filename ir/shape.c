@@ -952,6 +952,7 @@ int infer_node(Graph *g, int node, Diag *d) {
         int dt = n->nout ? gval(g, n->out[0])->type.dtype : DT_UNDEF;
         return rule_broadcast(&c, 0, dt, false);
     }
+    case OP_BranchSum: return rule_broadcast(&c, 0, x->dtype, false);
     case OP_Conv: return rule_conv(&c);
     case OP_BatchNormalization: return rule_batchnorm(&c);
     case OP_Gemm: return rule_gemm(&c);
@@ -1035,6 +1036,7 @@ int64_t node_flops(const Graph *g, const Node *n) {
             if ((s == code || s[-1] == ' ') && *s >= 'A' && *s <= 'Z') ops++;
         return out * (ops ? ops : 1);
     }
+    case OP_BranchSum: return out * (n->nin - 1);
     case OP_Identity:
     case OP_Dropout:
     case OP_Cast: return 0;

@@ -88,22 +88,30 @@ int graph_verify(const Graph *g, bool typed, Diag *d) {
     }
     for (int gi = 0; gi < g->nguard; gi++) {
         const Guard *gd = &g->guards[gi];
-        if (gd->gate < 0 || gd->gate >= g->nval || !def[gd->gate]) {
-            rc = diag(d, "verify: guard '%s' has an undefined gate", gd->name);
+        if (gd->nterm < 1) {
+            rc = diag(d, "verify: guard '%s' has no condition", gd->name);
             goto out;
         }
-        const Type *gt = &gval(g, gd->gate)->type;
-        if (gt->rank >= 2 && gd->index >= 0) {
-            int64_t row = 1;
-            for (int k = 1; k < gt->rank; k++) row *= gt->dims[k];
-            if (gd->index >= row) {
-                rc = diag(d, "verify: guard '%s' index %d is outside its gate row", gd->name,
-                          gd->index);
+        for (int t = 0; t < gd->nterm; t++) {
+            const GuardTerm *gt = &gd->terms[t];
+            if (gt->gate < 0 || gt->gate >= g->nval || !def[gt->gate]) {
+                rc = diag(d, "verify: guard '%s' has an undefined gate", gd->name);
                 goto out;
             }
+            const Type *ty = &gval(g, gt->gate)->type;
+            if (ty->rank >= 2 && gt->index >= 0) {
+                int64_t row = 1;
+                for (int k = 1; k < ty->rank; k++) row *= ty->dims[k];
+                if (gt->index >= row) {
+                    rc = diag(d, "verify: guard '%s' index %d is outside its gate row", gd->name,
+                              gt->index);
+                    goto out;
+                }
+            }
         }
-        if (gd->value < 0 || gd->value >= g->nval) {
-            rc = diag(d, "verify: guard '%s' has no value", gd->name);
+        if (gd->value < 0) continue; /* a shared region */
+        if (gd->value >= g->nval || gd->nterm != 1) {
+            rc = diag(d, "verify: branch guard '%s' needs one term and a value", gd->name);
             goto out;
         }
         int dv = gval(g, gd->value)->def;

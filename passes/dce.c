@@ -38,8 +38,9 @@ static void compact_values(Graph *g, const bool *keep) {
     for (int i = 0; i < g->ninput; i++) g->inputs[i] = map[g->inputs[i]];
     for (int i = 0; i < g->noutput; i++) g->outputs[i] = map[g->outputs[i]];
     for (int i = 0; i < g->nguard; i++) {
-        g->guards[i].gate = map[g->guards[i].gate];
-        g->guards[i].value = map[g->guards[i].value];
+        for (int t = 0; t < g->guards[i].nterm; t++)
+            g->guards[i].terms[t].gate = map[g->guards[i].terms[t].gate];
+        if (g->guards[i].value >= 0) g->guards[i].value = map[g->guards[i].value];
     }
     free(map);
 }
@@ -47,8 +48,8 @@ static void compact_values(Graph *g, const bool *keep) {
 int pass_dce(Graph *g, Diag *d) {
     int *uses = graph_use_counts(g);
     for (int i = 0; i < g->nguard; i++) {
-        uses[g->guards[i].gate]++;
-        uses[g->guards[i].value]++;
+        for (int t = 0; t < g->guards[i].nterm; t++) uses[g->guards[i].terms[t].gate]++;
+        if (g->guards[i].value >= 0) uses[g->guards[i].value]++;
     }
     /* Reverse order: a node's consumers are decided before the node itself. */
     for (int i = g->nnode - 1; i >= 0; i--) {

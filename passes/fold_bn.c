@@ -249,10 +249,7 @@ int pass_fold_bn(Graph *g, Diag *d) {
     int *uses = graph_use_counts(g);
     bool *pinned = calloc((size_t)g->nval + 1, sizeof(bool));
     if (!pinned) abort();
-    for (int i = 0; i < g->nguard; i++) {
-        pinned[g->guards[i].gate] = true;
-        pinned[g->guards[i].value] = true;
-    }
+    graph_pin_guards(g, pinned);
     annot_pin_values(g, pinned);
     /* before[j] = the BN that new node nold + j must precede */
     int *before = NULL, cap = 0, rc = 0;

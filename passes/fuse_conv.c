@@ -242,10 +242,7 @@ int pass_fuse_conv(Graph *g, Diag *d) {
                 x.consumer[n->in[k]] = i;
             }
     }
-    for (int i = 0; i < g->nguard; i++) {
-        x.pinned[g->guards[i].gate] = true;
-        x.pinned[g->guards[i].value] = true;
-    }
+    graph_pin_guards(g, x.pinned);
     annot_pin_values(g, x.pinned);
     for (int i = 0; i < g->nnode; i++) {
         const Node *n = gnode(g, i);

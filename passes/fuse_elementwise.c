@@ -223,10 +223,7 @@ int pass_fuse_elementwise(Graph *g, Diag *d) {
     bool *pinned = calloc((size_t)g->nval + 1, sizeof(bool));
     int *absorbed = malloc(sizeof(int) * ((size_t)g->nnode + 1));
     if (!pinned || !absorbed) abort();
-    for (int i = 0; i < g->nguard; i++) {
-        pinned[g->guards[i].gate] = true;
-        pinned[g->guards[i].value] = true;
-    }
+    graph_pin_guards(g, pinned);
     annot_pin_values(g, pinned);
     /* Consumers before producers, so a producer is absorbed by the tree that reads it. */
     for (int r = g->nnode - 1; r >= 0; r--) {

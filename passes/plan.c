@@ -121,8 +121,8 @@ int pass_plan(Graph *g, Diag *d) {
         if (n->dead) continue;
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] >= 0 && last[root[n->in[k]]] < i) last[root[n->in[k]]] = i;
-        if (n->guard >= 0) {
-            int gate = root[g->guards[n->guard].gate];
+        for (int t = 0; n->guard >= 0 && t < g->guards[n->guard].nterm; t++) {
+            int gate = root[g->guards[n->guard].terms[t].gate];
             if (last[gate] < guard_end[n->guard]) last[gate] = guard_end[n->guard];
         }
     }

@@ -1,5 +1,6 @@
 /* act.c — activations (ONNX Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh and
- * the SiLU pattern x * Sigmoid(x)) and the bias/residual/activation epilogue of conv and gemm.
+ * the SiLU pattern x * Sigmoid(x)), the bias/residual/activation epilogue of conv and gemm,
+ * and the accumulation of branch contributions.
  * The loops live in internal.h; these are the out-of-line, AVX2-cloned entry points. */
 
 #include "internal.h"
@@ -11,4 +12,8 @@ ISBRT_CLONES void isbrt_act_apply(const isbrt_actp *act, float *x, int64_t count
 ISBRT_CLONES void isbrt__epilogue(float *y, int64_t len, float bias, const float *res,
                                   const isbrt_actp *act) {
     isbrt__epilogue_inline(y, len, bias, res, act);
+}
+
+ISBRT_CLONES void isbrt_acc_f32(int64_t n, const float *restrict x, float *restrict y) {
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

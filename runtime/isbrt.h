@@ -168,6 +168,9 @@ void isbrt_pad(int32_t rank, const int64_t *in_dims, const int64_t *pads, int32_
 /* Fill `count` elements of size elem_size with *value. */
 void isbrt_fill(int64_t count, int64_t elem_size, const void *value, void *dst);
 
+/* y[i] += x[i] for i < n (a branch's contribution to a BranchSum). */
+void isbrt_acc_f32(int64_t n, const float *x, float *y);
+
 /* ---- Threads ----------------------------------------------------------------------------
  * Number of threads the kernels (and OpenBLAS) may use; <= 0 means all cores. This sets
  * OpenBLAS's own (process-wide) setting, the one piece of state the runtime does not own. */

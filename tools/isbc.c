@@ -434,6 +434,7 @@ typedef struct Prepared {
     void **out; /* g->noutput buffers */
     int nuser;  /* the model's own outputs: the first nuser (then gates, with --stats) */
     void *ws;
+    int64_t stats[5]; /* of the last run (P_run_stats) */
 } Prepared;
 
 static void prepared_free(Prepared *p) {
@@ -535,7 +536,7 @@ static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
 static int run_once(Prepared *p, Diag *d) {
     const void *ins[MAX_FILES];
     for (int i = 0; i < p->g->ninput && i < MAX_FILES; i++) ins[i] = p->in[i].data;
-    int rc = jit_run(p->jit, p->batch, ins, p->out, p->ws);
+    int rc = jit_run_stats(p->jit, p->batch, ins, p->out, p->ws, p->stats);
     if (rc) return diag(d, "the compiled model rejected its arguments (status %d)", rc);
     return 0;
 }
@@ -566,8 +567,27 @@ static void print_summary(const Graph *g, int i, const void *data, int64_t batch
 static int64_t graph_flops(const Graph *g);
 
 /* --stats: per instance, the branches run and skipped (mask in isb.branches order, 1 =
- * skipped) and the FLOPs executed, from the gate values the compiled model computed and
- * the guards it was compiled with; then one summary line. */
+ * skipped) and the FLOPs executed (every region whose terms all fail is skipped), from the
+ * gate values the compiled model computed and the guards it was compiled with; then the
+ * totals the generated code counted itself (P_run_stats). */
+static bool term_holds(const Prepared *p, const GuardTerm *t, int64_t n) {
+    const Graph *g = p->g;
+    for (int k = 0; k < g->noutput; k++) {
+        if (g->outputs[k] != t->gate) continue;
+        const Type *ty = &gval(g, t->gate)->type;
+        int64_t row = type_has_batch(ty) ? type_numel(ty, 1)
+                                         : type_numel(ty, 1) / (ty->dims[0] ? ty->dims[0] : 1);
+        return ((const float *)p->out[k])[n * row + t->index] >= t->threshold;
+    }
+    return true; /* not an output: counted as run */
+}
+
+static bool guard_holds(const Prepared *p, const Guard *gd, int64_t n) {
+    for (int t = 0; t < gd->nterm; t++)
+        if (gd->terms[t].threshold <= 0 || term_holds(p, &gd->terms[t], n)) return true;
+    return false;
+}
+
 static void print_stats(const Prepared *p) {
     const Graph *g = p->g;
     Diag d;
@@ -575,54 +595,35 @@ static void print_stats(const Prepared *p) {
     int nb = annot_branches((Graph *)g, &bs, &d);
     if (nb < 0) nb = 0;
     int *gid = calloc((size_t)nb + 1, sizeof *gid);
-    const float **gate = calloc((size_t)nb + 1, sizeof *gate);
-    int64_t *row = calloc((size_t)nb + 1, sizeof *row);
     char *mask = malloc((size_t)nb + 1);
-    if (!gid || !gate || !row || !mask) abort();
+    if (!gid || !mask) abort();
     for (int i = 0; i < nb; i++) {
         gid[i] = -1;
         for (int k = 0; k < g->nguard; k++)
             if (strcmp(g->guards[k].name, bs[i].name) == 0) gid[i] = k;
-        if (gid[i] < 0 || g->guards[gid[i]].threshold <= 0) {
-            gid[i] = -1;
-            continue;
-        }
-        const Guard *gd = &g->guards[gid[i]];
-        for (int k = 0; k < g->noutput; k++)
-            if (g->outputs[k] == gd->gate) gate[i] = p->out[k];
-        const Type *t = &gval(g, gd->gate)->type;
-        row[i] =
-            type_has_batch(t) ? type_numel(t, 1) : type_numel(t, 1) / (t->dims[0] ? t->dims[0] : 1);
-        if (!gate[i]) gid[i] = -1;
     }
-    int64_t dense = graph_flops(g), total = 0, tskip = 0;
+    int64_t dense = graph_flops(g);
     for (int64_t n = 0; n < p->batch; n++) {
         int skipped = 0;
         int64_t flops = dense;
+        for (int k = 0; k < g->nguard; k++)
+            if (!guard_holds(p, &g->guards[k], n)) flops -= g->guards[k].flops;
         for (int i = 0; i < nb; i++) {
-            bool skip = false;
-            if (gid[i] >= 0) {
-                const Guard *gd = &g->guards[gid[i]];
-                skip = !(gate[i][n * row[i] + gd->index] >= gd->threshold);
-                if (skip) flops -= gd->flops;
-            }
+            bool skip = gid[i] >= 0 && !guard_holds(p, &g->guards[gid[i]], n);
             mask[i] = skip ? '1' : '0';
             skipped += skip;
         }
         mask[nb] = 0;
-        total += flops;
-        tskip += skipped;
         printf("stats.instance %lld run=%d skipped=%d flops=%lld mask=%s\n", (long long)n,
                nb - skipped, skipped, (long long)flops, mask);
     }
+    const int64_t *st = p->stats;
     printf("stats: %lld instance%s, %d branches, mean skipped %.2f, mean FLOPs %.0f of %lld dense "
            "(%.3f)\n",
-           (long long)p->batch, p->batch == 1 ? "" : "s", nb, (double)tskip / (double)p->batch,
-           (double)total / (double)p->batch, (long long)dense,
-           dense ? (double)total / (double)p->batch / (double)dense : 1.0);
+           (long long)p->batch, p->batch == 1 ? "" : "s", nb, (double)st[2] / (double)p->batch,
+           (double)st[3] / (double)p->batch, (long long)dense,
+           st[4] ? (double)st[3] / (double)st[4] : 1.0);
     free(gid);
-    free(gate);
-    free(row);
     free(mask);
 }
 

@@ -637,12 +637,19 @@ static void ref_guard(const Graph *g, int64_t b, void **in, void **out) {
             y[n * 8 + i] = gate[n * 2 + 1] >= 0.2f ? v * gate[n * 2 + 1] : 0;
         }
 }
+
+/* A branch guard with one term: gate[n][index] >= threshold. */
+static int add_guard(Graph *g, const char *name, int gate, int index, float threshold, int value) {
+    GuardTerm t = {gate, index, threshold};
+    return graph_add_guard(g, (Guard){.name = name, .terms = &t, .nterm = 1, .value = value});
+}
+
 static void t_guard(T *t) {
     Graph *g = graph_new("guard");
     int x = in(g, "x", ty(DT_F32, 2, N, 8)), gate = in(g, "gate", ty(DT_F32, 2, N, 2));
     int r = val(g, "r", ty(DT_F32, 2, N, 8)), gs = val(g, "gs", ty(DT_F32, 2, N, 1)),
         v = val(g, "v", ty(DT_F32, 2, N, 8));
-    int gid = graph_add_guard(g, (Guard){"b1", gate, 1, 0.2f, v, 0});
+    int gid = add_guard(g, "b1", gate, 1, 0.2f, v);
     Node *n = node(g, OP_Relu, 1, &x, 1, &r);
     n->guard = gid;
     int64_t st[1] = {1}, en[1] = {2}, ax[1] = {1};
@@ -699,8 +706,8 @@ static void t_guard2(T *t) {
         v1 = val(g, "v1", ty(DT_F32, 4, N, 3, 5, 5));
     int xf = val(g, "xf", ty(DT_F32, 2, N, 50)), mm = val(g, "mm", ty(DT_F32, 2, N, 4)),
         g0 = val(g, "g0", ty(DT_F32, 2, N, 1)), v2 = val(g, "v2", ty(DT_F32, 2, N, 4));
-    int gid1 = graph_add_guard(g, (Guard){"b1", gate, 1, 0.5f, v1, 0});
-    int gid0 = graph_add_guard(g, (Guard){"b0", gate, 0, 0.5f, v2, 0});
+    int gid1 = add_guard(g, "b1", gate, 1, 0.5f, v1);
+    int gid0 = add_guard(g, "b0", gate, 0, 0.5f, v2);
     node_set_int(g, node(g, OP_Flatten, 1, &x, 1, &xf), "axis", 1);
     Node *n = node(g, OP_Conv, 2, (int[]){x, w}, 1, &r);
     node_set_ints(g, n, "kernel_shape", (int64_t[]){3, 3}, 2);

@@ -1,4 +1,4 @@
-/* onnx_import.c — an ONNX ModelProto (opsets 7-17 of the default domain) into a Graph.
+/* onnx_import.c — an ONNX ModelProto (opsets 1-17 of the default domain) into a Graph.
  * Initializers and Constant nodes become constants; other nodes are looked up in ir/ops.def
  * and their attributes checked against its schema; old opset forms are normalised
  * (normalize.c). Types come from the model's inputs, outputs and value_info where given; a
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPSET_MIN = 7, OPSET_MAX = 17 };
+enum { OPSET_MIN = 1, OPSET_MAX = 17 };
 
 typedef struct Importer {
     Graph *g;
@@ -149,7 +149,10 @@ static int import_attr(Importer *im, int node, int op, const Onnx__NodeProto *np
     const char *aname = a->name ? a->name : "";
     const char *opname = op_info(op)->name;
     int kind = aname[0] == '_' ? -1 : op_attr_kind(op, aname);
-    if (kind < 0 && normalize_ignores_attr(op, aname)) return 0;
+    int have = proto_attr_kind(a);
+    /* An attribute of an old version of the op (an empty list may carry no kind: ints). */
+    int old_kind = have >= 0 ? have : ATTR_INTS;
+    if (kind != have && normalize_legacy_attr(op, aname, old_kind, g->opset)) kind = old_kind;
     if (kind < 0 || kind == ATTR_GRAPH)
         return diag(im->d, "unsupported: %s attribute '%s' (opset %d) at node '%s'", opname, aname,
                     g->opset, lab);
@@ -158,7 +161,6 @@ static int import_attr(Importer *im, int node, int op, const Onnx__NodeProto *np
                     "unsupported: %s attribute '%s' refers to a function attribute "
                     "(opset %d) at node '%s'",
                     opname, aname, g->opset, lab);
-    int have = proto_attr_kind(a);
     /* An empty list has no field to tell its kind by. */
     bool empty_list = !a->has_type && have < 0 &&
                       (kind == ATTR_INTS || kind == ATTR_FLOATS || kind == ATTR_STRINGS);
@@ -402,6 +404,8 @@ static int import_graph(Importer *im, const Onnx__ModelProto *m) {
 
     for (size_t i = 0; i < gp->n_node; i++)
         if (import_node(im, m, gp->node[i], (int)i) < 0) return -1;
+    /* normalize_node may append nodes (opsets < 7); restore execution order. */
+    if (graph_compact(g, im->d) < 0) return -1;
 
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = gp->output[i]->name ? gp->output[i]->name : "";
@@ -430,7 +434,15 @@ Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d) {
     if (!m->graph) {
         diag(d, "%s: the model has no graph", path);
     } else if (opset < 0) {
-        diag(d, "%s: the model imports no opset of the default ONNX domain", path);
+        /* e.g. only ai.onnx.preview.training (Adagrad, Adam, Momentum): name the domain */
+        const Onnx__OperatorSetIdProto *other = m->n_opset_import ? m->opset_import[0] : NULL;
+        if (other && other->domain)
+            diag(d,
+                 "%s: unsupported: domain '%s' (opset %lld); the model imports no opset of the "
+                 "default ONNX domain",
+                 path, other->domain, (long long)other->version);
+        else
+            diag(d, "%s: the model imports no opset of the default ONNX domain", path);
     } else if (opset < OPSET_MIN || opset > OPSET_MAX) {
         diag(d, "%s: unsupported: opset %lld (isbc supports opsets %d-%d)", path, (long long)opset,
              OPSET_MIN, OPSET_MAX);

@@ -343,6 +343,31 @@ static const ShapeOverride *find_override(const ImportOptions *o, const char *na
     return s;
 }
 
+static const InputBinding *find_binding(const ImportOptions *o, const char *name) {
+    const InputBinding *b = NULL;
+    for (int i = 0; o && i < o->nbinds; i++)
+        if (!strcmp(o->binds[i].name, name)) b = &o->binds[i];
+    return b;
+}
+
+/* --bind: graph input vi (declared type t) becomes a constant holding b->value. */
+static int bind_input(Importer *im, const Onnx__ValueInfoProto *vi, const Type *t,
+                      const InputBinding *b) {
+    const Type *bt = &b->value->type;
+    bool ok = bt->dtype == t->dtype && (t->rank == IR_RANK_UNKNOWN || t->rank == bt->rank);
+    for (int k = 0; ok && t->rank != IR_RANK_UNKNOWN && k < t->rank; k++)
+        ok = t->dims[k] < 0 || t->dims[k] == bt->dims[k];
+    if (!ok) {
+        char want[128], got[128];
+        return diag(im->d, "--bind %s=%s: the file holds %s, the graph input '%s' is %s", b->name,
+                    b->file, type_str(bt, got, sizeof got), vi->name,
+                    type_str(t, want, sizeof want));
+    }
+    if (find_override(im->opts, vi->name))
+        return diag(im->d, "--bind %s: the input also has a --shape; give one of them", b->name);
+    return add_const(im, vi->name, *bt, b->value->data) < 0 ? -1 : 0;
+}
+
 static int import_graph(Importer *im, const Onnx__ModelProto *m) {
     Graph *g = im->g;
     const Onnx__GraphProto *gp = m->graph;
@@ -373,6 +398,11 @@ static int import_graph(Importer *im, const Onnx__ModelProto *m) {
         if (v >= 0) return diag(im->d, "graph input '%s' is listed twice", name);
         Type t;
         if (vi_type(im, vi, true, &t) < 0) return -1;
+        const InputBinding *b = find_binding(im->opts, name);
+        if (b) {
+            if (bind_input(im, vi, &t, b) < 0) return -1;
+            continue;
+        }
         const ShapeOverride *s = find_override(im->opts, name);
         if (s) {
             if (t.rank != IR_RANK_UNKNOWN && t.rank != s->rank)
@@ -390,6 +420,17 @@ static int import_graph(Importer *im, const Onnx__ModelProto *m) {
         for (int j = 0; j < g->ninput; j++) is_input |= g->inputs[j] == v;
         if (v < 0 || !is_input)
             return diag(im->d, "--shape %s: the model has no graph input named '%s'", name, name);
+    }
+    for (int i = 0; im->opts && i < im->opts->nbinds; i++) {
+        const char *name = im->opts->binds[i].name;
+        int v = graph_find_value(g, name);
+        bool bound = false;
+        for (size_t j = 0; j < gp->n_input; j++)
+            bound |= gp->input[j]->name && !strcmp(gp->input[j]->name, name);
+        for (size_t j = 0; bound && j < gp->n_initializer; j++)
+            bound = strcmp(gp->initializer[j]->name, name) != 0;
+        if (v < 0 || !bound)
+            return diag(im->d, "--bind %s: the model has no graph input named '%s'", name, name);
     }
 
     /* Declared types of intermediate values and outputs. */

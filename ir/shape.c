@@ -101,13 +101,22 @@ static int norm_axis(Ctx *c, int64_t a, int rank, int *out) {
     return 0;
 }
 
+/* Input i (named `what` in messages) is not a constant. When it is a graph input, the
+ * message names the driver option that makes it one. */
+static int non_constant(Ctx *c, int i, const char *what) {
+    const Value *v = gval(c->g, c->n->in[i]);
+    if (!(v->flags & VAL_INPUT))
+        return diag(c->d, "unsupported: %s with a non-constant %s (opset %d) at node '%s'", c->op,
+                    what, c->g->opset, c->label);
+    return diag(c->d,
+                "unsupported: %s with a non-constant %s (opset %d) at node '%s'; it is the graph "
+                "input '%s': give its value at compile time with --bind %s=FILE",
+                c->op, what, c->g->opset, c->label, v->name, v->name);
+}
+
 /* Ints from constant input i (what: its name for messages). -1 with d set if not constant. */
 static int const_input(Ctx *c, int i, const char *what, int64_t *out, int *count) {
-    if (!value_const_ints(c->g, c->n->in[i], out, MAXV, count)) {
-        char buf[128];
-        snprintf(buf, sizeof buf, "with a non-constant %s", what);
-        return unsupported(c, buf);
-    }
+    if (!value_const_ints(c->g, c->n->in[i], out, MAXV, count)) return non_constant(c, i, what);
     return 0;
 }
 
@@ -815,11 +824,8 @@ static bool const_scalar(const Graph *g, int v, double *out) {
 static int rule_range(Ctx *c) {
     double v[3];
     static const char *const what[3] = {"start", "limit", "delta"};
-    for (int i = 0; i < 3; i++) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "with a non-constant %s", what[i]);
-        if (!const_scalar(c->g, c->n->in[i], &v[i])) return unsupported(c, buf);
-    }
+    for (int i = 0; i < 3; i++)
+        if (!const_scalar(c->g, c->n->in[i], &v[i])) return non_constant(c, i, what[i]);
     if (v[2] == 0) return fail(c, "delta is 0");
     double len = ceil((v[1] - v[0]) / v[2]);
     int64_t n = len > 0 ? (int64_t)len : 0;

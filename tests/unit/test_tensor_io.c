@@ -490,7 +490,7 @@ static void test_types_and_constants(void) {
     ShapeOverride s = {.name = "x"};
     Diag d;
     CHECK(parse_dims("4x3x16x8", &s, &d) == 0);
-    ImportOptions o = {&s, 1};
+    ImportOptions o = {.shapes = &s, .nshapes = 1};
     g = import(data_dir, "typed.onnx", &o);
     if (g) {
         x = &gval(g, g->inputs[0])->type;

@@ -331,6 +331,20 @@ static int rule_batchnorm(Ctx *c) {
     return 0;
 }
 
+/* InstanceNormalization-6: x [N, C, D1...], scale and B [C]; y like x. */
+static int rule_instance_norm(Ctx *c) {
+    const Type *x = tin(c, 0);
+    char b1[128], b2[128];
+    if (x->rank < 2) return fail(c, "input %s has no channel dim", tstr(x, b1));
+    for (int i = 1; i < 3; i++) {
+        const Type *p = tin(c, i);
+        if (p->rank != 1 || p->dims[0] != x->dims[1] || p->dtype != x->dtype)
+            return fail(c, "parameter %d %s does not match input %s", i, tstr(p, b1), tstr(x, b2));
+    }
+    set_out(c, 0, *x);
+    return 0;
+}
+
 /* ---- matrix products --------------------------------------------------------------------- */
 
 static int no_batch_after_0(Ctx *c, const Type *t) {
@@ -960,6 +974,7 @@ int infer_node(Graph *g, int node, Diag *d) {
     }
     case OP_Conv: return rule_conv(&c);
     case OP_BatchNormalization: return rule_batchnorm(&c);
+    case OP_InstanceNormalization: return rule_instance_norm(&c);
     case OP_Gemm: return rule_gemm(&c);
     case OP_MatMul: return rule_matmul(&c);
     case OP_MaxPool:
@@ -1034,6 +1049,7 @@ int64_t node_flops(const Graph *g, const Node *n) {
     case OP_Softmax:
     case OP_LogSoftmax: return 5 * out;
     case OP_BatchNormalization: return 2 * out;
+    case OP_InstanceNormalization: return 6 * out; /* mean, variance, scale and shift */
     case OP_Elementwise: { /* one FLOP per element per op in the postfix program */
         const char *code = attr_string(n, "_code", "");
         int64_t ops = 0;

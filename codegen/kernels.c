@@ -665,6 +665,26 @@ static int emit_gather(Cg *c, const Node *n) {
     return 0;
 }
 
+/* InstanceNormalization-6 over the rows [N*C, D1*...*Dn] of x. */
+static int emit_instance_norm(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    LLVMValueRef x, scale, bias, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &scale) < 0 || in_ptr(c, n, 2, &bias) < 0)
+        return -1;
+    LLVMValueRef args[8] = {cg_sym(c, sym_prod(xt, 0, 2)),
+                            cg_i64(c, xt->dims[1]),
+                            cg_sym(c, sym_prod(xt, 2, xt->rank)),
+                            cg_f32(c, attr_float(n, "epsilon", 1e-5f)),
+                            x,
+                            scale,
+                            bias,
+                            y};
+    call(c, "isbrt_instance_norm_f32", c->t_void, 8, args);
+    return 0;
+}
+
 static int emit_pad(Cg *c, const Node *n) {
     const Type *xt = vtype(c, n->in[0]);
     int r = xt->rank;
@@ -776,6 +796,7 @@ int cg_emit_kernel(Cg *c, const Node *n) {
     case OP_Slice: return emit_slice(c, n);
     case OP_Gather: return emit_gather(c, n);
     case OP_Pad: return emit_pad(c, n);
+    case OP_InstanceNormalization: return emit_instance_norm(c, n);
     case OP_Expand: return emit_expand(c, n);
     default: return cg_fail(c, "no code generator for this op");
     }

@@ -11,28 +11,39 @@ typedef struct ShapeOverride {
     int64_t dims[IR_MAX_RANK];
 } ShapeOverride;
 
-typedef struct ImportOptions {
-    const ShapeOverride *shapes;
-    int nshapes;
-} ImportOptions;
-
-/* Read an ONNX model (opsets 7-17 of the default domain). Initializers (also raw_data and
- * external data beside the model) become constants, Constant nodes become constants, old
- * opset forms are normalised to the newest form (attributes that moved to inputs become
- * constant inputs). A leading dim_param of an input stays symbolic (IR_DIM_N) unless
- * overridden; other open dims must be fixed with --shape. Metadata props are kept.
- * Returns NULL with d set ("unsupported: <op> (opset N) at node '<name>'", ...). */
-Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d);
-
-/* Parse "1x3x224x224" into s (name given separately); -1 with d set on error. */
-int parse_dims(const char *text, ShapeOverride *s, Diag *d);
-
 /* A tensor in host memory (data from malloc, owned). */
 typedef struct Tensor {
     Type type; /* no symbolic dims */
     void *data;
     char *name; /* name stored in the file, or NULL (malloc'ed) */
 } Tensor;
+
+/* A --bind NAME=FILE: graph input NAME becomes a constant holding `value`, whose dtype must
+ * be the input's and whose dims must match the input's declared dims (open ones match any). */
+typedef struct InputBinding {
+    const char *name;
+    const char *file; /* for messages */
+    const Tensor *value;
+} InputBinding;
+
+typedef struct ImportOptions {
+    const ShapeOverride *shapes;
+    int nshapes;
+    const InputBinding *binds;
+    int nbinds;
+} ImportOptions;
+
+/* Read an ONNX model (opsets 1-17 of the default domain). Initializers (also raw_data and
+ * external data beside the model) become constants, Constant nodes become constants, old
+ * opset forms are normalised to the newest form (attributes that moved to inputs become
+ * constant inputs). A leading dim_param of an input stays symbolic (IR_DIM_N) unless
+ * overridden; other open dims must be fixed with --shape. A bound input (o->binds) is a
+ * constant, not a graph input. Metadata props are kept.
+ * Returns NULL with d set ("unsupported: <op> (opset N) at node '<name>'", ...). */
+Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d);
+
+/* Parse "1x3x224x224" into s (name given separately); -1 with d set on error. */
+int parse_dims(const char *text, ShapeOverride *s, Diag *d);
 
 /* Read/write an ONNX TensorProto (.pb) or NumPy (.npy) file, chosen by extension. */
 int tensor_read(const char *path, Tensor *t, Diag *d);

@@ -19,8 +19,9 @@ int tensor_from_proto(const Onnx__TensorProto *tp, const char *dir, Type *t, voi
  * attributes that later opsets turned into inputs become constant inputs. */
 int normalize_node(Graph *g, int node, Diag *d);
 
-/* True for an attribute of an old opset that carries no meaning for inference and is
- * dropped on import (e.g. BatchNormalization-1 consumed_inputs). */
-bool normalize_ignores_attr(int op, const char *name);
+/* True for an attribute (name, kind) that an old version of `op`, valid at `opset`, has and
+ * its newest version does not (e.g. Add-6 broadcast, Reshape-1 shape, Cast-1 `to` as a
+ * string): the importer copies it and normalize_node rewrites or removes it. */
+bool normalize_legacy_attr(int op, const char *name, int kind, int opset);
 
 #endif

@@ -1,4 +1,4 @@
-/* onnx_import.c — an ONNX ModelProto (opsets 7-17 of the default domain) into a Graph.
+/* onnx_import.c — an ONNX ModelProto (opsets 1-17 of the default domain) into a Graph.
  * Initializers and Constant nodes become constants; other nodes are looked up in ir/ops.def
  * and their attributes checked against its schema; old opset forms are normalised
  * (normalize.c). Types come from the model's inputs, outputs and value_info where given; a
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPSET_MIN = 7, OPSET_MAX = 17 };
+enum { OPSET_MIN = 1, OPSET_MAX = 17 };
 
 typedef struct Importer {
     Graph *g;
@@ -149,7 +149,10 @@ static int import_attr(Importer *im, int node, int op, const Onnx__NodeProto *np
     const char *aname = a->name ? a->name : "";
     const char *opname = op_info(op)->name;
     int kind = aname[0] == '_' ? -1 : op_attr_kind(op, aname);
-    if (kind < 0 && normalize_ignores_attr(op, aname)) return 0;
+    int have = proto_attr_kind(a);
+    /* An attribute of an old version of the op (an empty list may carry no kind: ints). */
+    int old_kind = have >= 0 ? have : ATTR_INTS;
+    if (kind != have && normalize_legacy_attr(op, aname, old_kind, g->opset)) kind = old_kind;
     if (kind < 0 || kind == ATTR_GRAPH)
         return diag(im->d, "unsupported: %s attribute '%s' (opset %d) at node '%s'", opname, aname,
                     g->opset, lab);
@@ -158,7 +161,6 @@ static int import_attr(Importer *im, int node, int op, const Onnx__NodeProto *np
                     "unsupported: %s attribute '%s' refers to a function attribute "
                     "(opset %d) at node '%s'",
                     opname, aname, g->opset, lab);
-    int have = proto_attr_kind(a);
     /* An empty list has no field to tell its kind by. */
     bool empty_list = !a->has_type && have < 0 &&
                       (kind == ATTR_INTS || kind == ATTR_FLOATS || kind == ATTR_STRINGS);
@@ -341,6 +343,31 @@ static const ShapeOverride *find_override(const ImportOptions *o, const char *na
     return s;
 }
 
+static const InputBinding *find_binding(const ImportOptions *o, const char *name) {
+    const InputBinding *b = NULL;
+    for (int i = 0; o && i < o->nbinds; i++)
+        if (!strcmp(o->binds[i].name, name)) b = &o->binds[i];
+    return b;
+}
+
+/* --bind: graph input vi (declared type t) becomes a constant holding b->value. */
+static int bind_input(Importer *im, const Onnx__ValueInfoProto *vi, const Type *t,
+                      const InputBinding *b) {
+    const Type *bt = &b->value->type;
+    bool ok = bt->dtype == t->dtype && (t->rank == IR_RANK_UNKNOWN || t->rank == bt->rank);
+    for (int k = 0; ok && t->rank != IR_RANK_UNKNOWN && k < t->rank; k++)
+        ok = t->dims[k] < 0 || t->dims[k] == bt->dims[k];
+    if (!ok) {
+        char want[128], got[128];
+        return diag(im->d, "--bind %s=%s: the file holds %s, the graph input '%s' is %s", b->name,
+                    b->file, type_str(bt, got, sizeof got), vi->name,
+                    type_str(t, want, sizeof want));
+    }
+    if (find_override(im->opts, vi->name))
+        return diag(im->d, "--bind %s: the input also has a --shape; give one of them", b->name);
+    return add_const(im, vi->name, *bt, b->value->data) < 0 ? -1 : 0;
+}
+
 static int import_graph(Importer *im, const Onnx__ModelProto *m) {
     Graph *g = im->g;
     const Onnx__GraphProto *gp = m->graph;
@@ -371,6 +398,11 @@ static int import_graph(Importer *im, const Onnx__ModelProto *m) {
         if (v >= 0) return diag(im->d, "graph input '%s' is listed twice", name);
         Type t;
         if (vi_type(im, vi, true, &t) < 0) return -1;
+        const InputBinding *b = find_binding(im->opts, name);
+        if (b) {
+            if (bind_input(im, vi, &t, b) < 0) return -1;
+            continue;
+        }
         const ShapeOverride *s = find_override(im->opts, name);
         if (s) {
             if (t.rank != IR_RANK_UNKNOWN && t.rank != s->rank)
@@ -389,6 +421,17 @@ static int import_graph(Importer *im, const Onnx__ModelProto *m) {
         if (v < 0 || !is_input)
             return diag(im->d, "--shape %s: the model has no graph input named '%s'", name, name);
     }
+    for (int i = 0; im->opts && i < im->opts->nbinds; i++) {
+        const char *name = im->opts->binds[i].name;
+        int v = graph_find_value(g, name);
+        bool bound = false;
+        for (size_t j = 0; j < gp->n_input; j++)
+            bound |= gp->input[j]->name && !strcmp(gp->input[j]->name, name);
+        for (size_t j = 0; bound && j < gp->n_initializer; j++)
+            bound = strcmp(gp->initializer[j]->name, name) != 0;
+        if (v < 0 || !bound)
+            return diag(im->d, "--bind %s: the model has no graph input named '%s'", name, name);
+    }
 
     /* Declared types of intermediate values and outputs. */
     im->nvis = (int)(gp->n_value_info + gp->n_output);
@@ -402,6 +445,8 @@ static int import_graph(Importer *im, const Onnx__ModelProto *m) {
 
     for (size_t i = 0; i < gp->n_node; i++)
         if (import_node(im, m, gp->node[i], (int)i) < 0) return -1;
+    /* normalize_node may append nodes (opsets < 7); restore execution order. */
+    if (graph_compact(g, im->d) < 0) return -1;
 
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = gp->output[i]->name ? gp->output[i]->name : "";
@@ -430,7 +475,15 @@ Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d) {
     if (!m->graph) {
         diag(d, "%s: the model has no graph", path);
     } else if (opset < 0) {
-        diag(d, "%s: the model imports no opset of the default ONNX domain", path);
+        /* e.g. only ai.onnx.preview.training (Adagrad, Adam, Momentum): name the domain */
+        const Onnx__OperatorSetIdProto *other = m->n_opset_import ? m->opset_import[0] : NULL;
+        if (other && other->domain)
+            diag(d,
+                 "%s: unsupported: domain '%s' (opset %lld); the model imports no opset of the "
+                 "default ONNX domain",
+                 path, other->domain, (long long)other->version);
+        else
+            diag(d, "%s: the model imports no opset of the default ONNX domain", path);
     } else if (opset < OPSET_MIN || opset > OPSET_MAX) {
         diag(d, "%s: unsupported: opset %lld (isbc supports opsets %d-%d)", path, (long long)opset,
              OPSET_MIN, OPSET_MAX);

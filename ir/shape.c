@@ -101,13 +101,22 @@ static int norm_axis(Ctx *c, int64_t a, int rank, int *out) {
     return 0;
 }
 
+/* Input i (named `what` in messages) is not a constant. When it is a graph input, the
+ * message names the driver option that makes it one. */
+static int non_constant(Ctx *c, int i, const char *what) {
+    const Value *v = gval(c->g, c->n->in[i]);
+    if (!(v->flags & VAL_INPUT))
+        return diag(c->d, "unsupported: %s with a non-constant %s (opset %d) at node '%s'", c->op,
+                    what, c->g->opset, c->label);
+    return diag(c->d,
+                "unsupported: %s with a non-constant %s (opset %d) at node '%s'; it is the graph "
+                "input '%s': give its value at compile time with --bind %s=FILE",
+                c->op, what, c->g->opset, c->label, v->name, v->name);
+}
+
 /* Ints from constant input i (what: its name for messages). -1 with d set if not constant. */
 static int const_input(Ctx *c, int i, const char *what, int64_t *out, int *count) {
-    if (!value_const_ints(c->g, c->n->in[i], out, MAXV, count)) {
-        char buf[128];
-        snprintf(buf, sizeof buf, "with a non-constant %s", what);
-        return unsupported(c, buf);
-    }
+    if (!value_const_ints(c->g, c->n->in[i], out, MAXV, count)) return non_constant(c, i, what);
     return 0;
 }
 
@@ -319,6 +328,20 @@ static int rule_batchnorm(Ctx *c) {
     }
     set_out(c, 0, *x);
     for (int k = 1; k < 3; k++) set_out(c, k, type_make(x->dtype, 1, &ch));
+    return 0;
+}
+
+/* InstanceNormalization-6: x [N, C, D1...], scale and B [C]; y like x. */
+static int rule_instance_norm(Ctx *c) {
+    const Type *x = tin(c, 0);
+    char b1[128], b2[128];
+    if (x->rank < 2) return fail(c, "input %s has no channel dim", tstr(x, b1));
+    for (int i = 1; i < 3; i++) {
+        const Type *p = tin(c, i);
+        if (p->rank != 1 || p->dims[0] != x->dims[1] || p->dtype != x->dtype)
+            return fail(c, "parameter %d %s does not match input %s", i, tstr(p, b1), tstr(x, b2));
+    }
+    set_out(c, 0, *x);
     return 0;
 }
 
@@ -815,11 +838,8 @@ static bool const_scalar(const Graph *g, int v, double *out) {
 static int rule_range(Ctx *c) {
     double v[3];
     static const char *const what[3] = {"start", "limit", "delta"};
-    for (int i = 0; i < 3; i++) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "with a non-constant %s", what[i]);
-        if (!const_scalar(c->g, c->n->in[i], &v[i])) return unsupported(c, buf);
-    }
+    for (int i = 0; i < 3; i++)
+        if (!const_scalar(c->g, c->n->in[i], &v[i])) return non_constant(c, i, what[i]);
     if (v[2] == 0) return fail(c, "delta is 0");
     double len = ceil((v[1] - v[0]) / v[2]);
     int64_t n = len > 0 ? (int64_t)len : 0;
@@ -955,6 +975,7 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_BranchSum: return rule_broadcast(&c, 0, x->dtype, false);
     case OP_Conv: return rule_conv(&c);
     case OP_BatchNormalization: return rule_batchnorm(&c);
+    case OP_InstanceNormalization: return rule_instance_norm(&c);
     case OP_Gemm: return rule_gemm(&c);
     case OP_MatMul: return rule_matmul(&c);
     case OP_MaxPool:
@@ -1029,6 +1050,7 @@ int64_t node_flops(const Graph *g, const Node *n) {
     case OP_Softmax:
     case OP_LogSoftmax: return 5 * out;
     case OP_BatchNormalization: return 2 * out;
+    case OP_InstanceNormalization: return 6 * out; /* mean, variance, scale and shift */
     case OP_Elementwise: { /* one FLOP per element per op in the postfix program */
         const char *code = attr_string(n, "_code", "");
         int64_t ops = 0;

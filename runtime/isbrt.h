@@ -171,6 +171,12 @@ void isbrt_fill(int64_t count, int64_t elem_size, const void *value, void *dst);
 /* y[i] += x[i] for i < n (a branch's contribution to a BranchSum). */
 void isbrt_acc_f32(int64_t n, const float *x, float *y);
 
+/* ---- InstanceNormalization (ONNX InstanceNormalization-6) --------------------------------
+ * Each of `rows` rows of `len` elements (row r is channel r % channels) is normalised by its
+ * own mean and biased variance: y = scale[c] * (x - mean) / sqrt(var + eps) + bias[c]. */
+void isbrt_instance_norm_f32(int64_t rows, int64_t channels, int64_t len, float eps, const float *x,
+                             const float *scale, const float *bias, float *y);
+
 /* ---- Threads ----------------------------------------------------------------------------
  * Number of threads the kernels (and OpenBLAS) may use; <= 0 means all cores. This sets
  * OpenBLAS's own (process-wide) setting, the one piece of state the runtime does not own. */

@@ -33,6 +33,8 @@ typedef struct Opts {
     int noutputs;
     ShapeOverride shapes[MAX_SHAPES];
     int nshapes;
+    const char *bind_names[MAX_SHAPES], *bind_files[MAX_SHAPES]; /* --bind NAME=FILE */
+    int nbinds;
     bool weights, dot, json;
     bool no_skip, stats, has_threshold; /* --no-skip, --stats, --threshold */
     float threshold;
@@ -84,6 +86,8 @@ static const char help_compile[] =
     "  --header FILE        the generated C header (default: OUT with .h)\n"
     "  --name PREFIX        symbol prefix of the generated API (default: model)\n"
     "  --shape NAME=DIMS    fix the dims of input NAME, e.g. input=1x3x224x224\n"
+    "  --bind NAME=FILE     make graph input NAME a constant holding the tensor in FILE\n"
+    "                       (.pb or .npy); NAME is no longer an input of the compiled model\n"
     "  -O0 .. -O3           LLVM optimisation level (default -O2)\n"
     "  --cpu native|generic|NAME  target CPU (default native)\n"
     "  --emit-llvm FILE     also write the LLVM IR\n"
@@ -99,9 +103,10 @@ static const char help_run[] =
     "graph-output order; the file extension chooses the format (ONNX TensorProto .pb or\n"
     "NumPy .npy). Without -o, a summary of each output is printed.\n"
     "\n"
-    "  -i FILE              an input tensor (once per graph input)\n"
+    "  -i FILE              an input tensor (once per graph input not bound by --bind)\n"
     "  -o FILE              where to write an output tensor (once per graph output)\n"
     "  --shape NAME=DIMS    fix the dims of input NAME\n"
+    "  --bind NAME=FILE     as for compile\n"
     "  --no-skip, --threshold T  as for compile\n"
     "  --stats              print branches run and skipped and FLOPs executed, per instance\n"
     "                       (lines 'stats.instance N run=R skipped=S flops=F mask=0101...',\n"
@@ -118,10 +123,11 @@ static const char help_dump[] =
     "  --passes P1,P2,...   run exactly these passes, then print (golden tests)\n"
     "  --weights            print constant payloads in full instead of a hash\n"
     "  --dot                print a Graphviz graph instead\n"
-    "  --shape NAME=DIMS    fix the dims of input NAME\n";
+    "  --shape NAME=DIMS    fix the dims of input NAME\n"
+    "  --bind NAME=FILE     as for compile\n";
 
 static const char help_info[] =
-    "usage: isbc info MODEL.onnx [--shape NAME=DIMS]\n"
+    "usage: isbc info MODEL.onnx [--shape NAME=DIMS] [--bind NAME=FILE]\n"
     "\n"
     "Print the model's inputs and outputs, op counts, parameter count and dense FLOPs per\n"
     "instance (after shape inference), and its annotated branches (isb.branches) with their\n"
@@ -138,6 +144,7 @@ static const char help_bench[] =
     "  --threads T          kernel threads (default: all cores)\n"
     "  --batch B            batch size for random inputs of a symbolic batch (default 1)\n"
     "  --shape NAME=DIMS    fix the dims of input NAME\n"
+    "  --bind NAME=FILE     as for compile\n"
     "  --json               print one JSON object instead of text\n"
     "  --no-skip, --threshold T  as for compile\n"
     "  -O0 .. -O3, --cpu    as for compile\n";
@@ -229,6 +236,19 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *allowe
         } else if (strncmp(a, "-O", 2) == 0 && a[2] >= '0' && a[2] <= '3' && !a[3]) {
             ALLOW("-O");
             o->opt_level = a[2] - '0';
+        } else if (strcmp(a, "--bind") == 0) {
+            ALLOW("--bind");
+            NEXT();
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || !eq[1])
+                return usage_error(cmd, "--bind expects NAME=FILE, got '%s'", v);
+            if (o->nbinds == MAX_SHAPES) return usage_error(cmd, "too many --bind options%s", "");
+            char *name = malloc((size_t)(eq - v) + 1);
+            if (!name) abort();
+            memcpy(name, v, (size_t)(eq - v));
+            name[eq - v] = 0;
+            o->bind_names[o->nbinds] = name;
+            o->bind_files[o->nbinds++] = eq + 1;
         } else if (strcmp(a, "--cpu") == 0) {
             ALLOW("--cpu");
             NEXT();
@@ -335,12 +355,34 @@ static Graph *load_model(const Opts *o, Diag *d) {
     if (has_suffix(o->model, ".ir")) {
         char *text = read_text(o->model, d);
         if (!text) return NULL;
+        if (o->nbinds) {
+            free(text);
+            diag(d, "--bind applies to ONNX models, not to '%s'", o->model);
+            return NULL;
+        }
         Graph *g = graph_parse(text, o->model, d);
         free(text);
         return g;
     }
-    ImportOptions io = {.shapes = o->shapes, .nshapes = o->nshapes};
-    return onnx_import(o->model, &io, d);
+    Tensor vals[MAX_SHAPES];
+    InputBinding binds[MAX_SHAPES];
+    int nread = 0;
+    Graph *g = NULL;
+    for (; nread < o->nbinds; nread++) {
+        binds[nread] = (InputBinding){o->bind_names[nread], o->bind_files[nread], &vals[nread]};
+        if (tensor_read(o->bind_files[nread], &vals[nread], d) < 0) {
+            char msg[sizeof d->msg];
+            snprintf(msg, sizeof msg, "%s", d->msg);
+            diag(d, "--bind %s: %s", o->bind_names[nread], msg);
+            goto out;
+        }
+    }
+    ImportOptions io = {
+        .shapes = o->shapes, .nshapes = o->nshapes, .binds = binds, .nbinds = o->nbinds};
+    g = onnx_import(o->model, &io, d);
+out:
+    for (int i = 0; i < nread; i++) tensor_free(&vals[i]);
+    return g;
 }
 
 /* --no-skip / --threshold T: every branch threshold becomes 0 / T (ir.h, annot_branches). */
@@ -887,14 +929,15 @@ int main(int argc, char **argv) {
         int (*fn)(const Opts *);
     } cmds[] = {
         {"compile", help_compile,
-         " -o --header --name --shape -O --cpu --emit-llvm --after --dump-dir --no-skip "
+         " -o --header --name --shape --bind -O --cpu --emit-llvm --after --dump-dir --no-skip "
          "--threshold ",
          cmd_compile},
-        {"run", help_run, " -i -o --shape -O --cpu --no-skip --threshold --stats ", cmd_run},
-        {"dump", help_dump, " --after --passes --weights --dot --shape ", cmd_dump},
-        {"info", help_info, " --shape ", cmd_info},
+        {"run", help_run, " -i -o --shape --bind -O --cpu --no-skip --threshold --stats ", cmd_run},
+        {"dump", help_dump, " --after --passes --weights --dot --shape --bind ", cmd_dump},
+        {"info", help_info, " --shape --bind ", cmd_info},
         {"bench", help_bench,
-         " -i --iters --warmup --threads --batch --shape --json -O --cpu --no-skip --threshold ",
+         " -i --iters --warmup --threads --batch --shape --bind --json -O --cpu --no-skip "
+         "--threshold ",
          cmd_bench},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof *cmds; k++) {
@@ -908,6 +951,7 @@ int main(int argc, char **argv) {
         if (rc) return rc;
         rc = cmds[k].fn(&o);
         for (int i = 0; i < o.nshapes; i++) free((void *)o.shapes[i].name);
+        for (int i = 0; i < o.nbinds; i++) free((void *)o.bind_names[i]);
         return rc;
     }
     fprintf(stderr, "isbc: unknown command '%s'\n\n%s", argv[1], help_main);

@@ -61,12 +61,21 @@ def models():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13),
                                             helper.make_opsetid("com.example", 1)])
     out["custom"] = m.SerializeToString()
+    # Reshape whose shape is a graph input: isbc needs it bound (--bind shape=FILE).
+    g = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")],
+        "reshape", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4]),
+                    helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [6, 4])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    out["reshape"] = m.SerializeToString()
     return out
 
 
 def make_inputs(work):
     os.makedirs(work, exist_ok=True)
-    if os.path.exists(os.path.join(work, "done")):
+    if os.path.exists(os.path.join(work, "done.v2")):
         return
     ms = models()
     for name, data in ms.items():
@@ -80,13 +89,16 @@ def make_inputs(work):
         "pixels_1x3x8x8": rng.standard_normal((1, 3, 8, 8), dtype=np.float32),
         "pixels_1x3x9x9": rng.standard_normal((1, 3, 9, 9), dtype=np.float32),
         "pixels_int32": np.zeros((1, 3, 8, 8), dtype=np.int32),
+        "x_2x3x4": rng.standard_normal((2, 3, 4), dtype=np.float32),
+        "shape_6x4": np.array([6, 4], dtype=np.int64),
+        "shape_rank3": np.array([2, 3, 4], dtype=np.int64),
     }.items():
         tmp = os.path.join(work, f"{name}.tmp{os.getpid()}.npy")
         np.save(tmp, arr)
         os.replace(tmp, os.path.join(work, f"{name}.npy"))
     good = open(os.path.join(work, "pixels_1x3x8x8.npy"), "rb").read()
     write(os.path.join(work, "truncated.npy"), good[: len(good) // 2])
-    write(os.path.join(work, "done"), b"")
+    write(os.path.join(work, "done.v2"), b"")
 
 
 def main():

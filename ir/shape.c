@@ -1199,6 +1199,12 @@ int64_t node_flops(const Graph *g, const Node *n) {
     case OP_Identity:
     case OP_Dropout:
     case OP_Cast: return 0;
+    case OP_CumSum:
+    case OP_NegativeLogLikelihoodLoss: return in;
+    case OP_SoftmaxCrossEntropyLoss: return 5 * in;
+    case OP_LayerNormalization: /* mean, variance, then scale and shift */
+    case OP_InstanceNormalization:
+    case OP_MeanVarianceNormalization: return 7 * in;
     default: return op_info(n->op)->flags & OPF_ELEMWISE ? out : 0;
     }
 }

@@ -924,6 +924,25 @@ static int emit_normalize(Cg *c, const Node *n) {
     return 0;
 }
 
+/* LpNormalization-1 along axis (default -1), p 1 or 2. */
+static int emit_lpnorm(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    int64_t axis;
+    if (norm_axis(c, attr_int(n, "axis", -1), xt->rank, &axis) < 0) return -1;
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef args[6] = {cg_sym(c, sym_prod(xt, 0, (int)axis)),
+                            cg_sym(c, sym_dim(xt, (int)axis)),
+                            cg_sym(c, sym_prod(xt, (int)axis + 1, xt->rank)),
+                            cg_i32(c, attr_int(n, "p", 2)),
+                            x,
+                            y};
+    call(c, "isbrt_lp_normalize_f32", c->t_void, 6, args);
+    return 0;
+}
+
 /* NegativeLogLikelihoodLoss-13 and SoftmaxCrossEntropyLoss-13 (with its log_prob output). */
 static int emit_loss(Cg *c, const Node *n) {
     if (need_f32(c, n, 1) < 0) return -1;
@@ -987,6 +1006,7 @@ int cg_emit_kernel(Cg *c, const Node *n) {
     case OP_LayerNormalization:
     case OP_InstanceNormalization:
     case OP_MeanVarianceNormalization: return emit_normalize(c, n);
+    case OP_LpNormalization: return emit_lpnorm(c, n);
     case OP_NegativeLogLikelihoodLoss:
     case OP_SoftmaxCrossEntropyLoss: return emit_loss(c, n);
     default: return cg_fail(c, "no code generator for this op");

@@ -954,6 +954,18 @@ static int rule_mvn(Ctx *c) {
     return 0;
 }
 
+/* LpNormalization-1: x's type; p is 1 or 2; axis (default -1) not the batch. */
+static int rule_lpnorm(Ctx *c) {
+    const Type *x = tin(c, 0);
+    int axis;
+    if (norm_axis(c, attr_int(c->n, "axis", -1), x->rank, &axis) < 0) return -1;
+    if (x->dims[axis] == IR_DIM_N) return batch_moved(c);
+    int64_t p = attr_int(c->n, "p", 2);
+    if (p != 1 && p != 2) return fail(c, "p = %lld (1 or 2)", (long long)p);
+    set_out(c, 0, *x);
+    return 0;
+}
+
 /* NegativeLogLikelihoodLoss-13, SoftmaxCrossEntropyLoss-13: input [N, C, d1..dk] (float),
  * target [N, d1..dk] (int64), weight [C]. The loss is [N, d1..dk] for reduction none, else a
  * scalar (a sum over the batch: unsupported with a symbolic N); SoftmaxCrossEntropyLoss's
@@ -1146,6 +1158,7 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_LayerNormalization: return rule_layernorm(&c);
     case OP_InstanceNormalization: return rule_instancenorm(&c);
     case OP_MeanVarianceNormalization: return rule_mvn(&c);
+    case OP_LpNormalization: return rule_lpnorm(&c);
     case OP_NegativeLogLikelihoodLoss:
     case OP_SoftmaxCrossEntropyLoss: return rule_loss(&c);
     }
@@ -1205,6 +1218,7 @@ int64_t node_flops(const Graph *g, const Node *n) {
     case OP_LayerNormalization: /* mean, variance, then scale and shift */
     case OP_InstanceNormalization:
     case OP_MeanVarianceNormalization: return 7 * in;
+    case OP_LpNormalization: return 3 * in;
     default: return op_info(n->op)->flags & OPF_ELEMWISE ? out : 0;
     }
 }

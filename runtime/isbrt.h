@@ -240,6 +240,11 @@ void isbrt_normalize_f32(const isbrt_norm *p, const float *x, const float *scale
  * y [n, d]; sum writes the sum to y[0]; mean the sum divided by the sum of w[t] over the
  * elements not ignored; y may be NULL (log_prob only). Returns -1 if a target not ignored
  * is outside [0, c), else 0. */
+/* LpNormalization-1 over the middle dim of [outer, len, inner]: y = x / ||x||_p with p 1 or 2
+ * (0 where the norm is 0). y must not overlap x. */
+void isbrt_lp_normalize_f32(int64_t outer, int64_t len, int64_t inner, int32_t p, const float *x,
+                            float *y);
+
 enum isbrt_loss_red { ISBRT_LOSS_NONE = 0, ISBRT_LOSS_SUM, ISBRT_LOSS_MEAN };
 int isbrt_nll_loss_f32(int64_t n, int64_t c, int64_t d, const float *x, const int64_t *target,
                        const float *weight, int32_t has_ignore, int64_t ignore_index,

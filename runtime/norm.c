@@ -1,7 +1,7 @@
 /* norm.c — normalizations over a set of axes and the classification losses (isbrt.h,
  * "Normalizations and losses"): LayerNormalization-17, InstanceNormalization-6,
- * MeanVarianceNormalization-13, NegativeLogLikelihoodLoss-13, SoftmaxCrossEntropyLoss-13.
- * Statistics and loss sums accumulate in double. */
+ * MeanVarianceNormalization-13, LpNormalization-1, NegativeLogLikelihoodLoss-13,
+ * SoftmaxCrossEntropyLoss-13. Statistics and loss sums accumulate in double. */
 #include <math.h>
 #include <string.h>
 
@@ -84,6 +84,20 @@ void isbrt_normalize_f32(const isbrt_norm *p, const float *x, const float *scale
             yg[red.off[0]] = (float)v;
         }
     }
+}
+
+void isbrt_lp_normalize_f32(int64_t outer, int64_t len, int64_t inner, int32_t p, const float *x,
+                            float *y) {
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *xr = x + o * len * inner + i;
+            float *yr = y + o * len * inner + i;
+            double s = 0;
+            for (int64_t j = 0; j < len; j++)
+                s += p == 1 ? fabs(xr[j * inner]) : (double)xr[j * inner] * xr[j * inner];
+            double nrm = p == 1 ? s : sqrt(s), inv = nrm > 0 ? 1 / nrm : 0;
+            for (int64_t j = 0; j < len; j++) yr[j * inner] = (float)(xr[j * inner] * inv);
+        }
 }
 
 int isbrt_nll_loss_f32(int64_t n, int64_t c, int64_t d, const float *x, const int64_t *target,

@@ -925,6 +925,42 @@ static int test_index(void) {
     return fails != 0;
 }
 
+/* LpNormalization-1 (no ONNX node test exists for it): random [outer, len, inner], p 1 and 2,
+ * and a zero row (which stays zero). */
+static int test_lpnorm(void) {
+    rng r = {34};
+    int fails = 0, runs = 0;
+    for (int t = 0; t < 100; t++) {
+        int64_t outer = 1 + rng_int(&r, 4), len = 1 + rng_int(&r, 9), inner = 1 + rng_int(&r, 5);
+        int32_t p = 1 + (int32_t)rng_int(&r, 2);
+        int64_t n = outer * len * inner;
+        float *x = xmalloc((size_t)n * sizeof(float)), *y = poisoned(n);
+        double *ref = xmalloc((size_t)n * sizeof(double));
+        fill_rand(&r, x, n);
+        if (t % 10 == 0)
+            for (int64_t j = 0; j < len; j++) x[j * inner] = 0;
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                double s = 0;
+                for (int64_t j = 0; j < len; j++) {
+                    double v = x[(o * len + j) * inner + i];
+                    s += p == 1 ? fabs(v) : v * v;
+                }
+                double nrm = p == 1 ? s : sqrt(s);
+                for (int64_t j = 0; j < len; j++) {
+                    int64_t at = (o * len + j) * inner + i;
+                    ref[at] = nrm > 0 ? x[at] / nrm : 0;
+                }
+            }
+        isbrt_lp_normalize_f32(outer, len, inner, p, x, y);
+        runs++;
+        if (!close_enough("lpnorm", y, ref, n)) fails++;
+        free(x), free(y), free(ref);
+    }
+    printf("lpnorm: %d cases, %d failed\n", runs, fails);
+    return fails != 0;
+}
+
 static int test_threads(void) {
     /* Only checks the call is accepted and that sgemm still works afterwards. */
     isbrt_set_threads(1);
@@ -940,7 +976,7 @@ static const struct suite {
     {"pool", test_pool},   {"softmax", test_softmax}, {"reduce", test_reduce},
     {"copy", test_copy},   {"gather", test_gather},   {"pad", test_pad},
     {"fill", test_fill},   {"act", test_act},         {"threads", test_threads},
-    {"index", test_index},
+    {"index", test_index}, {"lpnorm", test_lpnorm},
 };
 
 int main(int argc, char **argv) {

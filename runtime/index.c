@@ -167,9 +167,10 @@ int isbrt_cumsum(int32_t dtype, int32_t rank, const int64_t *dims, int64_t axis,
     switch (dtype) {
     case ISBRT_DT_F32: CUMSUM_LOOP(float); break;
     case ISBRT_DT_F64: CUMSUM_LOOP(double); break;
-    case ISBRT_DT_I32: CUMSUM_LOOP(int32_t); break;
-    case ISBRT_DT_I64: CUMSUM_LOOP(int64_t); break;
+    /* signed sums in unsigned arithmetic: the same bits, and overflow wraps instead of UB */
+    case ISBRT_DT_I32:
     case ISBRT_DT_U32: CUMSUM_LOOP(uint32_t); break;
+    case ISBRT_DT_I64:
     case ISBRT_DT_U64: CUMSUM_LOOP(uint64_t); break;
     default: return -1;
     }

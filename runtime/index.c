@@ -74,8 +74,9 @@ int isbrt_gather_elements(int32_t rank, const int64_t *x_dims, const int64_t *i_
     return 0;
 }
 
-/* y[at] = red(y[at], u[e]) for one element type. */
-#define SCATTER_LOOP(T)                                                                            \
+/* y[at] = red(y[at], u[e]) for element type T; add and mul in U (unsigned for the integer
+ * types, so overflow wraps instead of being undefined). */
+#define SCATTER_LOOP(T, U)                                                                         \
     do {                                                                                           \
         T *yt = y;                                                                                 \
         const T *ut = u;                                                                           \
@@ -84,8 +85,8 @@ int isbrt_gather_elements(int32_t rank, const int64_t *x_dims, const int64_t *i_
             if (at < 0) return -1;                                                                 \
             T a = yt[at], b = ut[e];                                                               \
             switch (reduction) {                                                                   \
-            case ISBRT_SCATTER_ADD: a = a + b; break;                                              \
-            case ISBRT_SCATTER_MUL: a = a * b; break;                                              \
+            case ISBRT_SCATTER_ADD: a = (T)((U)a + (U)b); break;                                   \
+            case ISBRT_SCATTER_MUL: a = (T)((U)a * (U)b); break;                                   \
             case ISBRT_SCATTER_MAX: a = a > b ? a : b; break;                                      \
             case ISBRT_SCATTER_MIN: a = a < b ? a : b; break;                                      \
             default: a = b;                                                                        \
@@ -120,14 +121,14 @@ int isbrt_scatter_elements(int32_t dtype, int32_t reduction, int32_t rank, const
     Walk w = {.rank = rank, .axis = axis, .dims = i_dims, .xs = xs};
     int64_t total = numel(rank, i_dims);
     switch (dtype) {
-    case ISBRT_DT_F32: SCATTER_LOOP(float); break;
-    case ISBRT_DT_F64: SCATTER_LOOP(double); break;
-    case ISBRT_DT_I32: SCATTER_LOOP(int32_t); break;
-    case ISBRT_DT_I64: SCATTER_LOOP(int64_t); break;
-    case ISBRT_DT_U32: SCATTER_LOOP(uint32_t); break;
-    case ISBRT_DT_U64: SCATTER_LOOP(uint64_t); break;
-    case ISBRT_DT_U8: SCATTER_LOOP(uint8_t); break;
-    case ISBRT_DT_I8: SCATTER_LOOP(int8_t); break;
+    case ISBRT_DT_F32: SCATTER_LOOP(float, float); break;
+    case ISBRT_DT_F64: SCATTER_LOOP(double, double); break;
+    case ISBRT_DT_I32: SCATTER_LOOP(int32_t, uint32_t); break;
+    case ISBRT_DT_I64: SCATTER_LOOP(int64_t, uint64_t); break;
+    case ISBRT_DT_U32: SCATTER_LOOP(uint32_t, uint32_t); break;
+    case ISBRT_DT_U64: SCATTER_LOOP(uint64_t, uint64_t); break;
+    case ISBRT_DT_U8: SCATTER_LOOP(uint8_t, unsigned); break;
+    case ISBRT_DT_I8: SCATTER_LOOP(int8_t, unsigned); break;
     default: return -1;
     }
     return 0;

@@ -665,26 +665,6 @@ static int emit_gather(Cg *c, const Node *n) {
     return 0;
 }
 
-/* InstanceNormalization-6 over the rows [N*C, D1*...*Dn] of x. */
-static int emit_instance_norm(Cg *c, const Node *n) {
-    if (need_f32(c, n, -1) < 0) return -1;
-    const Type *xt = vtype(c, n->in[0]);
-    LLVMValueRef x, scale, bias, y = cg_ptr(c, n->out[0]);
-    if (!y) return 0;
-    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &scale) < 0 || in_ptr(c, n, 2, &bias) < 0)
-        return -1;
-    LLVMValueRef args[8] = {cg_sym(c, sym_prod(xt, 0, 2)),
-                            cg_i64(c, xt->dims[1]),
-                            cg_sym(c, sym_prod(xt, 2, xt->rank)),
-                            cg_f32(c, attr_float(n, "epsilon", 1e-5f)),
-                            x,
-                            scale,
-                            bias,
-                            y};
-    call(c, "isbrt_instance_norm_f32", c->t_void, 8, args);
-    return 0;
-}
-
 static int emit_pad(Cg *c, const Node *n) {
     const Type *xt = vtype(c, n->in[0]);
     int r = xt->rank;
@@ -775,6 +755,228 @@ static int emit_expand(Cg *c, const Node *n) {
     return 0;
 }
 
+/* ---- element indexing, running sums, normalizations, losses (runtime/index.c, norm.c) ---- */
+
+/* Out-of-range indices or targets in the run-time data make the run return EBADARG. */
+static void bail_nonzero(Cg *c, LLVMValueRef rc) {
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+}
+
+static LLVMValueRef dims_array(Cg *c, const Type *t) {
+    SymInt d[IR_MAX_RANK];
+    for (int i = 0; i < t->rank; i++) d[i] = sym_dim(t, i);
+    return cg_i64_array(c, t->rank ? t->rank : 1, t->rank ? d : (SymInt[]){sym_const(1)});
+}
+
+/* GatherElements-13, ScatterElements-16 (reduction none/add/mul, max/min from 18),
+ * Scatter-9/11 (ScatterElements without reduction). */
+static int emit_index_elements(Cg *c, const Node *n) {
+    bool gather = n->op == OP_GatherElements;
+    const Type *xt = vtype(c, n->in[0]), *it = vtype(c, n->in[1]);
+    int64_t axis;
+    if (norm_axis(c, attr_int(n, "axis", 0), xt->rank, &axis) < 0) return -1;
+    if (it->dtype != DT_I64)
+        return cg_fail(c, "indices of type %s (int64 supported)", dtype_name(it->dtype));
+    LLVMValueRef x, idx, u = NULL, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &idx) < 0) return -1;
+    if (!gather && in_ptr(c, n, 2, &u) < 0) return -1;
+    LLVMValueRef rc;
+    if (gather) {
+        LLVMValueRef args[8] = {cg_i32(c, xt->rank),
+                                dims_array(c, xt),
+                                dims_array(c, it),
+                                cg_i32(c, axis),
+                                idx,
+                                cg_i64(c, (int64_t)dtype_size(xt->dtype)),
+                                x,
+                                y};
+        rc = call(c, "isbrt_gather_elements", c->t_i32, 8, args);
+    } else {
+        const char *rs = attr_string(n, "reduction", "none");
+        int red = !strcmp(rs, "add")   ? ISBRT_SCATTER_ADD
+                  : !strcmp(rs, "mul") ? ISBRT_SCATTER_MUL
+                  : !strcmp(rs, "max") ? ISBRT_SCATTER_MAX
+                  : !strcmp(rs, "min") ? ISBRT_SCATTER_MIN
+                                       : ISBRT_SCATTER_NONE;
+        int dt = xt->dtype;
+        if (dt == DT_BOOL && red == ISBRT_SCATTER_NONE) dt = DT_U8; /* a plain byte copy */
+        if (dt != DT_F32 && dt != DT_F64 && dt != DT_I32 && dt != DT_I64 && dt != DT_U32 &&
+            dt != DT_U64 && dt != DT_U8 && dt != DT_I8)
+            return cg_fail(c, "data of type %s", dtype_name(xt->dtype));
+        LLVMValueRef args[10] = {cg_i32(c, dt),
+                                 cg_i32(c, red),
+                                 cg_i32(c, xt->rank),
+                                 dims_array(c, xt),
+                                 dims_array(c, it),
+                                 cg_i32(c, axis),
+                                 idx,
+                                 x,
+                                 u,
+                                 y};
+        rc = call(c, "isbrt_scatter_elements", c->t_i32, 10, args);
+    }
+    bail_nonzero(c, rc);
+    return 0;
+}
+
+/* CumSum-14: the axis input is read at run time unless constant. */
+static int emit_cumsum(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *at = vtype(c, n->in[1]);
+    int dt = xt->dtype;
+    if (dt != DT_F32 && dt != DT_F64 && dt != DT_I32 && dt != DT_I64 && dt != DT_U32 &&
+        dt != DT_U64)
+        return cg_fail(c, "input of type %s", dtype_name(dt));
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    int64_t ax;
+    int na;
+    LLVMValueRef axis;
+    if (value_const_ints(c->g, n->in[1], &ax, 1, &na)) {
+        axis = cg_i64(c, ax);
+    } else {
+        LLVMValueRef ap;
+        if (in_ptr(c, n, 1, &ap) < 0) return -1;
+        LLVMTypeRef t = at->dtype == DT_I64 ? c->t_i64 : c->t_i32;
+        axis = LLVMBuildSExt(c->b, LLVMBuildLoad2(c->b, t, ap, ""), c->t_i64, "");
+    }
+    LLVMValueRef args[8] = {cg_i32(c, dt),
+                            cg_i32(c, xt->rank),
+                            dims_array(c, xt),
+                            axis,
+                            cg_i32(c, attr_int(n, "exclusive", 0) != 0),
+                            cg_i32(c, attr_int(n, "reverse", 0) != 0),
+                            x,
+                            y};
+    bail_nonzero(c, call(c, "isbrt_cumsum", c->t_i32, 8, args)); /* axis out of range */
+    return 0;
+}
+
+/* Strides of t (broadcast unidirectionally, right-aligned) over the dims of x: 0 where t has
+ * no dim or a dim of 1. */
+static void bcast_strides(const Type *t, const Type *xt, int64_t *s) {
+    int64_t st = 1;
+    for (int d = xt->rank - 1; d >= 0; d--) {
+        int j = d - (xt->rank - t->rank);
+        s[d] = j < 0 || t->dims[j] == 1 ? 0 : st;
+        if (j >= 0) st *= t->dims[j];
+    }
+}
+
+static LLVMValueRef opt_out(Cg *c, const Node *n, int k) {
+    LLVMValueRef p = k < n->nout && n->out[k] >= 0 ? cg_ptr(c, n->out[k]) : NULL;
+    return p ? p : LLVMConstPointerNull(c->t_ptr);
+}
+
+/* LayerNormalization-17, InstanceNormalization-6, MeanVarianceNormalization-13 as one
+ * normalization over a set of axes (isbrt_normalize_f32). */
+static int emit_normalize(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    int r = xt->rank;
+    isbrt_norm p;
+    memset(&p, 0, sizeof p);
+    p.rank = r;
+    for (int d = 0; d < r; d++) p.dims[d] = xt->dims[d] == IR_DIM_N ? 1 : xt->dims[d];
+    if (n->op == OP_LayerNormalization) {
+        int64_t first;
+        if (norm_axis(c, attr_int(n, "axis", -1), r, &first) < 0) return -1;
+        for (int d = (int)first; d < r; d++) p.red_mask |= 1 << d;
+        p.epsilon = attr_float(n, "epsilon", 1e-5f);
+        bcast_strides(vtype(c, n->in[1]), xt, p.scale_strides);
+        if (n->nin > 2 && n->in[2] >= 0) bcast_strides(vtype(c, n->in[2]), xt, p.bias_strides);
+    } else if (n->op == OP_InstanceNormalization) {
+        for (int d = 2; d < r; d++) p.red_mask |= 1 << d;
+        p.epsilon = attr_float(n, "epsilon", 1e-5f);
+        p.scale_strides[1] = p.bias_strides[1] = 1;
+    } else { /* MVN-13: (x - mean) / (sqrt(var) + 1e-9), its function body's epsilon */
+        const int64_t *axes;
+        static const int64_t dflt[3] = {0, 2, 3};
+        int na = attr_ints(n, "axes", &axes);
+        if (na < 0) axes = dflt, na = 3;
+        for (int i = 0; i < na; i++) {
+            int64_t a;
+            if (norm_axis(c, axes[i], r, &a) < 0) return -1;
+            p.red_mask |= 1 << a;
+        }
+        p.epsilon = 1e-9f;
+        p.eps_outside = 1;
+    }
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef scale =
+        n->op == OP_MeanVarianceNormalization ? LLVMConstPointerNull(c->t_ptr) : opt_ptr(c, n, 1);
+    LLVMValueRef bias =
+        n->op == OP_MeanVarianceNormalization ? LLVMConstPointerNull(c->t_ptr) : opt_ptr(c, n, 2);
+    size_t off = offsetof(isbrt_norm, dims);
+    SymInt nb = sym_dim(xt, 0);
+    LLVMValueRef args[7] = {
+        cg_param(c, &p, sizeof p, r && nb.n ? 1 : 0, &off, &nb),
+        x,
+        scale,
+        bias,
+        y,
+        n->op == OP_LayerNormalization ? opt_out(c, n, 1) : LLVMConstPointerNull(c->t_ptr),
+        n->op == OP_LayerNormalization ? opt_out(c, n, 2) : LLVMConstPointerNull(c->t_ptr)};
+    call(c, "isbrt_normalize_f32", c->t_void, 7, args);
+    return 0;
+}
+
+/* LpNormalization-1 along axis (default -1), p 1 or 2. */
+static int emit_lpnorm(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    int64_t axis;
+    if (norm_axis(c, attr_int(n, "axis", -1), xt->rank, &axis) < 0) return -1;
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef args[6] = {cg_sym(c, sym_prod(xt, 0, (int)axis)),
+                            cg_sym(c, sym_dim(xt, (int)axis)),
+                            cg_sym(c, sym_prod(xt, (int)axis + 1, xt->rank)),
+                            cg_i32(c, attr_int(n, "p", 2)),
+                            x,
+                            y};
+    call(c, "isbrt_lp_normalize_f32", c->t_void, 6, args);
+    return 0;
+}
+
+/* NegativeLogLikelihoodLoss-13 and SoftmaxCrossEntropyLoss-13 (with its log_prob output). */
+static int emit_loss(Cg *c, const Node *n) {
+    if (need_f32(c, n, 1) < 0) return -1;
+    if (n->nin > 2 && n->in[2] >= 0 && vtype(c, n->in[2])->dtype != DT_F32)
+        return cg_fail(c, "weight of type %s, only f32 is supported",
+                       dtype_name(vtype(c, n->in[2])->dtype));
+    const Type *xt = vtype(c, n->in[0]), *tt = vtype(c, n->in[1]);
+    if (tt->dtype != DT_I64)
+        return cg_fail(c, "target of type %s (int64 supported)", dtype_name(tt->dtype));
+    bool sce = n->op == OP_SoftmaxCrossEntropyLoss;
+    LLVMValueRef y = opt_out(c, n, 0), lp = sce ? opt_out(c, n, 1) : LLVMConstPointerNull(c->t_ptr);
+    if (LLVMIsNull(y) && LLVMIsNull(lp)) return 0;
+    LLVMValueRef x, t;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &t) < 0) return -1;
+    const char *rs = attr_string(n, "reduction", "mean");
+    int red = !strcmp(rs, "none")  ? ISBRT_LOSS_NONE
+              : !strcmp(rs, "sum") ? ISBRT_LOSS_SUM
+                                   : ISBRT_LOSS_MEAN;
+    LLVMValueRef args[12] = {cg_sym(c, sym_dim(xt, 0)),
+                             cg_sym(c, sym_dim(xt, 1)),
+                             cg_sym(c, sym_prod(xt, 2, xt->rank)),
+                             x,
+                             t,
+                             opt_ptr(c, n, 2),
+                             cg_i32(c, node_attr(n, "ignore_index") != NULL),
+                             cg_i64(c, attr_int(n, "ignore_index", 0)),
+                             cg_i32(c, red),
+                             cg_i32(c, sce),
+                             y,
+                             lp};
+    bail_nonzero(c, call(c, "isbrt_nll_loss_f32", c->t_i32, 12, args)); /* target out of range */
+    return 0;
+}
+
 int cg_emit_kernel(Cg *c, const Node *n) {
     switch (n->op) {
     case OP_Conv: return emit_conv(c, n);
@@ -796,8 +998,17 @@ int cg_emit_kernel(Cg *c, const Node *n) {
     case OP_Slice: return emit_slice(c, n);
     case OP_Gather: return emit_gather(c, n);
     case OP_Pad: return emit_pad(c, n);
-    case OP_InstanceNormalization: return emit_instance_norm(c, n);
     case OP_Expand: return emit_expand(c, n);
+    case OP_GatherElements:
+    case OP_ScatterElements:
+    case OP_Scatter: return emit_index_elements(c, n);
+    case OP_CumSum: return emit_cumsum(c, n);
+    case OP_LayerNormalization:
+    case OP_InstanceNormalization:
+    case OP_MeanVarianceNormalization: return emit_normalize(c, n);
+    case OP_LpNormalization: return emit_lpnorm(c, n);
+    case OP_NegativeLogLikelihoodLoss:
+    case OP_SoftmaxCrossEntropyLoss: return emit_loss(c, n);
     default: return cg_fail(c, "no code generator for this op");
     }
 }

@@ -331,20 +331,6 @@ static int rule_batchnorm(Ctx *c) {
     return 0;
 }
 
-/* InstanceNormalization-6: x [N, C, D1...], scale and B [C]; y like x. */
-static int rule_instance_norm(Ctx *c) {
-    const Type *x = tin(c, 0);
-    char b1[128], b2[128];
-    if (x->rank < 2) return fail(c, "input %s has no channel dim", tstr(x, b1));
-    for (int i = 1; i < 3; i++) {
-        const Type *p = tin(c, i);
-        if (p->rank != 1 || p->dims[0] != x->dims[1] || p->dtype != x->dtype)
-            return fail(c, "parameter %d %s does not match input %s", i, tstr(p, b1), tstr(x, b2));
-    }
-    set_out(c, 0, *x);
-    return 0;
-}
-
 /* ---- matrix products --------------------------------------------------------------------- */
 
 static int no_batch_after_0(Ctx *c, const Type *t) {
@@ -847,6 +833,170 @@ static int rule_range(Ctx *c) {
     return 0;
 }
 
+/* ---- element indexing, running sums, normalizations, losses ------------------------------ */
+
+/* GatherElements-13, ScatterElements-16, Scatter-11: data (input 0) and indices (input 1) of
+ * the same rank; along every axis but `axis` the indices may not be longer than the data.
+ * Indexing along the batch axis mixes instances: unsupported. */
+static int rule_index_elements(Ctx *c, int *axis) {
+    const Type *x = tin(c, 0), *idx = tin(c, 1);
+    char b1[128], b2[128];
+    if (idx->dtype != DT_I64 && idx->dtype != DT_I32) return fail(c, "indices must be i32 or i64");
+    if (x->rank < 1 || idx->rank != x->rank)
+        return fail(c, "data %s and indices %s differ in rank", tstr(x, b1), tstr(idx, b2));
+    if (norm_axis(c, attr_int(c->n, "axis", 0), x->rank, axis) < 0) return -1;
+    if ((type_has_batch(x) || type_has_batch(idx)) &&
+        (*axis == 0 || !type_has_batch(x) || !type_has_batch(idx)))
+        return batch_moved(c);
+    for (int d = 0; d < x->rank; d++)
+        if (d != *axis && idx->dims[d] != IR_DIM_N && idx->dims[d] > x->dims[d])
+            return fail(c, "indices %s exceed data %s along axis %d", tstr(idx, b2), tstr(x, b1),
+                        d);
+    return 0;
+}
+
+static int rule_gather_elements(Ctx *c) {
+    int axis;
+    if (rule_index_elements(c, &axis) < 0) return -1;
+    Type out = *tin(c, 1);
+    out.dtype = tin(c, 0)->dtype;
+    set_out(c, 0, out);
+    return 0;
+}
+
+static int rule_scatter_elements(Ctx *c) {
+    int axis;
+    if (rule_index_elements(c, &axis) < 0) return -1;
+    const Type *idx = tin(c, 1), *u = tin(c, 2);
+    char b1[128], b2[128];
+    if (u->dtype != tin(c, 0)->dtype || u->rank != idx->rank ||
+        memcmp(u->dims, idx->dims, sizeof(int64_t) * (size_t)u->rank) != 0)
+        return fail(c, "updates %s do not match indices %s", tstr(u, b1), tstr(idx, b2));
+    const char *red = attr_string(c->n, "reduction", "none");
+    if (strcmp(red, "none") && strcmp(red, "add") && strcmp(red, "mul") &&
+        !(c->g->opset >= 18 && (!strcmp(red, "max") || !strcmp(red, "min"))))
+        return fail(c, "reduction '%s'", red);
+    set_out(c, 0, *tin(c, 0));
+    return 0;
+}
+
+/* CumSum-14: x's type; axis is an int32/int64 scalar, read at run time when not constant
+ * (then the batch dim must be static, since the sum could run along it). */
+static int rule_cumsum(Ctx *c) {
+    const Type *x = tin(c, 0), *a = tin(c, 1);
+    if ((a->dtype != DT_I64 && a->dtype != DT_I32) || type_numel(a, 1) != 1 || a->rank > 1)
+        return fail(c, "axis must be an int32 or int64 scalar");
+    int64_t ax;
+    int na;
+    if (value_const_ints(c->g, c->n->in[1], &ax, 1, &na)) {
+        int axis;
+        if (norm_axis(c, ax, x->rank ? x->rank : 1, &axis) < 0) return -1;
+        if (axis == 0 && type_has_batch(x)) return batch_moved(c);
+    } else if (type_has_batch(x)) {
+        return unsupported(c, "with a non-constant axis over a symbolic batch dim");
+    }
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* The normalized axes [axis, rank) of LayerNormalization-17 in *first (axis default -1). */
+static int rule_layernorm(Ctx *c) {
+    const Type *x = tin(c, 0);
+    int first;
+    if (x->rank < 1) return fail(c, "input of rank 0");
+    if (norm_axis(c, attr_int(c->n, "axis", -1), x->rank, &first) < 0) return -1;
+    if (first == 0 && type_has_batch(x)) return batch_moved(c);
+    for (int i = 1; i < 3; i++) { /* Scale, B: unidirectionally broadcast to x.dims[axis:] */
+        const Type *t = tin(c, i);
+        if (!t) continue;
+        char b1[128], b2[128];
+        bool ok = t->rank <= x->rank - first && t->dtype == x->dtype;
+        for (int j = 0; ok && j < t->rank; j++) {
+            int64_t td = t->dims[j], xd = x->dims[x->rank - t->rank + j];
+            ok = td == 1 || (td == xd && td != IR_DIM_N);
+        }
+        if (!ok)
+            return fail(c, "%s %s does not broadcast to the normalized part of %s",
+                        i == 1 ? "Scale" : "B", tstr(t, b1), tstr(x, b2));
+    }
+    int64_t stash = attr_int(c->n, "stash_type", 1);
+    if (stash != DT_F32) return unsupported(c, "with a stash_type other than float");
+    set_out(c, 0, *x);
+    Type st = {.dtype = DT_F32, .rank = x->rank};
+    for (int d = 0; d < x->rank; d++) st.dims[d] = d < first ? x->dims[d] : 1;
+    set_out(c, 1, st);
+    set_out(c, 2, st);
+    return 0;
+}
+
+/* InstanceNormalization-6: x [N, C, D1, ...], scale and B [C]. */
+static int rule_instancenorm(Ctx *c) {
+    const Type *x = tin(c, 0);
+    char b1[128], b2[128];
+    if (x->rank < 2) return fail(c, "input %s of rank below 2", tstr(x, b1));
+    for (int i = 1; i < 3; i++) {
+        const Type *t = tin(c, i);
+        if (t->rank != 1 || t->dims[0] != x->dims[1] || t->dtype != x->dtype)
+            return fail(c, "%s %s is not [C] of %s", i == 1 ? "scale" : "B", tstr(t, b1),
+                        tstr(x, b2));
+    }
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* MeanVarianceNormalization-13: axes (default [0, 2, 3]) within the rank, not the batch. */
+static int rule_mvn(Ctx *c) {
+    const Type *x = tin(c, 0);
+    const int64_t *axes;
+    static const int64_t dflt[3] = {0, 2, 3};
+    int na = attr_ints(c->n, "axes", &axes);
+    if (na < 0) axes = dflt, na = 3;
+    for (int i = 0; i < na; i++) {
+        int a;
+        if (norm_axis(c, axes[i], x->rank, &a) < 0) return -1;
+        if (x->dims[a] == IR_DIM_N) return batch_moved(c);
+    }
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* LpNormalization-1: x's type; p is 1 or 2; axis (default -1) not the batch. */
+static int rule_lpnorm(Ctx *c) {
+    const Type *x = tin(c, 0);
+    int axis;
+    if (norm_axis(c, attr_int(c->n, "axis", -1), x->rank, &axis) < 0) return -1;
+    if (x->dims[axis] == IR_DIM_N) return batch_moved(c);
+    int64_t p = attr_int(c->n, "p", 2);
+    if (p != 1 && p != 2) return fail(c, "p = %lld (1 or 2)", (long long)p);
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* NegativeLogLikelihoodLoss-13, SoftmaxCrossEntropyLoss-13: input [N, C, d1..dk] (float),
+ * target [N, d1..dk] (int64), weight [C]. The loss is [N, d1..dk] for reduction none, else a
+ * scalar (a sum over the batch: unsupported with a symbolic N); SoftmaxCrossEntropyLoss's
+ * second output, log_prob, has the input's type. */
+static int rule_loss(Ctx *c) {
+    const Type *x = tin(c, 0), *t = tin(c, 1), *w = tin(c, 2);
+    char b1[128], b2[128];
+    bool ok = x->rank >= 2 && t->rank == x->rank - 1 && t->dims[0] == x->dims[0];
+    for (int d = 1; ok && d < t->rank; d++) ok = t->dims[d] == x->dims[d + 1];
+    if (!ok) return fail(c, "target %s does not match input %s", tstr(t, b1), tstr(x, b2));
+    if (t->dtype != DT_I64 && t->dtype != DT_I32) return fail(c, "target must be i32 or i64");
+    if (w && (w->rank != 1 || w->dims[0] != x->dims[1] || w->dtype != x->dtype))
+        return fail(c, "weight %s is not [C] of %s", tstr(w, b1), tstr(x, b2));
+    const char *red = attr_string(c->n, "reduction", "mean");
+    bool none = !strcmp(red, "none");
+    if (!none && strcmp(red, "sum") && strcmp(red, "mean")) return fail(c, "reduction '%s'", red);
+    if (!none && type_has_batch(x)) return batch_moved(c);
+    Type out = *t;
+    out.dtype = x->dtype;
+    if (!none) out.rank = 0;
+    set_out(c, 0, out);
+    set_out(c, 1, *x);
+    return 0;
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 int infer_node(Graph *g, int node, Diag *d) {
@@ -975,7 +1125,6 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_BranchSum: return rule_broadcast(&c, 0, x->dtype, false);
     case OP_Conv: return rule_conv(&c);
     case OP_BatchNormalization: return rule_batchnorm(&c);
-    case OP_InstanceNormalization: return rule_instance_norm(&c);
     case OP_Gemm: return rule_gemm(&c);
     case OP_MatMul: return rule_matmul(&c);
     case OP_MaxPool:
@@ -1009,6 +1158,16 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_Pad: return rule_pad(&c);
     case OP_ConstantOfShape: return rule_constant_of_shape(&c);
     case OP_Range: return rule_range(&c);
+    case OP_GatherElements: return rule_gather_elements(&c);
+    case OP_ScatterElements:
+    case OP_Scatter: return rule_scatter_elements(&c);
+    case OP_CumSum: return rule_cumsum(&c);
+    case OP_LayerNormalization: return rule_layernorm(&c);
+    case OP_InstanceNormalization: return rule_instancenorm(&c);
+    case OP_MeanVarianceNormalization: return rule_mvn(&c);
+    case OP_LpNormalization: return rule_lpnorm(&c);
+    case OP_NegativeLogLikelihoodLoss:
+    case OP_SoftmaxCrossEntropyLoss: return rule_loss(&c);
     }
     return unsupported(&c, "has no shape rule");
 }
@@ -1050,7 +1209,6 @@ int64_t node_flops(const Graph *g, const Node *n) {
     case OP_Softmax:
     case OP_LogSoftmax: return 5 * out;
     case OP_BatchNormalization: return 2 * out;
-    case OP_InstanceNormalization: return 6 * out; /* mean, variance, scale and shift */
     case OP_Elementwise: { /* one FLOP per element per op in the postfix program */
         const char *code = attr_string(n, "_code", "");
         int64_t ops = 0;
@@ -1062,6 +1220,13 @@ int64_t node_flops(const Graph *g, const Node *n) {
     case OP_Identity:
     case OP_Dropout:
     case OP_Cast: return 0;
+    case OP_CumSum:
+    case OP_NegativeLogLikelihoodLoss: return in;
+    case OP_SoftmaxCrossEntropyLoss: return 5 * in;
+    case OP_LayerNormalization: /* mean, variance, then scale and shift */
+    case OP_InstanceNormalization:
+    case OP_MeanVarianceNormalization: return 7 * in;
+    case OP_LpNormalization: return 3 * in;
     default: return op_info(n->op)->flags & OPF_ELEMWISE ? out : 0;
     }
 }

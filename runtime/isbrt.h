@@ -171,11 +171,87 @@ void isbrt_fill(int64_t count, int64_t elem_size, const void *value, void *dst);
 /* y[i] += x[i] for i < n (a branch's contribution to a BranchSum). */
 void isbrt_acc_f32(int64_t n, const float *x, float *y);
 
-/* ---- InstanceNormalization (ONNX InstanceNormalization-6) --------------------------------
- * Each of `rows` rows of `len` elements (row r is channel r % channels) is normalised by its
- * own mean and biased variance: y = scale[c] * (x - mean) / sqrt(var + eps) + bias[c]. */
-void isbrt_instance_norm_f32(int64_t rows, int64_t channels, int64_t len, float eps, const float *x,
-                             const float *scale, const float *bias, float *y);
+/* ---- Index ops, cumulative sums (runtime/index.c) ----------------------------------------
+ * Element types are given by their ONNX TensorProto.DataType code where arithmetic depends
+ * on them (enum isbrt_dtype); pure data movement takes the element size. Dims arrays have
+ * `rank` entries; indices are int64, negative ones count from the end of the axis. */
+enum isbrt_dtype {
+    ISBRT_DT_F32 = 1,
+    ISBRT_DT_U8 = 2,
+    ISBRT_DT_I8 = 3,
+    ISBRT_DT_I32 = 6,
+    ISBRT_DT_I64 = 7,
+    ISBRT_DT_F64 = 11,
+    ISBRT_DT_U32 = 12,
+    ISBRT_DT_U64 = 13
+};
+
+/* GatherElements-13: y has the dims of the indices (i_dims); y[..i_axis..] =
+ * x[..idx[..i_axis..]..] along `axis` of x (x_dims). Returns -1 if an index is out of
+ * range (y is then partly written), else 0. */
+int isbrt_gather_elements(int32_t rank, const int64_t *x_dims, const int64_t *i_dims, int32_t axis,
+                          const int64_t *idx, int64_t elem_size, const void *x, void *y);
+
+/* ScatterElements-16 (and Scatter-9/11): y = x (x_dims), then for every element of updates
+ * (dims i_dims, the dims of idx) y[..idx[e]..] = u[e] combined by `reduction` (enum
+ * isbrt_scatter_red) in index order. x and y must not overlap unless x == y. Returns -1 if
+ * an index is out of range or the dtype is not supported by the reduction, else 0. */
+enum isbrt_scatter_red {
+    ISBRT_SCATTER_NONE = 0,
+    ISBRT_SCATTER_ADD,
+    ISBRT_SCATTER_MUL,
+    ISBRT_SCATTER_MAX,
+    ISBRT_SCATTER_MIN
+};
+int isbrt_scatter_elements(int32_t dtype, int32_t reduction, int32_t rank, const int64_t *x_dims,
+                           const int64_t *i_dims, int32_t axis, const int64_t *idx, const void *x,
+                           const void *u, void *y);
+
+/* CumSum-14 along `axis` (negative counts from the end) of x (dims), into y (may equal x):
+ * exclusive leaves out the element itself, reverse sums from the end. dtype one of f32, f64,
+ * i32, i64, u32, u64. Returns -1 if axis is out of range or the dtype unsupported. */
+int isbrt_cumsum(int32_t dtype, int32_t rank, const int64_t *dims, int64_t axis, int32_t exclusive,
+                 int32_t reverse, const void *x, void *y);
+
+/* ---- Normalizations and losses (runtime/norm.c) -------------------------------------------
+ * Normalization over a set of axes of x (dims, rank <= ISBRT_MAX_RANK): for every index of
+ * the kept dims (a "group", numbered row-major over the kept dims) the mean and the biased
+ * variance over the reduced dims (bit d of red_mask) give
+ *   y = (x - mean) * inv * scale + bias,  inv = 1 / sqrt(var + epsilon), or with
+ *   eps_outside inv = 1 / (sqrt(var) + epsilon) (MeanVarianceNormalization-13).
+ * scale / bias are read at sum(index[d] * strides[d]) (0 strides broadcast), or are 1 / 0
+ * when NULL. mean / inv_std (one per group) are written when not NULL. Statistics are
+ * accumulated in double. LayerNormalization-17, InstanceNormalization-6,
+ * MeanVarianceNormalization-13. */
+typedef struct isbrt_norm {
+    int32_t rank;
+    int32_t red_mask;
+    int32_t eps_outside;
+    float epsilon;
+    int64_t dims[ISBRT_MAX_RANK];
+    int64_t scale_strides[ISBRT_MAX_RANK];
+    int64_t bias_strides[ISBRT_MAX_RANK];
+} isbrt_norm;
+void isbrt_normalize_f32(const isbrt_norm *p, const float *x, const float *scale, const float *bias,
+                         float *y, float *mean, float *inv_std);
+
+/* NegativeLogLikelihoodLoss-13 / SoftmaxCrossEntropyLoss-13 over x [n, c, d] (d: the
+ * product of the trailing dims) and target [n, d] (int64): the loss of element (i, k) is
+ * -w[t] * x[i, t, k] with t = target[i, k] and w = weight (NULL: all 1), or 0 where t ==
+ * ignore_index (when has_ignore). With softmax, x is first replaced by its log-softmax over c
+ * (written to log_prob [n, c, d] when not NULL). reduction (enum isbrt_loss_red): none writes
+ * y [n, d]; sum writes the sum to y[0]; mean the sum divided by the sum of w[t] over the
+ * elements not ignored; y may be NULL (log_prob only). Returns -1 if a target not ignored
+ * is outside [0, c), else 0. */
+/* LpNormalization-1 over the middle dim of [outer, len, inner]: y = x / ||x||_p with p 1 or 2
+ * (0 where the norm is 0). y must not overlap x. */
+void isbrt_lp_normalize_f32(int64_t outer, int64_t len, int64_t inner, int32_t p, const float *x,
+                            float *y);
+
+enum isbrt_loss_red { ISBRT_LOSS_NONE = 0, ISBRT_LOSS_SUM, ISBRT_LOSS_MEAN };
+int isbrt_nll_loss_f32(int64_t n, int64_t c, int64_t d, const float *x, const int64_t *target,
+                       const float *weight, int32_t has_ignore, int64_t ignore_index,
+                       int32_t reduction, int32_t softmax, float *y, float *log_prob);
 
 /* ---- Threads ----------------------------------------------------------------------------
  * Number of threads the kernels (and OpenBLAS) may use; <= 0 means all cores. This sets

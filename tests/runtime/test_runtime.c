@@ -856,6 +856,111 @@ static int test_act(void) {
     return fails != 0;
 }
 
+/* Integer CumSum-14 and ScatterElements reductions (the ONNX data has only double CumSum and
+ * float add/mul scatters): random 3-D cases against plain loops, exact. */
+static int test_index(void) {
+    rng r = {21};
+    int fails = 0, runs = 0;
+    for (int t = 0; t < 200; t++) {
+        int64_t dims[3] = {1 + rng_int(&r, 4), 1 + rng_int(&r, 5), 1 + rng_int(&r, 4)};
+        int64_t total = dims[0] * dims[1] * dims[2], axis = rng_int(&r, 3);
+        int excl = (int)rng_int(&r, 2), rev = (int)rng_int(&r, 2);
+        int64_t x[80], y[80], want[80];
+        for (int64_t i = 0; i < total; i++) x[i] = rng_int(&r, 2001) - 1000;
+        int64_t st = axis == 0 ? dims[1] * dims[2] : axis == 1 ? dims[2] : 1;
+        for (int64_t i = 0; i < total; i++) { /* sum over the positions before (after) i */
+            int64_t k = i / st % dims[axis], base = i - k * st, s = excl ? 0 : x[i];
+            for (int64_t j = 0; j < dims[axis]; j++)
+                if (rev ? j > k : j < k) s += x[base + j * st];
+            want[i] = s;
+        }
+        int rc = isbrt_cumsum(ISBRT_DT_I64, 3, dims, axis - 3 * (t & 1), excl, rev, x, y);
+        runs++;
+        if (rc != 0 || memcmp(y, want, (size_t)total * 8) != 0) {
+            fails++;
+            fprintf(stderr, "FAIL cumsum i64 dims=%lldx%lldx%lld axis=%lld excl=%d rev=%d\n",
+                    (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)axis,
+                    excl, rev);
+        }
+        /* scatter along axis: indices [dims with axis shortened], reductions on i64 */
+        int red = 1 + (int)rng_int(&r, 4);
+        int64_t idims[3] = {dims[0], dims[1], dims[2]};
+        idims[axis] = 1 + rng_int(&r, dims[axis]);
+        int64_t itotal = idims[0] * idims[1] * idims[2], idx[80], u[80];
+        memcpy(want, x, (size_t)total * 8);
+        for (int64_t e = 0; e < itotal; e++) {
+            idx[e] = rng_int(&r, 2 * dims[axis]) - dims[axis];
+            u[e] = rng_int(&r, 21) - 10;
+            int64_t pos[3] = {e / (idims[1] * idims[2]), e / idims[2] % idims[1], e % idims[2]};
+            pos[axis] = idx[e] < 0 ? idx[e] + dims[axis] : idx[e];
+            int64_t *w = &want[(pos[0] * dims[1] + pos[1]) * dims[2] + pos[2]];
+            *w = red == ISBRT_SCATTER_ADD   ? *w + u[e]
+                 : red == ISBRT_SCATTER_MUL ? *w * u[e]
+                 : red == ISBRT_SCATTER_MAX ? (*w > u[e] ? *w : u[e])
+                                            : (*w < u[e] ? *w : u[e]);
+        }
+        rc = isbrt_scatter_elements(ISBRT_DT_I64, red, 3, dims, idims, (int32_t)axis, idx, x, u, y);
+        runs++;
+        if (rc != 0 || memcmp(y, want, (size_t)total * 8) != 0) {
+            fails++;
+            fprintf(stderr, "FAIL scatter_elements i64 red=%d axis=%lld\n", red, (long long)axis);
+        }
+        idx[rng_int(&r, itotal)] = dims[axis]; /* out of range */
+        rc = isbrt_scatter_elements(ISBRT_DT_I64, red, 3, dims, idims, (int32_t)axis, idx, x, u, y);
+        runs++;
+        if (rc != -1) {
+            fails++;
+            fprintf(stderr, "FAIL scatter_elements accepted an index out of range\n");
+        }
+    }
+    int32_t a[4] = {1, 2, 3, 4}, b[4];
+    int64_t d4 = 4;
+    runs++;
+    if (isbrt_cumsum(ISBRT_DT_I32, 1, &d4, 0, 1, 1, a, b) != 0 || b[0] != 9 || b[3] != 0 ||
+        isbrt_cumsum(ISBRT_DT_I32, 1, &d4, 1, 0, 0, a, b) != -1) {
+        fails++;
+        fprintf(stderr, "FAIL cumsum i32 reverse exclusive / bad axis\n");
+    }
+    printf("index: %d cases, %d failed\n", runs, fails);
+    return fails != 0;
+}
+
+/* LpNormalization-1 (no ONNX node test exists for it): random [outer, len, inner], p 1 and 2,
+ * and a zero row (which stays zero). */
+static int test_lpnorm(void) {
+    rng r = {34};
+    int fails = 0, runs = 0;
+    for (int t = 0; t < 100; t++) {
+        int64_t outer = 1 + rng_int(&r, 4), len = 1 + rng_int(&r, 9), inner = 1 + rng_int(&r, 5);
+        int32_t p = 1 + (int32_t)rng_int(&r, 2);
+        int64_t n = outer * len * inner;
+        float *x = xmalloc((size_t)n * sizeof(float)), *y = poisoned(n);
+        double *ref = xmalloc((size_t)n * sizeof(double));
+        fill_rand(&r, x, n);
+        if (t % 10 == 0)
+            for (int64_t j = 0; j < len; j++) x[j * inner] = 0;
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                double s = 0;
+                for (int64_t j = 0; j < len; j++) {
+                    double v = x[(o * len + j) * inner + i];
+                    s += p == 1 ? fabs(v) : v * v;
+                }
+                double nrm = p == 1 ? s : sqrt(s);
+                for (int64_t j = 0; j < len; j++) {
+                    int64_t at = (o * len + j) * inner + i;
+                    ref[at] = nrm > 0 ? x[at] / nrm : 0;
+                }
+            }
+        isbrt_lp_normalize_f32(outer, len, inner, p, x, y);
+        runs++;
+        if (!close_enough("lpnorm", y, ref, n)) fails++;
+        free(x), free(y), free(ref);
+    }
+    printf("lpnorm: %d cases, %d failed\n", runs, fails);
+    return fails != 0;
+}
+
 static int test_threads(void) {
     /* Only checks the call is accepted and that sgemm still works afterwards. */
     isbrt_set_threads(1);
@@ -867,10 +972,11 @@ static const struct suite {
     const char *name;
     int (*run)(void);
 } suites[] = {
-    {"conv", test_conv}, {"gemm", test_gemm},       {"matmul", test_matmul},
-    {"pool", test_pool}, {"softmax", test_softmax}, {"reduce", test_reduce},
-    {"copy", test_copy}, {"gather", test_gather},   {"pad", test_pad},
-    {"fill", test_fill}, {"act", test_act},         {"threads", test_threads},
+    {"conv", test_conv},   {"gemm", test_gemm},       {"matmul", test_matmul},
+    {"pool", test_pool},   {"softmax", test_softmax}, {"reduce", test_reduce},
+    {"copy", test_copy},   {"gather", test_gather},   {"pad", test_pad},
+    {"fill", test_fill},   {"act", test_act},         {"threads", test_threads},
+    {"index", test_index}, {"lpnorm", test_lpnorm},
 };
 
 int main(int argc, char **argv) {

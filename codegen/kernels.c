@@ -166,12 +166,7 @@ static int emit_conv(Cg *c, const Node *n) {
     bool res = attr_int(n, "_residual", 0) != 0;
     if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
     LLVMValueRef param = PARAM(c, p);
-    if (c->nconv == c->capconv) {
-        c->capconv = c->capconv ? 2 * c->capconv : 16;
-        c->convs = realloc(c->convs, sizeof *c->convs * (size_t)c->capconv);
-        if (!c->convs) abort();
-    }
-    c->convs[c->nconv++] = param;
+    cg_add_scratch(c, "isbrt_conv2d_scratch", param);
     LLVMValueRef args[8] = {param,
                             cg_sym(c, sym_dim(xt, 0)),
                             x,

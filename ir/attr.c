@@ -134,6 +134,25 @@ bool value_const_ints(const Graph *g, int v, int64_t *out, int max, int *count) 
     return true;
 }
 
+bool value_const_floats(const Graph *g, int v, double *out, int max, int *count) {
+    if (v < 0) return false;
+    const Value *val = gval(g, v);
+    if (!(val->flags & VAL_CONST) || !val->data || !type_known(&val->type) ||
+        type_has_batch(&val->type))
+        return false;
+    int64_t n = type_numel(&val->type, 1);
+    if (n > max) return false;
+    for (int64_t i = 0; i < n; i++) {
+        switch (val->type.dtype) {
+        case DT_F32: out[i] = ((const float *)val->data)[i]; break;
+        case DT_F64: out[i] = ((const double *)val->data)[i]; break;
+        default: return false;
+        }
+    }
+    *count = (int)n;
+    return true;
+}
+
 void node_set_input(Graph *g, Node *n, int k, int v) {
     if (k >= n->nin) {
         int *in = graph_alloc(g, sizeof(int) * (size_t)(k + 1));

@@ -1050,6 +1050,32 @@ static int emit_gridsample(Cg *c, const Node *n) {
     return 0;
 }
 
+static int emit_roialign(Cg *c, const Node *n) {
+    if (need_f32(c, n, 2) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]), *bt = vtype(c, n->in[2]);
+    if (bt->dtype != DT_I64) return cg_fail(c, "batch_indices must be i64");
+    const char *m = attr_string(n, "mode", "avg"),
+               *ct = attr_string(n, "coordinate_transformation_mode", "half_pixel");
+    isbrt_roialign p;
+    memset(&p, 0, sizeof p);
+    if (strcmp(m, "avg") && strcmp(m, "max")) return cg_fail(c, "mode '%s'", m);
+    if (strcmp(ct, "half_pixel") && strcmp(ct, "output_half_pixel"))
+        return cg_fail(c, "coordinate_transformation_mode '%s'", ct);
+    p.max = !strcmp(m, "max"), p.half_pixel = !strcmp(ct, "half_pixel");
+    p.c = xt->dims[1], p.h = xt->dims[2], p.w = xt->dims[3], p.oh = yt->dims[2], p.ow = yt->dims[3];
+    p.nroi = yt->dims[0], p.sampling_ratio = attr_int(n, "sampling_ratio", 0);
+    p.spatial_scale = attr_float(n, "spatial_scale", 1.0f);
+    LLVMValueRef x, rois, bi, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &rois) < 0 || in_ptr(c, n, 2, &bi) < 0)
+        return -1;
+    LLVMValueRef args[6] = {PARAM(c, p), cg_sym(c, sym_dim(xt, 0)), x, rois, bi, y};
+    /* a batch index out of range (bad input data) makes the run return EBADARG */
+    LLVMValueRef rc = call(c, "isbrt_roialign_f32", c->t_i32, 6, args);
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    return 0;
+}
+
 int cg_emit_kernel(Cg *c, const Node *n) {
     switch (n->op) {
     case OP_Conv: return vtype(c, n->in[0])->rank > 4 ? emit_convnd(c, n) : emit_conv(c, n);
@@ -1083,6 +1109,7 @@ int cg_emit_kernel(Cg *c, const Node *n) {
     case OP_LRN: return emit_lrn(c, n);
     case OP_MaxUnpool: return emit_maxunpool(c, n);
     case OP_GridSample: return emit_gridsample(c, n);
+    case OP_RoiAlign: return emit_roialign(c, n);
     default: return cg_fail(c, "no code generator for this op");
     }
 }

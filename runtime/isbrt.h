@@ -210,6 +210,18 @@ typedef struct isbrt_gridsample {
 void isbrt_gridsample_f32(const isbrt_gridsample *p, int64_t n, const float *x, const float *grid,
                           float *y);
 
+/* RoiAlign-16, f32: x [n, c, h, w], rois [nroi, 4] (x1, y1, x2, y2), batch_indices [nroi],
+ * y [nroi, c, oh, ow]. half_pixel: coordinate_transformation_mode "half_pixel" (else
+ * "output_half_pixel"); mode max takes, per sample, the largest weighted corner as onnxruntime
+ * does. Returns -1 (that roi left as zeros) if a batch index is outside [0, n). */
+typedef struct isbrt_roialign {
+    int32_t max, half_pixel;
+    int64_t c, h, w, oh, ow, nroi, sampling_ratio;
+    float spatial_scale;
+} isbrt_roialign;
+int isbrt_roialign_f32(const isbrt_roialign *p, int64_t n, const float *x, const float *rois,
+                       const int64_t *batch_indices, float *y);
+
 /* N-d convolution geometry (ONNX Conv-11 of any spatial rank, ConvTranspose-11), NC...:
  * nsp spatial dims; for Conv `in` is x's and `out` y's spatial size, for ConvTranspose the
  * same (x small, y large). pad holds the leading pads (trailing ones follow from the sizes).

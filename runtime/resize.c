@@ -8,7 +8,8 @@
  * buffers. Per axis, output index o maps to x_original (coordinate mode), whose taps follow
  * the reference: the T (2 or 4) input positions nearest to x_original, preferring the lower
  * ones, read with edge clamping; exclude_outside zeroes the taps outside the input and
- * renormalises. GridSample follows PyTorch's grid_sample, which the ONNX spec adopts. */
+ * renormalises. GridSample follows PyTorch's grid_sample, which the ONNX spec adopts; RoiAlign
+ * averages (or maxes) bilinear samples on a regular grid inside each output bin. */
 #include <math.h>
 #include <string.h>
 
@@ -248,4 +249,78 @@ void isbrt_gridsample_f32(const isbrt_gridsample *p, int64_t n, const float *x, 
             }
         }
     }
+}
+
+/* ---- RoiAlign ---------------------------------------------------------------------------- */
+
+/* Bilinear sample of plane at (y, x) with RoiAlign's border rule (zero beyond one pixel
+ * outside, clamped to the last row/column); avg: the weighted sum, max: the largest
+ * weighted corner. */
+static double roi_sample(const isbrt_roialign *p, const float *plane, double y, double x) {
+    if (y < -1.0 || y > (double)p->h || x < -1.0 || x > (double)p->w) return 0;
+    y = y < 0 ? 0 : y, x = x < 0 ? 0 : x;
+    int64_t y0 = (int64_t)y, x0 = (int64_t)x, y1, x1;
+    if (y0 >= p->h - 1)
+        y0 = y1 = p->h - 1, y = (double)y0;
+    else
+        y1 = y0 + 1;
+    if (x0 >= p->w - 1)
+        x0 = x1 = p->w - 1, x = (double)x0;
+    else
+        x1 = x0 + 1;
+    double ly = y - (double)y0, lx = x - (double)x0, hy = 1 - ly, hx = 1 - lx;
+    double v[4] = {hy * hx * plane[y0 * p->w + x0], hy * lx * plane[y0 * p->w + x1],
+                   ly * hx * plane[y1 * p->w + x0], ly * lx * plane[y1 * p->w + x1]};
+    if (!p->max) return v[0] + v[1] + v[2] + v[3];
+    double m = v[0];
+    for (int i = 1; i < 4; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+int isbrt_roialign_f32(const isbrt_roialign *p, int64_t n, const float *x, const float *rois,
+                       const int64_t *batch_indices, float *y) {
+    int rc = 0;
+    const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;
+    const double off = p->half_pixel ? 0.5 : 0.0, sc = p->spatial_scale;
+    for (int64_t r = 0; r < p->nroi; r++) {
+        float *yr = y + r * p->c * ohw;
+        const int64_t b = batch_indices[r];
+        if (b < 0 || b >= n) {
+            memset(yr, 0, sizeof(float) * (size_t)(p->c * ohw));
+            rc = -1;
+            continue;
+        }
+        const float *roi = rois + 4 * r;
+        double x0 = roi[0] * sc - off, y0 = roi[1] * sc - off;
+        double rw = roi[2] * sc - off - x0, rh = roi[3] * sc - off - y0;
+        if (!p->half_pixel) rw = rw > 1 ? rw : 1, rh = rh > 1 ? rh : 1;
+        const double bh = rh / (double)p->oh, bw = rw / (double)p->ow;
+        const int64_t gh =
+            p->sampling_ratio > 0 ? p->sampling_ratio : (int64_t)ceil(rh / (double)p->oh);
+        const int64_t gw =
+            p->sampling_ratio > 0 ? p->sampling_ratio : (int64_t)ceil(rw / (double)p->ow);
+        const double count = gh * gw > 0 ? (double)(gh * gw) : 1.0;
+        for (int64_t ch = 0; ch < p->c; ch++) {
+            const float *plane = x + (b * p->c + ch) * hw;
+            for (int64_t ph = 0; ph < p->oh; ph++)
+                for (int64_t pw = 0; pw < p->ow; pw++) {
+                    double acc = 0;
+                    int first = 1;
+                    for (int64_t iy = 0; iy < gh; iy++) {
+                        double sy = y0 + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh;
+                        for (int64_t ix = 0; ix < gw; ix++) {
+                            double sx = x0 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw;
+                            double v = roi_sample(p, plane, sy, sx);
+                            if (!p->max)
+                                acc += v;
+                            else if (first || v > acc)
+                                acc = v;
+                            first = 0;
+                        }
+                    }
+                    yr[(ch * p->oh + ph) * p->ow + pw] = (float)(p->max ? acc : acc / count);
+                }
+        }
+    }
+    return rc;
 }

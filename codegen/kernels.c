@@ -141,6 +141,28 @@ static int window(Cg *c, const Node *n, const Type *xt, const Type *yt, const in
 
 /* ---- Conv, Gemm, MatMul ------------------------------------------------------------------ */
 
+/* The call fn(param, n, x, w, bias, residual, y, scratch) of a Conv (isbrt_conv2d,
+ * isbrt_convnd_f32), its scratch sized by scratch_fn(param). */
+static int conv_call(Cg *c, const Node *n, LLVMValueRef param, const char *scratch_fn,
+                     const char *fn) {
+    LLVMValueRef x, wp, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &wp) < 0) return -1;
+    bool res = attr_int(n, "_residual", 0) != 0;
+    if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
+    cg_add_scratch(c, scratch_fn, param);
+    LLVMValueRef args[8] = {param,
+                            cg_sym(c, sym_dim(vtype(c, n->in[0]), 0)),
+                            x,
+                            wp,
+                            opt_ptr(c, n, 2),
+                            res ? opt_ptr(c, n, 3) : LLVMConstPointerNull(c->t_ptr),
+                            y,
+                            c->ws};
+    call(c, fn, c->t_void, 8, args);
+    return 0;
+}
+
 static int emit_conv(Cg *c, const Node *n) {
     if (need_f32(c, n, -1) < 0) return -1;
     const Type *xt = vtype(c, n->in[0]), *wt = vtype(c, n->in[1]), *yt = vtype(c, n->out[0]);
@@ -160,23 +182,7 @@ static int emit_conv(Cg *c, const Node *n) {
     if (p.group < 1 || p.c_in % p.group || p.c_out % p.group || wt->dims[1] * p.group != p.c_in)
         return cg_fail(c, "group %" PRId64 " does not divide the channels", p.group);
     if (parse_act(c, n, &p.act) < 0) return -1;
-    LLVMValueRef x, wp, y = cg_ptr(c, n->out[0]);
-    if (!y) return 0;
-    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &wp) < 0) return -1;
-    bool res = attr_int(n, "_residual", 0) != 0;
-    if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
-    LLVMValueRef param = PARAM(c, p);
-    cg_add_scratch(c, "isbrt_conv2d_scratch", param);
-    LLVMValueRef args[8] = {param,
-                            cg_sym(c, sym_dim(xt, 0)),
-                            x,
-                            wp,
-                            opt_ptr(c, n, 2),
-                            res ? opt_ptr(c, n, 3) : LLVMConstPointerNull(c->t_ptr),
-                            y,
-                            c->ws};
-    call(c, "isbrt_conv2d", c->t_void, 8, args);
-    return 0;
+    return conv_call(c, n, PARAM(c, p), "isbrt_conv2d_scratch", "isbrt_conv2d");
 }
 
 static int emit_gemm(Cg *c, const Node *n) {
@@ -883,23 +889,7 @@ static int emit_convnd(Cg *c, const Node *n) {
         p.stride[i] = st[i], p.dil[i] = dl[i], p.pad[i] = pd[i];
     }
     if (parse_act(c, n, &p.act) < 0) return -1;
-    bool res = attr_int(n, "_residual", 0) != 0;
-    if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
-    LLVMValueRef x, wp, y = cg_ptr(c, n->out[0]);
-    if (!y) return 0;
-    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &wp) < 0) return -1;
-    LLVMValueRef param = PARAM(c, p);
-    cg_add_scratch(c, "isbrt_convnd_scratch", param);
-    LLVMValueRef args[8] = {param,
-                            cg_sym(c, sym_dim(xt, 0)),
-                            x,
-                            wp,
-                            opt_ptr(c, n, 2),
-                            res ? opt_ptr(c, n, 3) : LLVMConstPointerNull(c->t_ptr),
-                            y,
-                            c->ws};
-    call(c, "isbrt_convnd_f32", c->t_void, 8, args);
-    return 0;
+    return conv_call(c, n, PARAM(c, p), "isbrt_convnd_scratch", "isbrt_convnd_f32");
 }
 
 /* MaxPool/AveragePool outside the fast 2-D f32 path: other spatial ranks, the Indices

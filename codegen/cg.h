@@ -28,6 +28,13 @@ static inline SymInt sym_dim(const Type *t, int d) {
 /* Product of dims [from, to) of t. */
 SymInt sym_prod(const Type *t, int from, int to);
 
+/* A kernel call that needs scratch memory at the start of the workspace: `size_fn`
+ * (size_t size_fn(const P *param), from isbrt.h) gives its byte count. */
+typedef struct CgScratch {
+    const char *size_fn;
+    LLVMValueRef param;
+} CgScratch;
+
 typedef struct Cg {
     const Graph *g;
     const CodegenOptions *o;
@@ -44,8 +51,8 @@ typedef struct Cg {
     LLVMValueRef stats;      /* i64[5] accumulators of P_run_stats (codegen/module.c) */
     LLVMValueRef *vptr;      /* per value id: its address, NULL if it has no storage */
     LLVMValueRef *consts;    /* per value id: the constant global, or NULL */
-    LLVMValueRef *convs;     /* conv parameter globals, for the scratch size */
-    int nconv, capconv;
+    CgScratch *scratch;      /* kernels that need scratch memory, for the scratch size */
+    int nscratch, capscratch;
     int node; /* node being emitted, for diagnostics; -1 outside */
     int uid;  /* counter for unique internal names */
 } Cg;
@@ -72,6 +79,8 @@ LLVMValueRef cg_i64_array(Cg *c, int count, const SymInt *v);
  * byte offsets `offs` are replaced by the SymInts `vals` (which may depend on the batch). */
 LLVMValueRef cg_param(Cg *c, const void *bytes, size_t size, int npatch, const size_t *offs,
                       const SymInt *vals);
+/* Record that a kernel called with `param` needs size_fn(param) bytes of scratch. */
+void cg_add_scratch(Cg *c, const char *size_fn, LLVMValueRef param);
 /* Call (declaring on first use) an external function; ret may be t_void. */
 LLVMValueRef cg_call(Cg *c, const char *name, LLVMTypeRef ret, int nargs, LLVMTypeRef *types,
                      LLVMValueRef *args);

@@ -141,6 +141,28 @@ static int window(Cg *c, const Node *n, const Type *xt, const Type *yt, const in
 
 /* ---- Conv, Gemm, MatMul ------------------------------------------------------------------ */
 
+/* The call fn(param, n, x, w, bias, residual, y, scratch) of a Conv (isbrt_conv2d,
+ * isbrt_convnd_f32), its scratch sized by scratch_fn(param). */
+static int conv_call(Cg *c, const Node *n, LLVMValueRef param, const char *scratch_fn,
+                     const char *fn) {
+    LLVMValueRef x, wp, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &wp) < 0) return -1;
+    bool res = attr_int(n, "_residual", 0) != 0;
+    if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
+    cg_add_scratch(c, scratch_fn, param);
+    LLVMValueRef args[8] = {param,
+                            cg_sym(c, sym_dim(vtype(c, n->in[0]), 0)),
+                            x,
+                            wp,
+                            opt_ptr(c, n, 2),
+                            res ? opt_ptr(c, n, 3) : LLVMConstPointerNull(c->t_ptr),
+                            y,
+                            c->ws};
+    call(c, fn, c->t_void, 8, args);
+    return 0;
+}
+
 static int emit_conv(Cg *c, const Node *n) {
     if (need_f32(c, n, -1) < 0) return -1;
     const Type *xt = vtype(c, n->in[0]), *wt = vtype(c, n->in[1]), *yt = vtype(c, n->out[0]);
@@ -160,28 +182,7 @@ static int emit_conv(Cg *c, const Node *n) {
     if (p.group < 1 || p.c_in % p.group || p.c_out % p.group || wt->dims[1] * p.group != p.c_in)
         return cg_fail(c, "group %" PRId64 " does not divide the channels", p.group);
     if (parse_act(c, n, &p.act) < 0) return -1;
-    LLVMValueRef x, wp, y = cg_ptr(c, n->out[0]);
-    if (!y) return 0;
-    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &wp) < 0) return -1;
-    bool res = attr_int(n, "_residual", 0) != 0;
-    if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
-    LLVMValueRef param = PARAM(c, p);
-    if (c->nconv == c->capconv) {
-        c->capconv = c->capconv ? 2 * c->capconv : 16;
-        c->convs = realloc(c->convs, sizeof *c->convs * (size_t)c->capconv);
-        if (!c->convs) abort();
-    }
-    c->convs[c->nconv++] = param;
-    LLVMValueRef args[8] = {param,
-                            cg_sym(c, sym_dim(xt, 0)),
-                            x,
-                            wp,
-                            opt_ptr(c, n, 2),
-                            res ? opt_ptr(c, n, 3) : LLVMConstPointerNull(c->t_ptr),
-                            y,
-                            c->ws};
-    call(c, "isbrt_conv2d", c->t_void, 8, args);
-    return 0;
+    return conv_call(c, n, PARAM(c, p), "isbrt_conv2d_scratch", "isbrt_conv2d");
 }
 
 static int emit_gemm(Cg *c, const Node *n) {
@@ -977,13 +978,329 @@ static int emit_loss(Cg *c, const Node *n) {
     return 0;
 }
 
+/* ---- spatial ops: Resize-13, ConvTranspose-11, Conv/MaxPool/AveragePool of any spatial
+ * rank and MaxPool's Indices, DepthToSpace-13, SpaceToDepth-13, LRN-13, MaxUnpool-11,
+ * GridSample-16 ------------------------------------------------------------------------------
+ */
+
+/* Index of s in names[0..count), or -1. */
+static int name_index(const char *s, const char *const *names, int count) {
+    for (int i = 0; i < count; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+static int emit_resize(Cg *c, const Node *n) {
+    if (need_f32(c, n, 1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    static const char *const modes[] = {"nearest", "linear", "cubic"};
+    static const char *const coords[] = {"half_pixel",           "pytorch_half_pixel",
+                                         "align_corners",        "asymmetric",
+                                         "tf_half_pixel_for_nn", "tf_crop_and_resize"};
+    static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
+                                          "ceil"};
+    isbrt_resize p;
+    memset(&p, 0, sizeof p);
+    const char *m = attr_string(n, "mode", "nearest"),
+               *ct = attr_string(n, "coordinate_transformation_mode", "half_pixel"),
+               *nm = attr_string(n, "nearest_mode", "round_prefer_floor");
+    if ((p.mode = name_index(m, modes, 3)) < 0) return cg_fail(c, "mode '%s'", m);
+    if ((p.coord = name_index(ct, coords, 6)) < 0)
+        return cg_fail(c, "coordinate_transformation_mode '%s'", ct);
+    if ((p.nearest = name_index(nm, nearest, 4)) < 0) return cg_fail(c, "nearest_mode '%s'", nm);
+    p.exclude_outside = (int32_t)attr_int(n, "exclude_outside", 0);
+    p.cubic_a = attr_float(n, "cubic_coeff_a", -0.75f);
+    p.extrapolation = attr_float(n, "extrapolation_value", 0.0f);
+    int r = xt->rank;
+    p.rank = r;
+    double sc[IR_MAX_RANK], roi[2 * IR_MAX_RANK];
+    int64_t sizes[IR_MAX_RANK];
+    int nsz = -1, nsc = -1, nroi = -1;
+    if (!(n->nin > 3 && n->in[3] >= 0 &&
+          value_const_ints(c->g, n->in[3], sizes, IR_MAX_RANK, &nsz) && nsz == r) &&
+        !(n->nin > 2 && value_const_floats(c->g, n->in[2], sc, IR_MAX_RANK, &nsc) && nsc == r))
+        return cg_fail(c, "scales or sizes must be constants of %d values", r);
+    if (p.coord == ISBRT_COORD_TF_CROP_AND_RESIZE &&
+        !(n->nin > 1 && value_const_floats(c->g, n->in[1], roi, 2 * IR_MAX_RANK, &nroi) &&
+          nroi == 2 * r))
+        return cg_fail(c, "tf_crop_and_resize needs a constant roi of %d values", 2 * r);
+    SymInt batch = sym_const(1);
+    for (int d = 0; d < r; d++) {
+        p.in[d] = xt->dims[d], p.out[d] = yt->dims[d];
+        p.scale[d] = nsz == r ? (double)p.out[d] / (double)p.in[d] : sc[d];
+        p.roi_start[d] = nroi > 0 ? roi[d] : 0, p.roi_end[d] = nroi > 0 ? roi[r + d] : 1;
+        if (xt->dims[d] == IR_DIM_N) {
+            if (yt->dims[d] != IR_DIM_N) return cg_fail(c, "resizing the symbolic batch dim");
+            p.in[d] = p.out[d] = 1, p.scale[d] = 1, batch = sym_dim(xt, d);
+        }
+        if (p.in[d] == 0 || p.out[d] == 0) return 0;
+    }
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef param = PARAM(c, p);
+    cg_add_scratch(c, "isbrt_resize_scratch", param);
+    LLVMValueRef args[5] = {param, cg_sym(c, batch), x, y, c->ws};
+    call(c, "isbrt_resize_f32", c->t_void, 5, args);
+    return 0;
+}
+
+static int emit_convtranspose(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *wt = vtype(c, n->in[1]), *yt = vtype(c, n->out[0]);
+    int64_t pads[2 * IR_MAX_RANK], od[IR_MAX_RANK], st[IR_MAX_RANK], dl[IR_MAX_RANK];
+    int sp = xt->rank - 2;
+    if (convtranspose_geometry(n, xt, wt, pads, od) < 0) return cg_fail(c, "bad geometry");
+    if (ints_or(n, "strides", sp, 1, st) < 0 || ints_or(n, "dilations", sp, 1, dl) < 0)
+        return cg_fail(c, "strides/dilations do not match the %d spatial dims", sp);
+    isbrt_convnd p;
+    memset(&p, 0, sizeof p);
+    p.nsp = sp, p.c_in = xt->dims[1], p.c_out = yt->dims[1], p.group = attr_int(n, "group", 1);
+    for (int i = 0; i < sp; i++) {
+        p.in[i] = xt->dims[2 + i], p.out[i] = od[i], p.k[i] = wt->dims[2 + i];
+        p.stride[i] = st[i], p.dil[i] = dl[i], p.pad[i] = pads[i];
+    }
+    LLVMValueRef x, wp, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &wp) < 0) return -1;
+    LLVMValueRef param = PARAM(c, p);
+    cg_add_scratch(c, "isbrt_convtranspose_scratch", param);
+    LLVMValueRef args[7] = {param, cg_sym(c, sym_dim(xt, 0)), x, wp, opt_ptr(c, n, 2), y, c->ws};
+    call(c, "isbrt_convtranspose_f32", c->t_void, 7, args);
+    return 0;
+}
+
+/* Strides, dilations and pads (auto_pad resolved) of an N-d Conv/Pool window (Conv-11,
+ * MaxPool-12, AveragePool-11). */
+static int window_nd(Cg *c, const Node *n, const Type *xt, const Type *yt, const int64_t *kernel,
+                     int64_t *st, int64_t *dl, int64_t *pd) {
+    int sp = xt->rank - 2;
+    if (sp < 1 || sp > IR_MAX_RANK - 2 || yt->rank != xt->rank ||
+        ints_or(n, "strides", sp, 1, st) < 0 || ints_or(n, "dilations", sp, 1, dl) < 0 ||
+        ints_or(n, "pads", 2 * sp, 0, pd) < 0)
+        return cg_fail(c, "strides/dilations/pads do not match the %d spatial dims", sp);
+    const char *ap = attr_string(n, "auto_pad", "NOTSET");
+    bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+    if (!same && strcmp(ap, "VALID") && strcmp(ap, "NOTSET"))
+        return cg_fail(c, "auto_pad '%s'", ap);
+    for (int i = 0; i < sp; i++) {
+        int64_t total =
+            (yt->dims[2 + i] - 1) * st[i] + (kernel[i] - 1) * dl[i] + 1 - xt->dims[2 + i];
+        if (total < 0) total = 0;
+        if (same) {
+            pd[i] = ap[5] == 'U' ? total / 2 : total - total / 2;
+            pd[sp + i] = total - pd[i];
+        } else if (ap[0] == 'V') {
+            pd[i] = pd[sp + i] = 0;
+        }
+    }
+    return 0;
+}
+
+static int emit_convnd(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *wt = vtype(c, n->in[1]), *yt = vtype(c, n->out[0]);
+    int sp = xt->rank - 2;
+    int64_t st[IR_MAX_RANK], dl[IR_MAX_RANK], pd[2 * IR_MAX_RANK];
+    if (wt->rank != xt->rank) return cg_fail(c, "weight rank %d", wt->rank);
+    if (window_nd(c, n, xt, yt, wt->dims + 2, st, dl, pd) < 0) return -1;
+    isbrt_convnd p;
+    memset(&p, 0, sizeof p);
+    p.nsp = sp, p.c_in = xt->dims[1], p.c_out = yt->dims[1], p.group = attr_int(n, "group", 1);
+    for (int i = 0; i < sp; i++) {
+        p.in[i] = xt->dims[2 + i], p.out[i] = yt->dims[2 + i], p.k[i] = wt->dims[2 + i];
+        p.stride[i] = st[i], p.dil[i] = dl[i], p.pad[i] = pd[i];
+    }
+    if (parse_act(c, n, &p.act) < 0) return -1;
+    return conv_call(c, n, PARAM(c, p), "isbrt_convnd_scratch", "isbrt_convnd_f32");
+}
+
+/* MaxPool/AveragePool outside the fast 2-D f32 path: other spatial ranks, the Indices
+ * output, u8/i8 (MaxPool-12). */
+static int emit_poolnd(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    bool max = n->op == OP_MaxPool;
+    int dt = xt->dtype;
+    if (!(dt == DT_F32 || (max && (dt == DT_U8 || dt == DT_I8))))
+        return cg_fail(c, "input 0 is %s", dtype_name(dt));
+    int sp = xt->rank - 2;
+    const int64_t *ks;
+    if (sp < 1 || attr_ints(n, "kernel_shape", &ks) != sp) return cg_fail(c, "kernel_shape");
+    int64_t st[IR_MAX_RANK], dl[IR_MAX_RANK], pd[2 * IR_MAX_RANK];
+    if (window_nd(c, n, xt, yt, ks, st, dl, pd) < 0) return -1;
+    isbrt_poolnd p;
+    memset(&p, 0, sizeof p);
+    p.kind = max ? ISBRT_POOL_MAX : ISBRT_POOL_AVG;
+    p.count_include_pad = (int32_t)attr_int(n, "count_include_pad", 0);
+    p.storage_order = (int32_t)attr_int(n, "storage_order", 0);
+    p.nsp = sp, p.c = xt->dims[1];
+    for (int i = 0; i < sp; i++) {
+        p.in[i] = xt->dims[2 + i], p.out[i] = yt->dims[2 + i], p.k[i] = ks[i];
+        p.stride[i] = st[i], p.dil[i] = dl[i], p.pad[i] = pd[i], p.pad_end[i] = pd[sp + i];
+    }
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    LLVMValueRef ind = n->nout > 1 ? cg_ptr(c, n->out[1]) : NULL;
+    if (!y && !ind) return 0;
+    if (!y) return cg_fail(c, "Indices without Y");
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef args[6] = {PARAM(c, p),
+                            cg_i32(c, dt),
+                            cg_sym(c, sym_dim(xt, 0)),
+                            x,
+                            y,
+                            ind ? ind : LLVMConstPointerNull(c->t_ptr)};
+    call(c, "isbrt_poolnd_run", c->t_void, 6, args);
+    return 0;
+}
+
+/* DepthToSpace-13 (DCR / CRD) and SpaceToDepth-13 as one strided copy in y's order. */
+static int emit_depth_space(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int64_t b = attr_int(n, "blocksize", 1);
+    SymInt dims[6], ss[6], ds[6];
+    dims[0] = sym_dim(xt, 0);
+    if (n->op == OP_DepthToSpace) {
+        const char *mode = attr_string(n, "mode", "DCR");
+        bool crd = !strcmp(mode, "CRD");
+        if (!crd && strcmp(mode, "DCR")) return cg_fail(c, "mode '%s'", mode);
+        int64_t C = yt->dims[1], H = xt->dims[2], W = xt->dims[3];
+        /* y viewed [N, C, H, b1, W, b2]; x is [N, b1, b2, C, H, W] (DCR) or [N, C, b1, b2, H,
+         * W] */
+        int64_t dv[6] = {0, C, H, b, W, b};
+        int64_t sv[6] = {xt->dims[1] * H * W,
+                         crd ? b * b * H * W : H * W,
+                         W,
+                         crd ? b * H * W : b * C * H * W,
+                         1,
+                         crd ? H * W : C * H * W};
+        for (int i = 1; i < 6; i++) dims[i] = sym_const(dv[i]);
+        for (int i = 0; i < 6; i++) ss[i] = sym_const(sv[i]);
+    } else {
+        int64_t C = xt->dims[1], H = yt->dims[2], W = yt->dims[3], Wx = xt->dims[3];
+        /* y viewed [N, b1, b2, C, H', W']; x is [N, C, H', b1, W', b2] */
+        int64_t dv[6] = {0, b, b, C, H, W};
+        int64_t sv[6] = {C * xt->dims[2] * Wx, Wx, 1, xt->dims[2] * Wx, b * Wx, b};
+        for (int i = 1; i < 6; i++) dims[i] = sym_const(dv[i]);
+        for (int i = 0; i < 6; i++) ss[i] = sym_const(sv[i]);
+    }
+    SymInt st = sym_const(1);
+    for (int i = 5; i >= 0; i--) ds[i] = st, st = sym_mul(st, dims[i]);
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    copy_strided(c, 6, dims, ss, ds, (int64_t)dtype_size(xt->dtype), x, y);
+    return 0;
+}
+
+static int emit_lrn(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    int64_t size = attr_int(n, "size", 0);
+    if (xt->rank < 2 || size < 1) return cg_fail(c, "size %" PRId64 ", rank %d", size, xt->rank);
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef args[9] = {cg_sym(c, sym_dim(xt, 0)),
+                            cg_i64(c, xt->dims[1]),
+                            cg_sym(c, sym_prod(xt, 2, xt->rank)),
+                            cg_i64(c, size),
+                            cg_f32(c, attr_float(n, "alpha", 1e-4f)),
+                            cg_f32(c, attr_float(n, "beta", 0.75f)),
+                            cg_f32(c, attr_float(n, "bias", 1.0f)),
+                            x,
+                            y};
+    call(c, "isbrt_lrn_f32", c->t_void, 9, args);
+    return 0;
+}
+
+static int emit_maxunpool(Cg *c, const Node *n) {
+    if (need_f32(c, n, 1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int sp = xt->rank - 2;
+    int64_t ks[IR_MAX_RANK], st[IR_MAX_RANK], pd[2 * IR_MAX_RANK];
+    SymInt frame[IR_MAX_RANK], out[IR_MAX_RANK];
+    if (ints_or(n, "kernel_shape", sp, 0, ks) < 0 || ints_or(n, "strides", sp, 1, st) < 0 ||
+        ints_or(n, "pads", 2 * sp, 0, pd) < 0)
+        return cg_fail(c, "kernel_shape/strides/pads do not match the %d spatial dims", sp);
+    for (int i = 0; i < sp; i++) {
+        frame[i] = sym_const((xt->dims[2 + i] - 1) * st[i] + ks[i] - pd[i] - pd[sp + i]);
+        out[i] = sym_dim(yt, 2 + i);
+    }
+    LLVMValueRef x, idx, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &idx) < 0) return -1;
+    LLVMValueRef args[8] = {cg_i32(c, sp),
+                            cg_i64_array(c, sp, frame),
+                            cg_i64_array(c, sp, out),
+                            cg_sym(c, sym_prod(xt, 0, 2)),
+                            cg_sym(c, sym_prod(xt, 0, xt->rank)),
+                            x,
+                            idx,
+                            y};
+    /* an index out of range (bad input data) makes the run return EBADARG */
+    LLVMValueRef rc = call(c, "isbrt_maxunpool_f32", c->t_i32, 8, args);
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    return 0;
+}
+
+static int emit_gridsample(Cg *c, const Node *n) {
+    if (need_f32(c, n, -1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    static const char *const modes[] = {"bilinear", "nearest", "bicubic"};
+    static const char *const pads[] = {"zeros", "border", "reflection"};
+    isbrt_gridsample p;
+    memset(&p, 0, sizeof p);
+    const char *m = attr_string(n, "mode", "bilinear"),
+               *pm = attr_string(n, "padding_mode", "zeros");
+    if ((p.mode = name_index(m, modes, 3)) < 0) return cg_fail(c, "mode '%s'", m);
+    if ((p.padding = name_index(pm, pads, 3)) < 0) return cg_fail(c, "padding_mode '%s'", pm);
+    p.align_corners = (int32_t)attr_int(n, "align_corners", 0);
+    p.c = xt->dims[1], p.h = xt->dims[2], p.w = xt->dims[3], p.oh = yt->dims[2], p.ow = yt->dims[3];
+    LLVMValueRef x, g, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &g) < 0) return -1;
+    LLVMValueRef args[5] = {PARAM(c, p), cg_sym(c, sym_dim(xt, 0)), x, g, y};
+    call(c, "isbrt_gridsample_f32", c->t_void, 5, args);
+    return 0;
+}
+
+static int emit_roialign(Cg *c, const Node *n) {
+    if (need_f32(c, n, 2) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]), *bt = vtype(c, n->in[2]);
+    if (bt->dtype != DT_I64) return cg_fail(c, "batch_indices must be i64");
+    const char *m = attr_string(n, "mode", "avg"),
+               *ct = attr_string(n, "coordinate_transformation_mode", "half_pixel");
+    isbrt_roialign p;
+    memset(&p, 0, sizeof p);
+    if (strcmp(m, "avg") && strcmp(m, "max")) return cg_fail(c, "mode '%s'", m);
+    if (strcmp(ct, "half_pixel") && strcmp(ct, "output_half_pixel"))
+        return cg_fail(c, "coordinate_transformation_mode '%s'", ct);
+    p.max = !strcmp(m, "max"), p.half_pixel = !strcmp(ct, "half_pixel");
+    p.c = xt->dims[1], p.h = xt->dims[2], p.w = xt->dims[3], p.oh = yt->dims[2], p.ow = yt->dims[3];
+    p.nroi = yt->dims[0], p.sampling_ratio = attr_int(n, "sampling_ratio", 0);
+    p.spatial_scale = attr_float(n, "spatial_scale", 1.0f);
+    LLVMValueRef x, rois, bi, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &rois) < 0 || in_ptr(c, n, 2, &bi) < 0)
+        return -1;
+    LLVMValueRef args[6] = {PARAM(c, p), cg_sym(c, sym_dim(xt, 0)), x, rois, bi, y};
+    /* a batch index out of range (bad input data) makes the run return EBADARG */
+    LLVMValueRef rc = call(c, "isbrt_roialign_f32", c->t_i32, 6, args);
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    return 0;
+}
+
 int cg_emit_kernel(Cg *c, const Node *n) {
     switch (n->op) {
-    case OP_Conv: return emit_conv(c, n);
+    case OP_Conv: return vtype(c, n->in[0])->rank > 4 ? emit_convnd(c, n) : emit_conv(c, n);
     case OP_Gemm: return emit_gemm(c, n);
     case OP_MatMul: return emit_matmul(c, n);
     case OP_MaxPool:
-    case OP_AveragePool: return emit_pool(c, n);
+    case OP_AveragePool: {
+        bool idx = n->nout > 1 && cg_ptr(c, n->out[1]);
+        const Type *xt = vtype(c, n->in[0]);
+        return idx || xt->rank > 4 || xt->dtype != DT_F32 ? emit_poolnd(c, n) : emit_pool(c, n);
+    }
     case OP_GlobalAveragePool:
     case OP_GlobalMaxPool: return emit_global_pool(c, n);
     case OP_Softmax:
@@ -1009,6 +1326,14 @@ int cg_emit_kernel(Cg *c, const Node *n) {
     case OP_LpNormalization: return emit_lpnorm(c, n);
     case OP_NegativeLogLikelihoodLoss:
     case OP_SoftmaxCrossEntropyLoss: return emit_loss(c, n);
+    case OP_Resize: return emit_resize(c, n);
+    case OP_ConvTranspose: return emit_convtranspose(c, n);
+    case OP_DepthToSpace:
+    case OP_SpaceToDepth: return emit_depth_space(c, n);
+    case OP_LRN: return emit_lrn(c, n);
+    case OP_MaxUnpool: return emit_maxunpool(c, n);
+    case OP_GridSample: return emit_gridsample(c, n);
+    case OP_RoiAlign: return emit_roialign(c, n);
     default: return cg_fail(c, "no code generator for this op");
     }
 }

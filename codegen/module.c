@@ -796,13 +796,22 @@ static LLVMValueRef align64(Cg *c, LLVMValueRef v) {
     return LLVMBuildAnd(c->b, s, cg_i64(c, ~(int64_t)63), "");
 }
 
-/* P.scratch(): max over convolutions of isbrt_conv2d_scratch, rounded up to 64. */
+void cg_add_scratch(Cg *c, const char *size_fn, LLVMValueRef param) {
+    if (c->nscratch == c->capscratch) {
+        c->capscratch = c->capscratch ? 2 * c->capscratch : 16;
+        c->scratch = realloc(c->scratch, sizeof *c->scratch * (size_t)c->capscratch);
+        if (!c->scratch) abort();
+    }
+    c->scratch[c->nscratch++] = (CgScratch){size_fn, param};
+}
+
+/* P.scratch(): max over the kernels of cg_add_scratch of their scratch size, rounded up to 64. */
 static void emit_scratch_fn(Cg *c, LLVMValueRef f) {
     begin_fn(c, f);
     LLVMValueRef m = cg_i64(c, 0);
-    for (int i = 0; i < c->nconv; i++) {
+    for (int i = 0; i < c->nscratch; i++) {
         LLVMTypeRef pt = c->t_ptr;
-        LLVMValueRef s = cg_call(c, "isbrt_conv2d_scratch", c->t_i64, 1, &pt, &c->convs[i]);
+        LLVMValueRef s = cg_call(c, c->scratch[i].size_fn, c->t_i64, 1, &pt, &c->scratch[i].param);
         LLVMValueRef gt = LLVMBuildICmp(c->b, LLVMIntUGT, s, m, "");
         m = LLVMBuildSelect(c->b, gt, s, m, "");
     }
@@ -1112,7 +1121,7 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenO
     LLVMDisposeBuilder(c->b);
     free(c->vptr);
     free(c->consts);
-    free(c->convs);
+    free(c->scratch);
     if (rc) {
         LLVMDisposeModule(c->mod);
         return NULL;

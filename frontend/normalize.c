@@ -248,6 +248,38 @@ bool normalize_legacy_attr(int op, const char *name, int kind, int opset) {
     return false;
 }
 
+/* Upsample-7 (scales attribute), Upsample-9 (scales input) and Resize-10 (X, scales) as
+ * Resize-13: inputs (X, roi absent, scales), coordinates "asymmetric" (x_original =
+ * x_resized / scale, the only mapping those opsets define), nearest rounding down. */
+static int resize_from_old(const Ctx *c, Node *n) {
+    Graph *g = c->g;
+    int scales = n->nin > 1 ? n->in[1] : -1;
+    Attr a;
+    bool upsample = n->op == OP_Upsample;
+    if (upsample && g->opset < 9) {
+        if (want_one_input(c, n) < 0) return -1;
+        if (!take_attr(n, "scales", &a)) return missing(c, n, "scales");
+        int64_t len = a.n;
+        scales = add_const(g, n, "scales", type_make(DT_F32, 1, &len), a.floats);
+    } else {
+        const char *old[] = {"scales", NULL};
+        if (upsample && reject_after(c, n, 9, old) < 0) return -1;
+        if (n->nin != 2) {
+            char buf[256];
+            return diag(c->d, "%s (opset %d) at node '%s': expected 2 inputs, got %d",
+                        op_info(n->op)->name, g->opset, label(c, buf, sizeof buf), n->nin);
+        }
+    }
+    int in[3] = {n->in[0], -1, scales};
+    set_inputs(g, n, 3, in);
+    n->op = OP_Resize;
+    const char *mode = attr_string(n, "mode", "nearest");
+    if (!strcmp(mode, "bilinear")) node_set_string(g, n, "mode", "linear");
+    node_set_string(g, n, "coordinate_transformation_mode", "asymmetric");
+    node_set_string(g, n, "nearest_mode", "floor");
+    return 0;
+}
+
 /* The op-specific rewrites. */
 static int normalize_op(Ctx *c, Node *n) {
     Graph *g = c->g;
@@ -346,6 +378,8 @@ static int normalize_op(Ctx *c, Node *n) {
         set_inputs(g, n, 2, in);
         return 0;
     }
+    case OP_Upsample: return resize_from_old(c, n);
+    case OP_Resize: return g->opset < 11 ? resize_from_old(c, n) : 0;
     default: return 0;
     }
 }

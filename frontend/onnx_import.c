@@ -311,8 +311,8 @@ static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__Node
         if (import_attr(im, node, op, np, idx, np->attribute[i]) < 0) goto out;
     if (normalize_node(g, node, im->d) < 0) goto out;
 
-    const OpInfo *oi = op_info(op);
     const Node *n = gnode(g, node);
+    const OpInfo *oi = op_info(n->op); /* normalize_node may have changed the op */
     if (n->nin < oi->min_in || n->nin > oi->max_in || n->nout < oi->min_out ||
         n->nout > oi->max_out) {
         diag(im->d,

@@ -109,14 +109,22 @@ uint64_t value_hash(const Type *t, const void *data) {
     return h;
 }
 
-bool value_const_ints(const Graph *g, int v, int64_t *out, int max, int *count) {
-    if (v < 0) return false;
+/* The constant value v when its payload is known, static and holds at most max elements
+ * (*n of them); else NULL. */
+static const Value *const_payload(const Graph *g, int v, int max, int64_t *n) {
+    if (v < 0) return NULL;
     const Value *val = gval(g, v);
     if (!(val->flags & VAL_CONST) || !val->data || !type_known(&val->type) ||
         type_has_batch(&val->type))
-        return false;
-    int64_t n = type_numel(&val->type, 1);
-    if (n > max) return false;
+        return NULL;
+    *n = type_numel(&val->type, 1);
+    return *n <= max ? val : NULL;
+}
+
+bool value_const_ints(const Graph *g, int v, int64_t *out, int max, int *count) {
+    int64_t n;
+    const Value *val = const_payload(g, v, max, &n);
+    if (!val) return false;
     for (int64_t i = 0; i < n; i++) {
         switch (val->type.dtype) {
         case DT_I64: out[i] = ((const int64_t *)val->data)[i]; break;
@@ -127,6 +135,21 @@ bool value_const_ints(const Graph *g, int v, int64_t *out, int max, int *count) 
         case DT_BOOL: out[i] = ((const uint8_t *)val->data)[i] != 0; break;
         case DT_U32: out[i] = ((const uint32_t *)val->data)[i]; break;
         case DT_U64: out[i] = (int64_t)((const uint64_t *)val->data)[i]; break;
+        default: return false;
+        }
+    }
+    *count = (int)n;
+    return true;
+}
+
+bool value_const_floats(const Graph *g, int v, double *out, int max, int *count) {
+    int64_t n;
+    const Value *val = const_payload(g, v, max, &n);
+    if (!val) return false;
+    for (int64_t i = 0; i < n; i++) {
+        switch (val->type.dtype) {
+        case DT_F32: out[i] = ((const float *)val->data)[i]; break;
+        case DT_F64: out[i] = ((const double *)val->data)[i]; break;
         default: return false;
         }
     }

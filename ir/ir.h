@@ -290,6 +290,8 @@ const char *node_label(const Graph *g, int node, char *buf, size_t len);
 uint64_t value_hash(const Type *t, const void *data);
 /* Constant payload as int64 (converting integer dtypes); false if not const/elided/too big. */
 bool value_const_ints(const Graph *g, int v, int64_t *out, int max, int *count);
+/* The same for a float (f32/f64) constant, as double. */
+bool value_const_floats(const Graph *g, int v, double *out, int max, int *count);
 
 /* ---- checks, text form ----------------------------------------------------------------- */
 
@@ -306,6 +308,12 @@ Graph *graph_parse(const char *text, const char *filename, Diag *d);
 /* Shape rule of one node (ir/shape.c): set its outputs' types from its inputs' types (and
  * constant inputs such as Reshape's shape). -1 with d set on a user-input error. */
 int infer_node(Graph *g, int node, Diag *d);
+
+/* ConvTranspose-11 geometry of node n (x, w its input and weight types): pads
+ * [begin..., end...] resolved from pads/auto_pad/output_shape and the spatial output dims.
+ * -1 if the attributes are inconsistent. */
+int convtranspose_geometry(const Node *n, const Type *x, const Type *w, int64_t *pads,
+                           int64_t *out);
 
 /* Static FLOPs of one node per batch instance (multiply-add = 2). */
 int64_t node_flops(const Graph *g, const Node *n);

@@ -997,6 +997,187 @@ static int rule_loss(Ctx *c) {
     return 0;
 }
 
+/* ---- spatial ops: Resize, ConvTranspose, DepthToSpace, SpaceToDepth, LRN, MaxUnpool,
+ * GridSample, RoiAlign --------------------------------------------------------------------- */
+
+/* Resize-13 (and Resize-10 / Upsample-7/9, normalized to it): output dims from the constant
+ * `sizes` (input 3) or floor(input dim * scale) from the constant `scales` (input 2), as the
+ * ONNX reference computes them. The batch dim N must keep scale 1. */
+static int rule_resize(Ctx *c) {
+    const Type *x = tin(c, 0);
+    int r = x->rank;
+    if (attr_int(c->n, "antialias", 0) != 0) return unsupported(c, "with antialias");
+    if (node_attr(c->n, "axes")) return unsupported(c, "with 'axes'");
+    if (strcmp(attr_string(c->n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0)
+        return unsupported(c, "with keep_aspect_ratio_policy");
+    int64_t sizes[MAXV];
+    int ns = -1;
+    if (tin(c, 3) && const_input(c, 3, "sizes", sizes, &ns) < 0) return -1;
+    Type out = *x;
+    if (ns > 0) {
+        if (ns != r) return fail(c, "sizes has %d values for rank %d", ns, r);
+        for (int i = 0; i < r; i++) {
+            if (sizes[i] < 0) return fail(c, "sizes[%d] is negative", i);
+            if (x->dims[i] == IR_DIM_N) return batch_fixed(c, sizes[i]);
+            out.dims[i] = sizes[i];
+        }
+    } else {
+        double sc[MAXV];
+        int nsc = -1;
+        if (!tin(c, 2) || !value_const_floats(c->g, c->n->in[2], sc, MAXV, &nsc))
+            return unsupported(c, "with a non-constant scales");
+        if (nsc != r) return fail(c, "scales has %d values for rank %d", nsc, r);
+        for (int i = 0; i < r; i++) {
+            if (!(sc[i] > 0)) return fail(c, "scales[%d] is not positive", i);
+            if (x->dims[i] == IR_DIM_N) {
+                if (sc[i] != 1) return batch_moved(c);
+                continue;
+            }
+            out.dims[i] = (int64_t)((double)x->dims[i] * sc[i]);
+        }
+    }
+    set_out(c, 0, out);
+    return 0;
+}
+
+int convtranspose_geometry(const Node *n, const Type *x, const Type *w, int64_t *pads,
+                           int64_t *out) {
+    int s = x->rank - 2;
+    if (s < 1 || s > IR_MAX_RANK - 2 || w->rank != x->rank) return -1;
+    int64_t st[IR_MAX_RANK], dl[IR_MAX_RANK], op[IR_MAX_RANK], os[IR_MAX_RANK];
+    const int64_t *v;
+    int k;
+#define VEC(name, dst, cnt, dflt)                                                                  \
+    k = attr_ints(n, name, &v);                                                                    \
+    if (k >= 0 && k != (cnt)) return -1;                                                           \
+    for (int i = 0; i < (cnt); i++) dst[i] = k >= 0 ? v[i] : (dflt);
+    VEC("strides", st, s, 1)
+    VEC("dilations", dl, s, 1)
+    VEC("output_padding", op, s, 0)
+    VEC("pads", pads, 2 * s, 0)
+#undef VEC
+    int nos = attr_ints(n, "output_shape", &v);
+    if (nos == s + 2) v += 2, nos = s;
+    if (nos >= 0 && nos != s) return -1;
+    for (int i = 0; i < s; i++) os[i] = nos >= 0 ? v[i] : -1;
+    const char *ap = attr_string(n, "auto_pad", "NOTSET");
+    bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+    if (!same && strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return -1;
+    for (int i = 0; i < s; i++) {
+        int64_t in = x->dims[2 + i], ek = (w->dims[2 + i] - 1) * dl[i] + 1;
+        if (st[i] < 1 || dl[i] < 1 || op[i] < 0 || (op[i] >= st[i] && op[i] >= dl[i])) return -1;
+        int64_t full = st[i] * (in - 1) + op[i] + ek;
+        if (!strcmp(ap, "VALID")) pads[i] = pads[s + i] = 0;
+        if (same && os[i] < 0) os[i] = in * st[i];
+        if (os[i] >= 0) { /* ConvTranspose-11: pads from output_shape */
+            int64_t total = full - os[i];
+            if (total < 0) total = 0;
+            bool upper = !strcmp(ap, "SAME_UPPER");
+            pads[i] = upper ? total / 2 : total - total / 2;
+            pads[s + i] = upper ? total - total / 2 : total / 2;
+            out[i] = os[i];
+        } else {
+            if (pads[i] < 0 || pads[s + i] < 0) return -1;
+            out[i] = full - pads[i] - pads[s + i];
+        }
+        if (out[i] < 1) return -1;
+    }
+    return 0;
+}
+
+/* ConvTranspose-11: X [N, C, D...], W [C, M/group, k...], B [M] -> [N, M, O...]. */
+static int rule_convtranspose(Ctx *c) {
+    const Type *x = tin(c, 0), *w = tin(c, 1), *b = tin(c, 2);
+    char b1[128], b2[128];
+    if (need_image(c, x) < 0) return -1;
+    int64_t group = attr_int(c->n, "group", 1);
+    if (w->rank != x->rank || type_has_batch(w) || group < 1 || w->dims[0] != x->dims[1] ||
+        x->dims[1] % group)
+        return fail(c, "input %s, weight %s and group %lld do not agree", tstr(x, b1), tstr(w, b2),
+                    (long long)group);
+    int64_t pads[2 * IR_MAX_RANK], od[IR_MAX_RANK];
+    if (convtranspose_geometry(c->n, x, w, pads, od) < 0)
+        return fail(c, "bad strides, dilations, pads, output_padding, output_shape or auto_pad");
+    Type out = *x;
+    out.dims[1] = w->dims[1] * group;
+    if (b && (b->rank != 1 || b->dims[0] != out.dims[1]))
+        return fail(c, "bias %s does not match weight %s", tstr(b, b1), tstr(w, b2));
+    for (int i = 2; i < x->rank; i++) out.dims[i] = od[i - 2];
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* DepthToSpace-13 / SpaceToDepth-13: [N, C, H, W] <-> [N, C/(b*b), H*b, W*b]. */
+static int rule_depth_space(Ctx *c) {
+    const Type *x = tin(c, 0);
+    char b1[128];
+    int64_t bs = attr_int(c->n, "blocksize", 0);
+    if (x->rank != 4 || bs < 1)
+        return fail(c, "input %s, blocksize %lld", tstr(x, b1), (long long)bs);
+    Type out = *x;
+    if (c->n->op == OP_DepthToSpace) {
+        if (x->dims[1] % (bs * bs)) return fail(c, "channels not divisible by blocksize^2");
+        out.dims[1] = x->dims[1] / (bs * bs), out.dims[2] *= bs, out.dims[3] *= bs;
+    } else {
+        if (x->dims[2] % bs || x->dims[3] % bs) return fail(c, "H, W not divisible by blocksize");
+        out.dims[1] = x->dims[1] * bs * bs, out.dims[2] /= bs, out.dims[3] /= bs;
+    }
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* MaxUnpool-11: X and I [N, C, D...]; output_shape (input 2, constant) or the default
+ * (in - 1) * stride + kernel - pads. */
+static int rule_maxunpool(Ctx *c) {
+    const Type *x = tin(c, 0), *ix = tin(c, 1);
+    if (need_image(c, x) < 0) return -1;
+    if (ix->dtype != DT_I64 || ix->rank != x->rank)
+        return fail(c, "indices must be i64 of the input's rank");
+    int s = x->rank - 2;
+    int64_t ks[IR_MAX_RANK], st[IR_MAX_RANK], pd[2 * IR_MAX_RANK], os[MAXV];
+    if (attr_vec(c, "kernel_shape", s, -1, ks) < 0 || attr_vec(c, "strides", s, 1, st) < 0 ||
+        attr_vec(c, "pads", 2 * s, 0, pd) < 0)
+        return -1;
+    Type out = *x;
+    int nos = -1;
+    if (tin(c, 2) && const_input(c, 2, "output_shape", os, &nos) < 0) return -1;
+    if (nos >= 0 && nos != x->rank) return fail(c, "output_shape has %d values", nos);
+    for (int i = 0; i < s; i++) {
+        if (ks[i] < 1) return fail(c, "kernel_shape must have %d values", s);
+        out.dims[2 + i] =
+            nos >= 0 ? os[2 + i] : (x->dims[2 + i] - 1) * st[i] + ks[i] - pd[i] - pd[s + i];
+    }
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* GridSample-16: X [N, C, H, W], grid [N, Ho, Wo, 2] -> [N, C, Ho, Wo]. */
+static int rule_gridsample(Ctx *c) {
+    const Type *x = tin(c, 0), *gr = tin(c, 1);
+    char b1[128], b2[128];
+    if (x->rank != 4 || gr->rank != 4 || gr->dims[3] != 2 || gr->dims[0] != x->dims[0])
+        return fail(c, "input %s and grid %s do not agree", tstr(x, b1), tstr(gr, b2));
+    Type out = *x;
+    out.dims[2] = gr->dims[1], out.dims[3] = gr->dims[2];
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* RoiAlign-16: X [N, C, H, W], rois [R, 4], batch_indices [R] -> [R, C, oh, ow]. */
+static int rule_roialign(Ctx *c) {
+    const Type *x = tin(c, 0), *ro = tin(c, 1), *bi = tin(c, 2);
+    char b1[128], b2[128];
+    if (x->rank != 4 || ro->rank != 2 || ro->dims[1] != 4 || bi->rank != 1 ||
+        bi->dims[0] != ro->dims[0] || type_has_batch(ro))
+        return fail(c, "input %s and rois %s do not agree", tstr(x, b1), tstr(ro, b2));
+    Type out = *x;
+    out.dims[0] = ro->dims[0];
+    out.dims[2] = attr_int(c->n, "output_height", 1);
+    out.dims[3] = attr_int(c->n, "output_width", 1);
+    set_out(c, 0, out);
+    return 0;
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 int infer_node(Graph *g, int node, Diag *d) {
@@ -1168,6 +1349,14 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_LpNormalization: return rule_lpnorm(&c);
     case OP_NegativeLogLikelihoodLoss:
     case OP_SoftmaxCrossEntropyLoss: return rule_loss(&c);
+    case OP_Resize: return rule_resize(&c);
+    case OP_ConvTranspose: return rule_convtranspose(&c);
+    case OP_DepthToSpace:
+    case OP_SpaceToDepth: return rule_depth_space(&c);
+    case OP_LRN: set_out(&c, 0, *x); return 0;
+    case OP_MaxUnpool: return rule_maxunpool(&c);
+    case OP_GridSample: return rule_gridsample(&c);
+    case OP_RoiAlign: return rule_roialign(&c);
     }
     return unsupported(&c, "has no shape rule");
 }
@@ -1186,6 +1375,8 @@ int64_t node_flops(const Graph *g, const Node *n) {
     switch (n->op) {
     case OP_Conv: /* 2 * cout*oh*ow * cin/group*kh*kw */
         return w && w->rank >= 2 ? 2 * out * prod(w->dims, 1, w->rank) : 0;
+    case OP_ConvTranspose: /* 2 * cin*ih*iw * cout/group*kh*kw */
+        return w && w->rank >= 2 ? 2 * in * prod(w->dims, 1, w->rank) : 0;
     case OP_Gemm: {
         const Type *a = &gval(g, n->in[0])->type;
         return a->rank == 2 ? 2 * out * a->dims[attr_int(n, "transA", 0) ? 0 : 1] : 0;

@@ -252,6 +252,108 @@ enum isbrt_loss_red { ISBRT_LOSS_NONE = 0, ISBRT_LOSS_SUM, ISBRT_LOSS_MEAN };
 int isbrt_nll_loss_f32(int64_t n, int64_t c, int64_t d, const float *x, const int64_t *target,
                        const float *weight, int32_t has_ignore, int64_t ignore_index,
                        int32_t reduction, int32_t softmax, float *y, float *log_prob);
+/* ---- Spatial kernels: resampling, N-d convolution and pooling, unpooling, LRN ------------ */
+
+/* Resize (ONNX Resize-13; Upsample-7/9 and Resize-10 map onto it), f32.
+ * x: n blocks of dims in[0..rank), y: n blocks of dims out[0..rank) (the caller folds a
+ * run-time batch into n with in[0] = out[0] = 1). scale[d] is the factor of the reference
+ * (out/in when sizes are given); roi_start/roi_end are used by tf_crop_and_resize only. */
+enum isbrt_resize_mode { ISBRT_RESIZE_NEAREST = 0, ISBRT_RESIZE_LINEAR, ISBRT_RESIZE_CUBIC };
+enum isbrt_coord {
+    ISBRT_COORD_HALF_PIXEL = 0,
+    ISBRT_COORD_PYTORCH_HALF_PIXEL,
+    ISBRT_COORD_ALIGN_CORNERS,
+    ISBRT_COORD_ASYMMETRIC,
+    ISBRT_COORD_TF_HALF_PIXEL_FOR_NN,
+    ISBRT_COORD_TF_CROP_AND_RESIZE
+};
+enum isbrt_nearest {
+    ISBRT_NEAREST_ROUND_PREFER_FLOOR = 0,
+    ISBRT_NEAREST_ROUND_PREFER_CEIL,
+    ISBRT_NEAREST_FLOOR,
+    ISBRT_NEAREST_CEIL
+};
+typedef struct isbrt_resize {
+    int32_t rank, mode, coord, nearest, exclude_outside;
+    float cubic_a, extrapolation;
+    int64_t in[ISBRT_MAX_RANK], out[ISBRT_MAX_RANK];
+    double scale[ISBRT_MAX_RANK], roi_start[ISBRT_MAX_RANK], roi_end[ISBRT_MAX_RANK];
+} isbrt_resize;
+/* Scratch bytes isbrt_resize_f32 needs (independent of n; 0: scratch may be NULL). */
+size_t isbrt_resize_scratch(const isbrt_resize *p);
+void isbrt_resize_f32(const isbrt_resize *p, int64_t n, const float *x, float *y, void *scratch);
+
+/* GridSample-16, f32: x [n, c, h, w], grid [n, oh, ow, 2] (x, y in [-1, 1]),
+ * y [n, c, oh, ow]. */
+enum isbrt_gs_mode { ISBRT_GS_BILINEAR = 0, ISBRT_GS_NEAREST, ISBRT_GS_BICUBIC };
+enum isbrt_gs_padding { ISBRT_GS_ZEROS = 0, ISBRT_GS_BORDER, ISBRT_GS_REFLECTION };
+typedef struct isbrt_gridsample {
+    int32_t mode, padding, align_corners;
+    int64_t c, h, w, oh, ow;
+} isbrt_gridsample;
+void isbrt_gridsample_f32(const isbrt_gridsample *p, int64_t n, const float *x, const float *grid,
+                          float *y);
+
+/* RoiAlign-16, f32: x [n, c, h, w], rois [nroi, 4] (x1, y1, x2, y2), batch_indices [nroi],
+ * y [nroi, c, oh, ow]. half_pixel: coordinate_transformation_mode "half_pixel" (else
+ * "output_half_pixel"); mode max takes, per sample, the largest weighted corner as onnxruntime
+ * does. Returns -1 (that roi left as zeros) if a batch index is outside [0, n). */
+typedef struct isbrt_roialign {
+    int32_t max, half_pixel;
+    int64_t c, h, w, oh, ow, nroi, sampling_ratio;
+    float spatial_scale;
+} isbrt_roialign;
+int isbrt_roialign_f32(const isbrt_roialign *p, int64_t n, const float *x, const float *rois,
+                       const int64_t *batch_indices, float *y);
+
+/* N-d convolution geometry (ONNX Conv-11 of any spatial rank, ConvTranspose-11), NC...:
+ * nsp spatial dims; for Conv `in` is x's and `out` y's spatial size, for ConvTranspose the
+ * same (x small, y large). pad holds the leading pads (trailing ones follow from the sizes).
+ * w: Conv [c_out, c_in/group, k...], ConvTranspose [c_in, c_out/group, k...]. */
+typedef struct isbrt_convnd {
+    int32_t nsp;
+    int64_t c_in, c_out, group;
+    int64_t in[ISBRT_MAX_RANK], out[ISBRT_MAX_RANK], k[ISBRT_MAX_RANK];
+    int64_t stride[ISBRT_MAX_RANK], dil[ISBRT_MAX_RANK], pad[ISBRT_MAX_RANK];
+    isbrt_actp act; /* Conv only */
+} isbrt_convnd;
+/* Scratch bytes of isbrt_convnd_f32 / isbrt_convtranspose_f32 (independent of n). */
+size_t isbrt_convnd_scratch(const isbrt_convnd *p);
+size_t isbrt_convtranspose_scratch(const isbrt_convnd *p);
+/* Conv as im2col + sgemm (the generic path for spatial ranks other than 1 and 2); bias,
+ * residual and activation as for isbrt_conv2d (residual may be y itself). */
+void isbrt_convnd_f32(const isbrt_convnd *p, int64_t n, const float *x, const float *w,
+                      const float *bias, const float *residual, float *y, void *scratch);
+/* ConvTranspose as sgemm (W^T X) + col2im; bias may be NULL. */
+void isbrt_convtranspose_f32(const isbrt_convnd *p, int64_t n, const float *x, const float *w,
+                             const float *bias, float *y, void *scratch);
+
+/* N-d pooling (ONNX MaxPool-12 / AveragePool-11 of any spatial rank), with MaxPool's
+ * Indices output (flat indices into x, row-major, or with storage_order 1 column-major
+ * within each spatial plane). dtype (ONNX numbering): f32 for both kinds; u8 and i8 for max.
+ * indices may be NULL. */
+typedef struct isbrt_poolnd {
+    int32_t kind, count_include_pad, nsp, storage_order;
+    int64_t c;
+    int64_t in[ISBRT_MAX_RANK], out[ISBRT_MAX_RANK], k[ISBRT_MAX_RANK];
+    int64_t stride[ISBRT_MAX_RANK], dil[ISBRT_MAX_RANK], pad[ISBRT_MAX_RANK],
+        pad_end[ISBRT_MAX_RANK];
+} isbrt_poolnd;
+void isbrt_poolnd_run(const isbrt_poolnd *p, int32_t dtype, int64_t n, const void *x, void *y,
+                      int64_t *indices);
+
+/* MaxUnpool-11: y [planes, out...] = 0, then x[i] goes to y at the position of idx[i]:
+ * idx is a flat index into [planes, frame...] (the unpooled shape MaxUnpool infers from
+ * kernel, strides and pads); an output_shape larger than that frame pads at the end of each
+ * spatial dim, as in the ONNX test data. Returns -1 (after writing the valid ones) if an
+ * index falls outside y. */
+int isbrt_maxunpool_f32(int32_t nsp, const int64_t *frame, const int64_t *out, int64_t planes,
+                        int64_t nx, const float *x, const int64_t *idx, float *y);
+
+/* LRN-13 across channels: x, y [n, c, inner]; y = x / (bias + alpha/size * sum of x^2 over
+ * channels [c - (size-1)/2, c + ceil((size-1)/2)])^beta. */
+void isbrt_lrn_f32(int64_t n, int64_t c, int64_t inner, int64_t size, float alpha, float beta,
+                   float bias, const float *x, float *y);
 
 /* ---- Threads ----------------------------------------------------------------------------
  * Number of threads the kernels (and OpenBLAS) may use; <= 0 means all cores. This sets

@@ -961,6 +961,108 @@ static int test_lpnorm(void) {
     return fails != 0;
 }
 
+/* ---- N-d Conv and ConvTranspose (convnd.c): groups, batch > 1, fused epilogue ------------ */
+
+/* Naive reference over 3 spatial dims: Conv y[b][co][o] += w * x[b][ci][o*s - p + k*d]; the
+ * transposed form scatters x[b][ci][i] * w into y[b][co][i*s - p + k*d]. */
+static void ref_convnd(const isbrt_convnd *p, int transposed, int64_t n, const float *x,
+                       const float *w, const float *bias, double *y) {
+    const int64_t cig = p->c_in / p->group, cog = p->c_out / p->group;
+    const int64_t lo = p->out[0] * p->out[1] * p->out[2], li = p->in[0] * p->in[1] * p->in[2];
+    const int64_t ks = p->k[0] * p->k[1] * p->k[2];
+    for (int64_t i = 0; i < n * p->c_out * lo; i++) y[i] = bias ? bias[(i / lo) % p->c_out] : 0;
+    /* a: the small-side grid (Conv: output, ConvTranspose: input), b: the other one */
+    const int64_t *ad = transposed ? p->in : p->out, *bd = transposed ? p->out : p->in;
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t g = 0; g < p->group; g++)
+            for (int64_t ci = 0; ci < cig; ci++)
+                for (int64_t co = 0; co < cog; co++)
+                    for (int64_t kk = 0; kk < ks; kk++)
+                        for (int64_t a = 0; a < (transposed ? li : lo); a++) {
+                            int64_t k3[3] = {kk / (p->k[1] * p->k[2]), kk / p->k[2] % p->k[1],
+                                             kk % p->k[2]};
+                            int64_t a3[3] = {a / (ad[1] * ad[2]), a / ad[2] % ad[1], a % ad[2]};
+                            int64_t off = 0, inside = 1;
+                            for (int d = 0; d < 3; d++) {
+                                int64_t v = a3[d] * p->stride[d] - p->pad[d] + k3[d] * p->dil[d];
+                                if (v < 0 || v >= bd[d]) inside = 0;
+                                off = off * bd[d] + v;
+                            }
+                            if (!inside) continue;
+                            int64_t cin = g * cig + ci, cout = g * cog + co;
+                            double wv = transposed ? w[(cin * cog + co) * ks + kk]
+                                                   : w[(cout * cig + ci) * ks + kk];
+                            if (transposed)
+                                y[(b * p->c_out + cout) * lo + off] +=
+                                    wv * x[(b * p->c_in + cin) * li + a];
+                            else
+                                y[(b * p->c_out + cout) * lo + a] +=
+                                    wv * x[(b * p->c_in + cin) * li + off];
+                        }
+}
+
+static int test_convnd(void) {
+    rng r = {11};
+    int bad = 0;
+    for (int iter = 0; iter < 40 && !bad; iter++) {
+        const int transposed = iter & 1;
+        isbrt_convnd p;
+        memset(&p, 0, sizeof p);
+        p.nsp = 3;
+        p.group = 1 + rng_int(&r, 2);
+        p.c_in = p.group * (1 + rng_int(&r, 3));
+        p.c_out = p.group * (1 + rng_int(&r, 3));
+        for (int d = 0; d < 3; d++) {
+            p.k[d] = 1 + rng_int(&r, 3), p.stride[d] = 1 + rng_int(&r, 2);
+            p.dil[d] = 1 + rng_int(&r, 2), p.pad[d] = rng_int(&r, 2);
+            p.in[d] = 3 + rng_int(&r, 4);
+            int64_t ek = (p.k[d] - 1) * p.dil[d] + 1;
+            if (transposed) {
+                p.out[d] = (p.in[d] - 1) * p.stride[d] + ek - 2 * p.pad[d];
+            } else {
+                if (p.in[d] + 2 * p.pad[d] < ek) p.in[d] = ek;
+                p.out[d] = (p.in[d] + 2 * p.pad[d] - ek) / p.stride[d] + 1;
+            }
+        }
+        const int64_t n = 2, li = p.in[0] * p.in[1] * p.in[2], lo = p.out[0] * p.out[1] * p.out[2];
+        const int64_t ks = p.k[0] * p.k[1] * p.k[2];
+        const int64_t nw =
+            transposed ? p.c_in * (p.c_out / p.group) * ks : p.c_out * (p.c_in / p.group) * ks;
+        const int residual = !transposed && (iter & 2), inplace = residual && (iter & 4);
+        if (!transposed) p.act = make_act(iter & 2 ? ISBRT_ACT_RELU : ISBRT_ACT_NONE);
+        float *x = xmalloc(sizeof(float) * (size_t)(n * p.c_in * li));
+        float *w = xmalloc(sizeof(float) * (size_t)nw),
+              *bias = xmalloc(sizeof(float) * (size_t)p.c_out);
+        float *res = xmalloc(sizeof(float) * (size_t)(n * p.c_out * lo)),
+              *y = poisoned(n * p.c_out * lo);
+        double *ref = xmalloc(sizeof(double) * (size_t)(n * p.c_out * lo));
+        fill_rand(&r, x, n * p.c_in * li);
+        fill_rand(&r, w, nw);
+        fill_rand(&r, bias, p.c_out);
+        fill_rand(&r, res, n * p.c_out * lo);
+        size_t sb = transposed ? isbrt_convtranspose_scratch(&p) : isbrt_convnd_scratch(&p);
+        void *scratch = xmalloc(sb);
+        ref_convnd(&p, transposed, n, x, w, bias, ref);
+        if (transposed) {
+            isbrt_convtranspose_f32(&p, n, x, w, bias, y, scratch);
+        } else {
+            for (int64_t i = 0; i < n * p.c_out * lo; i++) {
+                if (residual) ref[i] += res[i];
+                ref[i] = ref_act(&p.act, ref[i]);
+            }
+            if (inplace) memcpy(y, res, sizeof(float) * (size_t)(n * p.c_out * lo));
+            isbrt_convnd_f32(&p, n, x, w, bias, residual ? (inplace ? y : res) : NULL, y, scratch);
+        }
+        char what[160];
+        snprintf(what, sizeof what, "%s group %lld c %lld->%lld res %d inplace %d",
+                 transposed ? "convtranspose" : "convnd", (long long)p.group, (long long)p.c_in,
+                 (long long)p.c_out, residual, inplace);
+        if (!close_enough(what, y, ref, n * p.c_out * lo)) bad = 1;
+        free(x), free(w), free(bias), free(res), free(y), free(ref), free(scratch);
+    }
+    return bad;
+}
+
 static int test_threads(void) {
     /* Only checks the call is accepted and that sgemm still works afterwards. */
     isbrt_set_threads(1);
@@ -976,7 +1078,7 @@ static const struct suite {
     {"pool", test_pool},   {"softmax", test_softmax}, {"reduce", test_reduce},
     {"copy", test_copy},   {"gather", test_gather},   {"pad", test_pad},
     {"fill", test_fill},   {"act", test_act},         {"threads", test_threads},
-    {"index", test_index}, {"lpnorm", test_lpnorm},
+    {"index", test_index}, {"lpnorm", test_lpnorm},   {"convnd", test_convnd},
 };
 
 int main(int argc, char **argv) {

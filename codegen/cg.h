@@ -45,6 +45,10 @@ typedef struct Cg {
     LLVMValueRef *consts;    /* per value id: the constant global, or NULL */
     LLVMValueRef *convs;     /* conv parameter globals, for the scratch size */
     int nconv, capconv;
+    /* other kernels with scratch: size function name and parameter, for the scratch size */
+    const char **scr_fn;
+    LLVMValueRef *scr_param;
+    int nscr, capscr;
     int node; /* node being emitted, for diagnostics; -1 outside */
     int uid;  /* counter for unique internal names */
 } Cg;
@@ -104,6 +108,9 @@ bool codegen_batch_info(const Graph *g, int64_t *fixed);
 
 /* In the entry function: return EBADARG if the i1 `bad` holds, else go on. */
 void cg_bail_if(Cg *c, LLVMValueRef bad);
+/* The kernel call with parameter `param` needs `size_fn(param)` bytes of scratch at c->ws
+ * (size_fn returns size_t and must not depend on the batch). */
+void cg_need_scratch(Cg *c, const char *size_fn, LLVMValueRef param);
 
 /* Per-op emitters (return 0, or -1 with the diagnostic set). */
 int cg_emit_elementwise(Cg *c, const Node *n);

@@ -638,13 +638,31 @@ static LLVMValueRef align64(Cg *c, LLVMValueRef v) {
     return LLVMBuildAnd(c->b, s, cg_i64(c, ~(int64_t)63), "");
 }
 
-/* P.scratch(): max over convolutions of isbrt_conv2d_scratch, rounded up to 64. */
+void cg_need_scratch(Cg *c, const char *size_fn, LLVMValueRef param) {
+    if (c->nscr == c->capscr) {
+        c->capscr = c->capscr ? 2 * c->capscr : 8;
+        c->scr_fn = realloc(c->scr_fn, sizeof *c->scr_fn * (size_t)c->capscr);
+        c->scr_param = realloc(c->scr_param, sizeof *c->scr_param * (size_t)c->capscr);
+        if (!c->scr_fn || !c->scr_param) abort();
+    }
+    c->scr_fn[c->nscr] = size_fn;
+    c->scr_param[c->nscr++] = param;
+}
+
+/* P.scratch(): max over convolutions of isbrt_conv2d_scratch and the other kernels'
+ * (cg_need_scratch) scratch sizes, rounded up to 64. */
 static void emit_scratch_fn(Cg *c, LLVMValueRef f) {
     begin_fn(c, f);
     LLVMValueRef m = cg_i64(c, 0);
     for (int i = 0; i < c->nconv; i++) {
         LLVMTypeRef pt = c->t_ptr;
         LLVMValueRef s = cg_call(c, "isbrt_conv2d_scratch", c->t_i64, 1, &pt, &c->convs[i]);
+        LLVMValueRef gt = LLVMBuildICmp(c->b, LLVMIntUGT, s, m, "");
+        m = LLVMBuildSelect(c->b, gt, s, m, "");
+    }
+    for (int i = 0; i < c->nscr; i++) {
+        LLVMTypeRef pt = c->t_ptr;
+        LLVMValueRef s = cg_call(c, c->scr_fn[i], c->t_i64, 1, &pt, &c->scr_param[i]);
         LLVMValueRef gt = LLVMBuildICmp(c->b, LLVMIntUGT, s, m, "");
         m = LLVMBuildSelect(c->b, gt, s, m, "");
     }
@@ -864,6 +882,8 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenO
     free(c->vptr);
     free(c->consts);
     free(c->convs);
+    free(c->scr_fn);
+    free(c->scr_param);
     if (rc) {
         LLVMDisposeModule(c->mod);
         return NULL;

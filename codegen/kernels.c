@@ -51,6 +51,13 @@ static LLVMValueRef call(Cg *c, const char *name, LLVMTypeRef ret, int nargs, LL
     return cg_call(c, name, ret, nargs, t, args);
 }
 
+/* Call a kernel that returns int32 0, or nonzero on bad input data (an index out of range):
+ * then the run returns EBADARG. */
+static void call_checked(Cg *c, const char *name, int nargs, LLVMValueRef *args) {
+    LLVMValueRef rc = call(c, name, c->t_i32, nargs, args);
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+}
+
 static int ints_or(const Node *n, const char *name, int count, int64_t dflt, int64_t *out) {
     const int64_t *v;
     int k = attr_ints(n, name, &v);
@@ -659,9 +666,7 @@ static int emit_gather(Cg *c, const Node *n) {
                             cg_i64(c, (int64_t)dtype_size(xt->dtype)),
                             x,
                             y};
-    /* an index out of range (bad input data) makes the run return EBADARG */
-    LLVMValueRef rc = call(c, "isbrt_gather", c->t_i32, 8, args);
-    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    call_checked(c, "isbrt_gather", 8, args);
     return 0;
 }
 
@@ -857,8 +862,7 @@ static int emit_gathernd(Cg *c, const Node *n) {
                              cg_i64(c, (int64_t)dtype_size(xt->dtype)),
                              x,
                              y};
-    LLVMValueRef rc = call(c, "isbrt_gather_nd", c->t_i32, 10, args);
-    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    call_checked(c, "isbrt_gather_nd", 10, args);
     return 0;
 }
 
@@ -894,8 +898,7 @@ static int emit_scatternd(Cg *c, const Node *n) {
                              x,
                              up,
                              y};
-    LLVMValueRef rc = call(c, "isbrt_scatter_nd", c->t_i32, 12, args);
-    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    call_checked(c, "isbrt_scatter_nd", 12, args);
     return 0;
 }
 
@@ -915,8 +918,7 @@ static int emit_reverse_sequence(Cg *c, const Node *n) {
                             cg_i64(c, (int64_t)dtype_size(xt->dtype)),
                             x,
                             y};
-    LLVMValueRef rc = call(c, "isbrt_reverse_sequence", c->t_i32, 9, args);
-    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    call_checked(c, "isbrt_reverse_sequence", 9, args);
     return 0;
 }
 

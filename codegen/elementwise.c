@@ -430,12 +430,14 @@ static bool dt_unsigned(int dt) {
     return dt == DT_U8 || dt == DT_U16 || dt == DT_U32 || dt == DT_U64 || dt == DT_BOOL;
 }
 static bool dt_float(int dt) {
-    return dt == DT_F32 || dt == DT_F64;
+    return dt == DT_F32 || dt == DT_F64 || dt == DT_F16;
 }
 
-/* Register type of a dtype (bool is i1), or NULL if unsupported. */
+/* Register type of a dtype (bool is i1; float16 is a storage type computed in f32), or NULL
+ * if unsupported. */
 static LLVMTypeRef reg_type(Cg *c, int dt) {
     switch (dt) {
+    case DT_F16:
     case DT_F32: return c->t_f32;
     case DT_F64: return c->t_f64;
     case DT_BOOL: return c->t_i1;
@@ -451,6 +453,7 @@ static LLVMTypeRef reg_type(Cg *c, int dt) {
     }
 }
 static LLVMTypeRef mem_type(Cg *c, int dt) {
+    if (dt == DT_F16) return LLVMHalfTypeInContext(c->ctx);
     return dt == DT_BOOL ? c->t_i8 : reg_type(c, dt);
 }
 
@@ -905,6 +908,7 @@ static LLVMValueRef load_elem(Cg *c, const Opnd *o, LLVMValueRef idx) {
     LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, mt, o->base, &idx, 1, "");
     LLVMValueRef v = LLVMBuildLoad2(c->b, mt, p, "");
     if (o->dt == DT_BOOL) v = LLVMBuildICmp(c->b, LLVMIntNE, v, LLVMConstInt(c->t_i8, 0, 0), "");
+    if (o->dt == DT_F16) v = LLVMBuildFPExt(c->b, v, c->t_f32, "");
     return v;
 }
 
@@ -1076,6 +1080,7 @@ static int eval_elem(Cg *c, Nest *ns, LLVMValueRef *idx) {
     Sv r = typed(c, stack[0], y->dt);
     LLVMValueRef v = convert(c, r.v, r.dt, y->dt);
     if (y->dt == DT_BOOL) v = LLVMBuildZExt(c->b, v, c->t_i8, "");
+    if (y->dt == DT_F16) v = LLVMBuildFPTrunc(c->b, v, LLVMHalfTypeInContext(c->ctx), "");
     LLVMTypeRef mt = mem_type(c, y->dt);
     LLVMValueRef ptr = LLVMBuildInBoundsGEP2(c->b, mt, y->base, &idx[0], 1, "");
     LLVMBuildStore(c->b, v, ptr);

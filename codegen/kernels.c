@@ -51,6 +51,13 @@ static LLVMValueRef call(Cg *c, const char *name, LLVMTypeRef ret, int nargs, LL
     return cg_call(c, name, ret, nargs, t, args);
 }
 
+/* Call a kernel that returns int32 0, or nonzero on bad input data (an index out of range):
+ * then the run returns EBADARG. */
+static void call_checked(Cg *c, const char *name, int nargs, LLVMValueRef *args) {
+    LLVMValueRef rc = call(c, name, c->t_i32, nargs, args);
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+}
+
 static int ints_or(const Node *n, const char *name, int count, int64_t dflt, int64_t *out) {
     const int64_t *v;
     int k = attr_ints(n, name, &v);
@@ -660,9 +667,7 @@ static int emit_gather(Cg *c, const Node *n) {
                             cg_i64(c, (int64_t)dtype_size(xt->dtype)),
                             x,
                             y};
-    /* an index out of range (bad input data) makes the run return EBADARG */
-    LLVMValueRef rc = call(c, "isbrt_gather", c->t_i32, 8, args);
-    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+    call_checked(c, "isbrt_gather", 8, args);
     return 0;
 }
 
@@ -1290,6 +1295,333 @@ static int emit_roialign(Cg *c, const Node *n) {
     return 0;
 }
 
+/* ---- selection, indexing, Einsum, Det, recurrent layers (runtime/select.c, rnn.c) -------- */
+
+/* The isbrt_index_kind of dtype dt, or -1. */
+static int index_kind(int dt) {
+    return dt == DT_I32   ? ISBRT_IDX_I32
+           : dt == DT_I64 ? ISBRT_IDX_I64
+           : dt == DT_F32 ? ISBRT_IDX_F32
+           : dt == DT_F64 ? ISBRT_IDX_F64
+                          : -1;
+}
+
+/* TopK-11 (k from the constant input, or the attribute of TopK-1). */
+static int emit_topk(Cg *c, const Node *n) {
+    if (need_f32(c, n, 1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int64_t axis;
+    if (norm_axis(c, attr_int(n, "axis", -1), xt->rank, &axis) < 0) return -1;
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]), idx = cg_ptr(c, n->out[1]);
+    if (!y && !idx) return 0;
+    if (!idx) return cg_fail(c, "the Indices output is unused (it is needed)");
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef args[8] = {cg_sym(c, sym_prod(xt, 0, (int)axis)),
+                            cg_sym(c, sym_dim(xt, (int)axis)),
+                            cg_sym(c, sym_prod(xt, (int)axis + 1, xt->rank)),
+                            cg_i64(c, yt->dims[axis]),
+                            cg_i32(c, attr_int(n, "largest", 1) != 0),
+                            x,
+                            y ? y : LLVMConstPointerNull(c->t_ptr),
+                            idx};
+    call(c, "isbrt_topk_f32", c->t_void, 8, args);
+    return 0;
+}
+
+/* Tile-13 as one strided copy: each repeated dim i becomes two, [repeats_i, dims_i], the
+ * first with source stride 0. */
+static int emit_tile(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int r = xt->rank, k = 0;
+    SymInt xs[IR_MAX_RANK], ys[IR_MAX_RANK], dims[ISBRT_MAX_RANK], ss[ISBRT_MAX_RANK],
+        ds[ISBRT_MAX_RANK];
+    strides_of(xt, xs);
+    strides_of(yt, ys);
+    for (int i = 0; i < r; i++) {
+        SymInt d = sym_dim(xt, i);
+        if (!d.n && d.k == 0) return 0;
+        int64_t rep = d.n ? 1 : yt->dims[i] / d.k;
+        if (rep == 0) return 0;
+        if (k + (rep > 1) + 1 > ISBRT_MAX_RANK) return cg_fail(c, "too many repeated dims");
+        if (rep > 1) {
+            dims[k] = sym_const(rep), ss[k] = sym_const(0);
+            ds[k++] = (SymInt){ys[i].k * d.k, ys[i].n};
+        }
+        dims[k] = d, ss[k] = xs[i], ds[k++] = ys[i];
+    }
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    copy_strided(c, k, dims, ss, ds, (int64_t)dtype_size(xt->dtype), x, y);
+    return 0;
+}
+
+/* OneHot-11: depth is the output's dim at axis. */
+static int emit_onehot(Cg *c, const Node *n) {
+    const Type *it = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
+    int kind = index_kind(it->dtype);
+    if (kind < 0) return cg_fail(c, "indices of type %s", dtype_name(it->dtype));
+    int64_t axis;
+    if (norm_axis(c, attr_int(n, "axis", -1), yt->rank, &axis) < 0) return -1;
+    LLVMValueRef idx, vals, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &idx) < 0 || in_ptr(c, n, 2, &vals) < 0) return -1;
+    LLVMValueRef args[8] = {cg_sym(c, sym_prod(it, 0, (int)axis)),
+                            cg_i64(c, yt->dims[axis]),
+                            cg_sym(c, sym_prod(it, (int)axis, it->rank)),
+                            cg_i32(c, kind),
+                            idx,
+                            cg_i64(c, (int64_t)dtype_size(yt->dtype)),
+                            vals,
+                            y};
+    call(c, "isbrt_onehot", c->t_void, 8, args);
+    return 0;
+}
+
+/* GatherND-13 (shape rule in ir/shape.c); a bad index makes the run return EBADARG. */
+static int emit_gathernd(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *it = vtype(c, n->in[1]);
+    int b = (int)attr_int(n, "batch_dims", 0), q = (int)it->dims[it->rank - 1];
+    SymInt dims[IR_MAX_RANK];
+    for (int i = 0; i < q; i++) dims[i] = sym_dim(xt, b + i);
+    LLVMValueRef x, idx, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &idx) < 0) return -1;
+    LLVMValueRef args[10] = {cg_sym(c, sym_prod(xt, 0, b)),
+                             cg_sym(c, sym_prod(it, b, it->rank - 1)),
+                             cg_i32(c, q),
+                             cg_i64_array(c, q, dims),
+                             cg_sym(c, sym_prod(xt, b + q, xt->rank)),
+                             cg_sym(c, sym_prod(xt, b, xt->rank)),
+                             idx,
+                             cg_i64(c, (int64_t)dtype_size(xt->dtype)),
+                             x,
+                             y};
+    call_checked(c, "isbrt_gather_nd", 10, args);
+    return 0;
+}
+
+/* ScatterND-16 (reduction none/add/mul/max/min; the last four on f32/f64/i32/i64). */
+static int emit_scatternd(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *it = vtype(c, n->in[1]);
+    const char *rs = attr_string(n, "reduction", "none");
+    int red = !strcmp(rs, "add")   ? ISBRT_SCATTER_ADD
+              : !strcmp(rs, "mul") ? ISBRT_SCATTER_MUL
+              : !strcmp(rs, "max") ? ISBRT_SCATTER_MAX
+              : !strcmp(rs, "min") ? ISBRT_SCATTER_MIN
+                                   : ISBRT_SCATTER_NONE;
+    int kind = index_kind(xt->dtype);
+    if (red != ISBRT_SCATTER_NONE && kind < 0)
+        return cg_fail(c, "reduction '%s' on %s", rs, dtype_name(xt->dtype));
+    int q = (int)it->dims[it->rank - 1];
+    SymInt dims[IR_MAX_RANK];
+    for (int i = 0; i < q; i++) dims[i] = sym_dim(xt, i);
+    LLVMValueRef x, idx, up, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &idx) < 0 || in_ptr(c, n, 2, &up) < 0) return -1;
+    if (cg_may_overlap(c, n->in[1], n->out[0]) || cg_may_overlap(c, n->in[2], n->out[0]))
+        return cg_fail(c, "indices or updates share storage with the output");
+    LLVMValueRef args[12] = {cg_i32(c, red),
+                             cg_sym(c, sym_prod(it, 0, it->rank - 1)),
+                             cg_i32(c, q),
+                             cg_i64_array(c, q, dims),
+                             cg_sym(c, sym_prod(xt, q, xt->rank)),
+                             cg_sym(c, sym_prod(xt, 0, xt->rank)),
+                             idx,
+                             cg_i32(c, kind),
+                             cg_i64(c, (int64_t)dtype_size(xt->dtype)),
+                             x,
+                             up,
+                             y};
+    call_checked(c, "isbrt_scatter_nd", 12, args);
+    return 0;
+}
+
+/* ReverseSequence-10; a length out of range makes the run return EBADARG. */
+static int emit_reverse_sequence(Cg *c, const Node *n) {
+    const Type *xt = vtype(c, n->in[0]), *lt = vtype(c, n->in[1]);
+    LLVMValueRef x, lens, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &lens) < 0) return -1;
+    if (cg_may_overlap(c, n->in[0], n->out[0])) return cg_fail(c, "input shares the output");
+    LLVMValueRef args[9] = {cg_i32(c, attr_int(n, "time_axis", 0)),
+                            cg_sym(c, sym_dim(xt, 0)),
+                            cg_sym(c, sym_dim(xt, 1)),
+                            cg_sym(c, sym_prod(xt, 2, xt->rank)),
+                            lens,
+                            cg_i32(c, lt->dtype == DT_I64),
+                            cg_i64(c, (int64_t)dtype_size(xt->dtype)),
+                            x,
+                            y};
+    call_checked(c, "isbrt_reverse_sequence", 9, args);
+    return 0;
+}
+
+/* Einsum-12 as the direct loop over every label (a label repeated in one operand sums its
+ * strides: a diagonal). */
+static int emit_einsum(Cg *c, const Node *n) {
+    const Type *ins[EINSUM_MAX_IN], *yt = vtype(c, n->out[0]);
+    for (int i = 0; i < n->nin; i++) ins[i] = vtype(c, n->in[i]);
+    if (yt->dtype != DT_F32 && yt->dtype != DT_F64)
+        return cg_fail(c, "element type %s (f32 and f64 are supported)", dtype_name(yt->dtype));
+    EinsumSpec s;
+    char err[200];
+    if (einsum_parse(attr_string(n, "equation", ""), n->nin, ins, &s, err, sizeof err) < 0)
+        return cg_fail(c, "%s", err);
+    int L = s.nlab;
+    SymInt dims[EINSUM_MAX_LABELS], st[EINSUM_MAX_IN * EINSUM_MAX_LABELS], ys[EINSUM_MAX_LABELS];
+    for (int l = 0; l < L; l++) {
+        dims[l] = s.dims[l] == IR_DIM_N ? (SymInt){1, true} : sym_const(s.dims[l]);
+        ys[l] = sym_const(0);
+        for (int i = 0; i < s.nin; i++) st[i * L + l] = sym_const(0);
+    }
+    for (int i = 0; i < s.nin; i++) {
+        SymInt xs[IR_MAX_RANK];
+        strides_of(ins[i], xs);
+        for (int a = 0; a < s.rank[i]; a++) {
+            SymInt *t = &st[i * L + s.lab[i][a]];
+            if (ins[i]->dims[a] == 1 && s.dims[s.lab[i][a]] != 1) continue; /* broadcast */
+            if ((t->k && t->n != xs[a].n)) return cg_fail(c, "a diagonal over the batch dim");
+            *t = (SymInt){t->k + xs[a].k, t->n || xs[a].n};
+        }
+    }
+    SymInt yst[IR_MAX_RANK];
+    strides_of(yt, yst);
+    for (int a = 0; a < s.out_rank; a++) ys[s.out_lab[a]] = yst[a];
+    LLVMValueRef y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    LLVMValueRef ptrs = cg_alloca(c, sizeof(void *) * (size_t)s.nin, 8);
+    for (int i = 0; i < s.nin; i++) {
+        LLVMValueRef p;
+        if (in_ptr(c, n, i, &p) < 0) return -1;
+        if (cg_may_overlap(c, n->in[i], n->out[0])) return cg_fail(c, "input shares the output");
+        LLVMValueRef ix = cg_i64(c, i);
+        LLVMBuildStore(c->b, p, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, ptrs, &ix, 1, ""));
+    }
+    LLVMValueRef args[8] = {cg_i32(c, L),
+                            cg_i64_array(c, L, dims),
+                            cg_i32(c, s.nin),
+                            ptrs,
+                            cg_i64_array(c, s.nin * L, st),
+                            cg_i64_array(c, L, ys),
+                            y,
+                            cg_sym(c, sym_prod(yt, 0, yt->rank))};
+    call(c, yt->dtype == DT_F32 ? "isbrt_einsum_f32" : "isbrt_einsum_f64", c->t_void, 8, args);
+    return 0;
+}
+
+static int emit_det(Cg *c, const Node *n) {
+    if (need_f32(c, n, 1) < 0) return -1;
+    const Type *xt = vtype(c, n->in[0]);
+    int r = xt->rank;
+    if (xt->dims[r - 1] > 64) return cg_fail(c, "matrices larger than 64 x 64");
+    LLVMValueRef x, y = cg_ptr(c, n->out[0]);
+    if (!y) return 0;
+    if (in_ptr(c, n, 0, &x) < 0) return -1;
+    LLVMValueRef args[4] = {cg_sym(c, sym_prod(xt, 0, r - 2)), cg_i64(c, xt->dims[r - 1]), x, y};
+    call(c, "isbrt_det_f32", c->t_void, 4, args);
+    return 0;
+}
+
+/* The activation list of RNN-14/GRU-14/LSTM-14 into p->fn; alpha/beta are consumed in order
+ * by the functions that take them. */
+static int rnn_activations(Cg *c, const Node *n, int per_dir, isbrt_rnn *p) {
+    static const struct {
+        const char *name;
+        int kind, nab;
+        float a, b;
+    } fns[] = {
+        {"Sigmoid", ISBRT_RFN_SIGMOID, 0, 0, 0},
+        {"Tanh", ISBRT_RFN_TANH, 0, 0, 0},
+        {"Relu", ISBRT_RFN_RELU, 0, 0, 0},
+        {"Affine", ISBRT_RFN_AFFINE, 2, 1, 0},
+        {"LeakyRelu", ISBRT_RFN_LEAKYRELU, 1, 0.01f, 0},
+        {"ThresholdedRelu", ISBRT_RFN_THRESHOLDEDRELU, 1, 1, 0},
+        {"ScaledTanh", ISBRT_RFN_SCALEDTANH, 2, 1, 1},
+        {"HardSigmoid", ISBRT_RFN_HARDSIGMOID, 2, 0.2f, 0.5f},
+        {"Elu", ISBRT_RFN_ELU, 1, 1, 0},
+        {"Softsign", ISBRT_RFN_SOFTSIGN, 0, 0, 0},
+        {"Softplus", ISBRT_RFN_SOFTPLUS, 0, 0, 0},
+    };
+    static const char *const dflt[3][3] = {
+        {"Tanh"}, {"Sigmoid", "Tanh"}, {"Sigmoid", "Tanh", "Tanh"}};
+    const char *const *names = dflt[p->kind];
+    const Attr *acts = node_attr(n, "activations");
+    const Attr *al = node_attr(n, "activation_alpha"), *be = node_attr(n, "activation_beta");
+    if (acts && acts->n != per_dir * p->dirs)
+        return cg_fail(c, "%d activations for %d directions", acts->n, p->dirs);
+    int ia = 0, ib = 0;
+    for (int d = 0; d < p->dirs; d++)
+        for (int j = 0; j < per_dir; j++) {
+            const char *name = acts ? acts->strings[d * per_dir + j] : names[j];
+            size_t f = 0;
+            while (f < sizeof fns / sizeof *fns && strcasecmp(fns[f].name, name)) f++;
+            if (f == sizeof fns / sizeof *fns) return cg_fail(c, "activation '%s'", name);
+            isbrt_rnn_fnp *o = &p->fn[d][j];
+            o->kind = fns[f].kind, o->a = fns[f].a, o->b = fns[f].b;
+            if (fns[f].nab >= 1 && al && ia < al->n) o->a = al->floats[ia++];
+            if (fns[f].nab >= 2 && be && ib < be->n) o->b = be->floats[ib++];
+        }
+    return 0;
+}
+
+/* RNN-14, GRU-14, LSTM-14 (shape rule in ir/shape.c). */
+static int emit_rnn(Cg *c, const Node *n) {
+    for (int i = 0; i < n->nin; i++) {
+        int want = i == 4 ? DT_I32 : DT_F32; /* sequence_lens is int32 */
+        if (n->in[i] >= 0 && vtype(c, n->in[i])->dtype != want)
+            return cg_fail(c, "input %d is %s, expected %s", i,
+                           dtype_name(vtype(c, n->in[i])->dtype), dtype_name(want));
+    }
+    const Type *xt = vtype(c, n->in[0]), *wt = vtype(c, n->in[1]);
+    isbrt_rnn p;
+    memset(&p, 0, sizeof p);
+    p.kind = n->op == OP_RNN ? ISBRT_RNN : n->op == OP_GRU ? ISBRT_GRU : ISBRT_LSTM;
+    p.dirs = (int32_t)wt->dims[0];
+    p.reverse = !strcmp(attr_string(n, "direction", "forward"), "reverse");
+    p.layout = (int32_t)attr_int(n, "layout", 0);
+    p.linear_before_reset = (int32_t)attr_int(n, "linear_before_reset", 0);
+    p.input_forget = (int32_t)attr_int(n, "input_forget", 0);
+    p.seq = xt->dims[p.layout ? 1 : 0];
+    p.input = xt->dims[2];
+    p.hidden = vtype(c, n->in[2])->dims[2];
+    p.clip = attr_float(n, "clip", 0);
+    if (rnn_activations(c, n, p.kind == ISBRT_RNN ? 1 : p.kind == ISBRT_GRU ? 2 : 3, &p) < 0)
+        return -1;
+    LLVMValueRef x, w, r;
+    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &w) < 0 || in_ptr(c, n, 2, &r) < 0) return -1;
+    LLVMValueRef outs[3];
+    bool any = false;
+    for (int i = 0; i < 3; i++) {
+        outs[i] = i < n->nout && n->out[i] >= 0 ? cg_ptr(c, n->out[i]) : NULL;
+        any |= outs[i] != NULL;
+        if (!outs[i]) outs[i] = LLVMConstPointerNull(c->t_ptr);
+    }
+    if (!any) return 0;
+    for (int i = 0; i < n->nout; i++)
+        for (int j = 0; j < n->nin; j++)
+            if (n->out[i] >= 0 && n->in[j] >= 0 && cg_may_overlap(c, n->in[j], n->out[i]))
+                return cg_fail(c, "an input shares storage with an output");
+    LLVMValueRef param = PARAM(c, p);
+    cg_add_scratch(c, "isbrt_rnn_scratch", param);
+    LLVMValueRef args[14] = {param,
+                             cg_sym(c, sym_dim(xt, p.layout ? 0 : 1)),
+                             x,
+                             w,
+                             r,
+                             opt_ptr(c, n, 3),
+                             opt_ptr(c, n, 4),
+                             opt_ptr(c, n, 5),
+                             opt_ptr(c, n, 6),
+                             opt_ptr(c, n, 7),
+                             outs[0],
+                             outs[1],
+                             outs[2],
+                             c->ws};
+    call(c, "isbrt_rnn_f32", c->t_void, 14, args);
+    return 0;
+}
+
 int cg_emit_kernel(Cg *c, const Node *n) {
     switch (n->op) {
     case OP_Conv: return vtype(c, n->in[0])->rank > 4 ? emit_convnd(c, n) : emit_conv(c, n);
@@ -1312,6 +1644,17 @@ int cg_emit_kernel(Cg *c, const Node *n) {
     case OP_Transpose: return emit_transpose(c, n);
     case OP_Concat:
     case OP_Split: return emit_concat_split(c, n);
+    case OP_TopK: return emit_topk(c, n);
+    case OP_Tile: return emit_tile(c, n);
+    case OP_OneHot: return emit_onehot(c, n);
+    case OP_GatherND: return emit_gathernd(c, n);
+    case OP_ScatterND: return emit_scatternd(c, n);
+    case OP_ReverseSequence: return emit_reverse_sequence(c, n);
+    case OP_Einsum: return emit_einsum(c, n);
+    case OP_Det: return emit_det(c, n);
+    case OP_RNN:
+    case OP_GRU:
+    case OP_LSTM: return emit_rnn(c, n);
     case OP_Slice: return emit_slice(c, n);
     case OP_Gather: return emit_gather(c, n);
     case OP_Pad: return emit_pad(c, n);

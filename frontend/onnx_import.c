@@ -63,11 +63,9 @@ static int vi_type(Importer *im, const Onnx__ValueInfoProto *vi, bool graph_inpu
     int dt = tt->has_elem_type ? tt->elem_type : DT_UNDEF;
     if (dt < 0 || dt >= DT_COUNT)
         return diag(im->d, "unsupported: value '%s' has element type %d", name, dt);
-    if (graph_input && (dtype_size(dt) == 0 || dt == DT_F16))
+    if (graph_input && dtype_size(dt) == 0)
         return diag(im->d, "unsupported: graph input '%s' of element type %s", name,
-                    dt == DT_F16      ? "float16"
-                    : dt == DT_STRING ? "string"
-                                      : "undefined");
+                    dt == DT_STRING ? "string" : "undefined");
     t->dtype = dt;
     if (!tt->shape) return 0;
     if (tt->shape->n_dim > IR_MAX_RANK)

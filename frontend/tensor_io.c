@@ -150,7 +150,6 @@ int tensor_from_proto(const Onnx__TensorProto *tp, const char *dir, Type *t, voi
     const char *name = tp_name(tp);
     int dt = tp->has_data_type ? tp->data_type : DT_UNDEF;
     if (dt == DT_UNDEF) return diag(d, "tensor '%s': no data type", name);
-    if (dt == DT_F16) return diag(d, "unsupported: float16 tensor '%s'", name);
     if (dt == DT_STRING) return diag(d, "unsupported: string tensor '%s'", name);
     if (dt < 0 || dt >= DT_COUNT || dtype_size(dt) == 0)
         return diag(d, "unsupported: tensor '%s' of data type %d", name, dt);
@@ -201,6 +200,7 @@ int tensor_from_proto(const Onnx__TensorProto *tp, const char *dir, Type *t, voi
             case DT_U64: ((uint64_t *)buf)[i] = tp->uint64_data[i]; break;
             case DT_I32: ((int32_t *)buf)[i] = tp->int32_data[i]; break;
             case DT_I16: ((int16_t *)buf)[i] = (int16_t)tp->int32_data[i]; break;
+            case DT_F16: /* the bits of each half, as TensorProto stores them */
             case DT_U16: ((uint16_t *)buf)[i] = (uint16_t)tp->int32_data[i]; break;
             case DT_I8: ((int8_t *)buf)[i] = (int8_t)tp->int32_data[i]; break;
             case DT_U8: buf[i] = (uint8_t)tp->int32_data[i]; break;
@@ -284,7 +284,7 @@ static const struct {
 } npy_types[] = {
     {"<f4", DT_F32}, {"<f8", DT_F64}, {"<i8", DT_I64},  {"<i4", DT_I32},
     {"<i2", DT_I16}, {"<u2", DT_U16}, {"<u4", DT_U32},  {"<u8", DT_U64},
-    {"|i1", DT_I8},  {"|u1", DT_U8},  {"|b1", DT_BOOL},
+    {"|i1", DT_I8},  {"|u1", DT_U8},  {"|b1", DT_BOOL}, {"<f2", DT_F16},
 };
 
 typedef struct NpyParser {

@@ -340,4 +340,27 @@ int annot_branches(Graph *g, Branch **out, Diag *d);
  * fusion passes must keep until guard insertion. Tolerant: no validation, no errors. */
 void annot_pin_values(const Graph *g, bool *pinned);
 
+/* ---- Einsum equations (ir/einsum.c) ----------------------------------------------------- */
+
+#define EINSUM_MAX_IN 16
+#define EINSUM_MAX_LABELS 64
+
+/* A parsed Einsum-12 equation over given input types. Labels (letters and the dims an
+ * ellipsis stands for) are numbered 0..nlab-1; dims[l] is the size of label l (IR_DIM_N for
+ * the symbolic batch); an ellipsis dim of size 1 broadcasts. */
+typedef struct EinsumSpec {
+    int nlab, nin;
+    int64_t dims[EINSUM_MAX_LABELS];
+    int rank[EINSUM_MAX_IN];
+    int lab[EINSUM_MAX_IN][IR_MAX_RANK]; /* label of each input axis */
+    int out_rank;
+    int out_lab[IR_MAX_RANK];
+} EinsumSpec;
+
+/* Parse `eq` for nin inputs of types ins (implicit output: the ellipsis dims, then the
+ * labels used once, in alphabetical order). -1 with a reason in err (a malformed equation or
+ * mismatched dims). */
+int einsum_parse(const char *eq, int nin, const Type *const *ins, EinsumSpec *s, char *err,
+                 size_t errlen);
+
 #endif

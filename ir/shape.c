@@ -1178,6 +1178,202 @@ static int rule_roialign(Ctx *c) {
     return 0;
 }
 
+/* ---- selection, indexing and recurrent ops ----------------------------------------------- */
+
+/* TopK-11: values and i64 indices with dims[axis] = k (input 1, or attribute k of TopK-1). */
+static int rule_topk(Ctx *c) {
+    const Type *x = tin(c, 0);
+    int64_t k;
+    int nk = 1;
+    if (tin(c, 1)) {
+        if (const_input(c, 1, "k", &k, &nk) < 0) return -1;
+    } else {
+        k = attr_int(c->n, "k", -1);
+    }
+    int ax;
+    if (x->rank == 0) return fail(c, "input must have rank >= 1");
+    if (norm_axis(c, attr_int(c->n, "axis", -1), x->rank, &ax) < 0) return -1;
+    if (x->dims[ax] == IR_DIM_N) return batch_moved(c);
+    if (nk != 1 || k < 0 || k > x->dims[ax])
+        return fail(c, "k = %lld for an axis of size %lld", (long long)k, (long long)x->dims[ax]);
+    Type out = *x;
+    out.dims[ax] = k;
+    set_out(c, 0, out);
+    out.dtype = DT_I64;
+    set_out(c, 1, out);
+    return 0;
+}
+
+/* Tile-13: dims[i] * repeats[i], repeats a constant input. */
+static int rule_tile(Ctx *c) {
+    const Type *x = tin(c, 0);
+    int64_t rep[MAXV];
+    int nr;
+    if (const_input(c, 1, "repeats", rep, &nr) < 0) return -1;
+    if (nr != x->rank) return fail(c, "%d repeats for rank %d", nr, x->rank);
+    Type out = *x;
+    for (int i = 0; i < nr; i++) {
+        if (rep[i] < 0) return fail(c, "repeat %lld", (long long)rep[i]);
+        if (x->dims[i] == IR_DIM_N) {
+            if (rep[i] != 1) return batch_moved(c);
+            continue;
+        }
+        out.dims[i] = x->dims[i] * rep[i];
+    }
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* OneHot-11: a new axis of size depth (constant input 1) at `axis`; dtype of values. */
+static int rule_onehot(Ctx *c) {
+    const Type *idx = tin(c, 0), *vals = tin(c, 2);
+    double depth;
+    if (!const_scalar(c->g, c->n->in[1], &depth))
+        return unsupported(c, "with a non-constant depth");
+    if (depth < 1 || depth > (double)INT32_MAX) return fail(c, "depth %g", depth);
+    if (type_numel(vals, 1) != 2) return fail(c, "values must have 2 elements");
+    int r = idx->rank + 1, ax;
+    if (check_rank(c, r) < 0) return -1;
+    if (norm_axis(c, attr_int(c->n, "axis", -1), r, &ax) < 0) return -1;
+    if (ax == 0 && type_has_batch(idx)) return batch_moved(c);
+    Type out = {.dtype = vals->dtype, .rank = r};
+    for (int i = 0, k = 0; i < r; i++) out.dims[i] = i == ax ? (int64_t)depth : idx->dims[k++];
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* GatherND-13: indices [B.., I.., q] into data [B.., D0..Dq-1, S..] gives [B.., I.., S..]. */
+static int rule_gathernd(Ctx *c) {
+    const Type *x = tin(c, 0), *idx = tin(c, 1);
+    if (idx->dtype != DT_I64) return fail(c, "indices must be i64");
+    int64_t b = attr_int(c->n, "batch_dims", 0);
+    if (idx->rank < 1 || b < 0 || b >= idx->rank || b >= x->rank)
+        return fail(c, "batch_dims %lld for ranks %d and %d", (long long)b, x->rank, idx->rank);
+    int64_t q = idx->dims[idx->rank - 1];
+    if (q < 1 || q > x->rank - b) return fail(c, "index tuples of %lld elements", (long long)q);
+    for (int i = 0; i < b; i++)
+        if (x->dims[i] != idx->dims[i]) {
+            if (x->dims[i] == IR_DIM_N || idx->dims[i] == IR_DIM_N) return batch_moved(c);
+            return fail(c, "batch dim %d differs between data and indices", i);
+        }
+    if (b == 0 && type_has_batch(x)) return batch_moved(c);
+    int r = idx->rank - 1 + x->rank - b - (int)q;
+    if (check_rank(c, r) < 0) return -1;
+    Type out = {.dtype = x->dtype, .rank = r};
+    int k = 0;
+    for (int i = 0; i < idx->rank - 1; i++) out.dims[k++] = idx->dims[i];
+    for (int i = (int)(b + q); i < x->rank; i++) out.dims[k++] = x->dims[i];
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* ScatterND-16: the type of data; updates [I.., S..] for indices [I.., q]. */
+static int rule_scatternd(Ctx *c) {
+    const Type *x = tin(c, 0), *idx = tin(c, 1), *up = tin(c, 2);
+    if (idx->dtype != DT_I64) return fail(c, "indices must be i64");
+    if (up->dtype != x->dtype) return fail(c, "updates and data types differ");
+    if (idx->rank < 1) return fail(c, "indices must have rank >= 1");
+    int64_t q = idx->dims[idx->rank - 1];
+    if (q < 1 || q > x->rank) return fail(c, "index tuples of %lld elements", (long long)q);
+    if (type_has_batch(x) || type_has_batch(idx) || type_has_batch(up)) return batch_moved(c);
+    int ur = idx->rank - 1 + x->rank - (int)q;
+    bool ok = up->rank == ur;
+    for (int i = 0; ok && i < idx->rank - 1; i++) ok = up->dims[i] == idx->dims[i];
+    for (int i = (int)q; ok && i < x->rank; i++) ok = up->dims[idx->rank - 1 + i - q] == x->dims[i];
+    if (!ok) return fail(c, "updates do not match indices and data");
+    const char *red = attr_string(c->n, "reduction", "none");
+    if (strcmp(red, "none") && strcmp(red, "add") && strcmp(red, "mul") && strcmp(red, "max") &&
+        strcmp(red, "min"))
+        return fail(c, "reduction '%s'", red);
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* Einsum-12 (equation parsed by ir/einsum.c); N may only stay at output axis 0. */
+static int rule_einsum(Ctx *c) {
+    const Type *ins[EINSUM_MAX_IN];
+    int nin = c->n->nin;
+    if (nin > EINSUM_MAX_IN) return unsupported(c, "with more than 16 inputs");
+    for (int i = 0; i < nin; i++) {
+        ins[i] = tin(c, i);
+        if (!ins[i] || ins[i]->dtype != ins[0]->dtype) return fail(c, "input %d type", i);
+    }
+    EinsumSpec s;
+    char err[200];
+    if (einsum_parse(attr_string(c->n, "equation", ""), nin, ins, &s, err, sizeof err) < 0)
+        return fail(c, "%s", err);
+    Type out = {.dtype = ins[0]->dtype, .rank = s.out_rank};
+    bool has_n = false;
+    for (int l = 0; l < s.nlab; l++) has_n |= s.dims[l] == IR_DIM_N;
+    for (int i = 0; i < s.out_rank; i++) {
+        out.dims[i] = s.dims[s.out_lab[i]];
+        if (out.dims[i] == IR_DIM_N && i != 0) return batch_moved(c);
+    }
+    if (has_n && !type_has_batch(&out)) return batch_moved(c);
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* ReverseSequence-10: the type of input 0, time and batch axes 0 and 1. */
+static int rule_reverse_sequence(Ctx *c) {
+    const Type *x = tin(c, 0), *sl = tin(c, 1);
+    int64_t ba = attr_int(c->n, "batch_axis", 1), ta = attr_int(c->n, "time_axis", 0);
+    if (x->rank < 2 || !((ba == 0 && ta == 1) || (ba == 1 && ta == 0)))
+        return fail(c, "batch_axis %lld, time_axis %lld for rank %d", (long long)ba, (long long)ta,
+                    x->rank);
+    if (ba != 0 && type_has_batch(x)) return batch_moved(c);
+    if (sl->rank != 1 || (sl->dims[0] != x->dims[ba]) ||
+        (sl->dtype != DT_I64 && sl->dtype != DT_I32))
+        return fail(c, "sequence_lens must be i64 [batch]");
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* Det-11: [*, M, M] -> [*]. */
+static int rule_det(Ctx *c) {
+    const Type *x = tin(c, 0);
+    int r = x->rank;
+    if (r < 2 || x->dims[r - 1] != x->dims[r - 2] || x->dims[r - 1] == IR_DIM_N)
+        return fail(c, "input must be [*, M, M]");
+    Type out = *x;
+    out.rank = r - 2;
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* RNN-14, GRU-14, LSTM-14: X [seq, batch, in] (layout 1: [batch, seq, in]); Y [seq, dirs,
+ * batch, H] ([batch, seq, dirs, H]); Y_h, Y_c [dirs, batch, H] ([batch, dirs, H]). */
+static int rule_rnn(Ctx *c) {
+    const Type *x = tin(c, 0), *w = tin(c, 1), *r = tin(c, 2);
+    int64_t layout = attr_int(c->n, "layout", 0), hid = attr_int(c->n, "hidden_size", -1);
+    int gates = c->n->op == OP_RNN ? 1 : c->n->op == OP_GRU ? 3 : 4;
+    if (x->rank != 3 || w->rank != 3 || r->rank != 3 || (layout != 0 && layout != 1))
+        return fail(c, "X, W, R must have rank 3 (layout 0 or 1)");
+    int64_t dirs = w->dims[0];
+    if (hid < 1) hid = r->dims[2];
+    if ((dirs != 1 && dirs != 2) || w->dims[1] != gates * hid || w->dims[2] != x->dims[2] ||
+        r->dims[0] != dirs || r->dims[1] != gates * hid || r->dims[2] != hid)
+        return fail(c, "W/R shapes do not match hidden_size %lld", (long long)hid);
+    const char *dir = attr_string(c->n, "direction", "forward");
+    if ((dirs == 2) != (strcmp(dir, "bidirectional") == 0))
+        return fail(c, "direction '%s' with %lld directions in W", dir, (long long)dirs);
+    int64_t seq = x->dims[layout ? 1 : 0], batch = x->dims[layout ? 0 : 1];
+    if (seq == IR_DIM_N || x->dims[2] == IR_DIM_N) return batch_moved(c);
+    if (layout == 0 && type_has_batch(x)) return batch_moved(c); /* N would be seq */
+    Type y = {.dtype = x->dtype, .rank = 4}, h = {.dtype = x->dtype, .rank = 3};
+    if (layout == 0) {
+        y.dims[0] = seq, y.dims[1] = dirs, y.dims[2] = batch, y.dims[3] = hid;
+        h.dims[0] = dirs, h.dims[1] = batch, h.dims[2] = hid;
+    } else {
+        y.dims[0] = batch, y.dims[1] = seq, y.dims[2] = dirs, y.dims[3] = hid;
+        h.dims[0] = batch, h.dims[1] = dirs, h.dims[2] = hid;
+    }
+    set_out(c, 0, y);
+    set_out(c, 1, h);
+    set_out(c, 2, h);
+    return 0;
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 int infer_node(Graph *g, int node, Diag *d) {
@@ -1357,6 +1553,17 @@ int infer_node(Graph *g, int node, Diag *d) {
     case OP_MaxUnpool: return rule_maxunpool(&c);
     case OP_GridSample: return rule_gridsample(&c);
     case OP_RoiAlign: return rule_roialign(&c);
+    case OP_TopK: return rule_topk(&c);
+    case OP_Tile: return rule_tile(&c);
+    case OP_OneHot: return rule_onehot(&c);
+    case OP_GatherND: return rule_gathernd(&c);
+    case OP_ScatterND: return rule_scatternd(&c);
+    case OP_Einsum: return rule_einsum(&c);
+    case OP_ReverseSequence: return rule_reverse_sequence(&c);
+    case OP_Det: return rule_det(&c);
+    case OP_RNN:
+    case OP_GRU:
+    case OP_LSTM: return rule_rnn(&c);
     }
     return unsupported(&c, "has no shape rule");
 }

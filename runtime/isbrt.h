@@ -354,6 +354,91 @@ int isbrt_maxunpool_f32(int32_t nsp, const int64_t *frame, const int64_t *out, i
  * channels [c - (size-1)/2, c + ceil((size-1)/2)])^beta. */
 void isbrt_lrn_f32(int64_t n, int64_t c, int64_t inner, int64_t size, float alpha, float beta,
                    float bias, const float *x, float *y);
+/* ---- Selection and indexing (runtime/select.c) -------------------------------------------
+ * TopK-11 over the middle dim of x [outer, len, inner]: the k largest (or smallest) values
+ * in order, ties broken by the lower index; y [outer, k, inner] (may be NULL), idx the same
+ * (int64, required). */
+void isbrt_topk_f32(int64_t outer, int64_t len, int64_t inner, int64_t k, int32_t largest,
+                    const float *x, float *y, int64_t *idx);
+
+/* OneHot-11: y [outer, depth, inner] = values[1] where idx[o, i] (negative counts from the
+ * end) equals the depth position, else values[0]. idx has idx_kind element type. */
+enum isbrt_index_kind { ISBRT_IDX_I32 = 0, ISBRT_IDX_I64, ISBRT_IDX_F32, ISBRT_IDX_F64 };
+void isbrt_onehot(int64_t outer, int64_t depth, int64_t inner, int32_t idx_kind, const void *idx,
+                  int64_t elem_size, const void *values, void *y);
+
+/* GatherND-13: per batch b < nbatch, per tuple j < ntup: y[b, j, :] = the slice (slice
+ * elements) of x[b] at the index tuple idx[b, j, 0..q) into dims[0..q) (negative counts from
+ * the end). x[b] has xbatch elements. Returns -1 on an index out of range. */
+int isbrt_gather_nd(int64_t nbatch, int64_t ntup, int32_t q, const int64_t *dims, int64_t slice,
+                    int64_t xbatch, const int64_t *idx, int64_t elem_size, const void *x, void *y);
+
+/* ScatterND-16: y = x (copied unless y == x), then per tuple j: y[idx[j]] (a slice) =, +=,
+ * *=, max= or min= updates[j, :] (enum isbrt_scatter_red). Reduction other than none is
+ * f32/f64/i32/i64 only (kind ISBRT_IDX_*). Returns -1 on an index out of range or an unsupported
+ * type. */
+int isbrt_scatter_nd(int32_t red, int64_t ntup, int32_t q, const int64_t *dims, int64_t slice,
+                     int64_t total, const int64_t *idx, int32_t kind, int64_t elem_size,
+                     const void *x, const void *updates, void *y);
+
+/* ReverseSequence-10: x viewed as [A, B, inner] with time on axis time_axis (0 or 1) and batch
+ * on the other; y reverses the first lens[b] steps of each batch entry, copying the rest.
+ * lens is int64 (lens64) or int32. Returns -1 on a length out of range. */
+int isbrt_reverse_sequence(int32_t time_axis, int64_t a, int64_t b, int64_t inner, const void *lens,
+                           int32_t lens64, int64_t elem_size, const void *x, void *y);
+
+/* Einsum-12 as a direct loop: labels 0..nlab-1 of sizes dims; operand i (of nin) has element
+ * strides strides[i * nlab + l] per label (0 where it does not use the label, summed where it
+ * repeats it: a diagonal); y (strides ystrides) = sum over every label of the product. */
+void isbrt_einsum_f32(int32_t nlab, const int64_t *dims, int32_t nin, const float *const *xs,
+                      const int64_t *strides, const int64_t *ystrides, float *y, int64_t ycount);
+void isbrt_einsum_f64(int32_t nlab, const int64_t *dims, int32_t nin, const double *const *xs,
+                      const int64_t *strides, const int64_t *ystrides, double *y, int64_t ycount);
+
+/* Det-11: y[i] = determinant of the m x m matrix x[i] (LU with partial pivoting). */
+void isbrt_det_f32(int64_t count, int64_t m, const float *x, float *y);
+
+/* ---- Recurrent layers (runtime/rnn.c): RNN-14, GRU-14, LSTM-14 --------------------------
+ * One sgemm per time step and gate block, over the batch in chunks. Gates in ONNX order
+ * (GRU z r h, LSTM i o f c); activations per direction f, g, h (RNN uses f only). */
+enum isbrt_rnn_kind { ISBRT_RNN = 0, ISBRT_GRU, ISBRT_LSTM };
+enum isbrt_rnn_fn {
+    ISBRT_RFN_SIGMOID = 0,
+    ISBRT_RFN_TANH,
+    ISBRT_RFN_RELU,
+    ISBRT_RFN_AFFINE,          /* a*x + b */
+    ISBRT_RFN_LEAKYRELU,       /* x >= 0 ? x : a*x */
+    ISBRT_RFN_THRESHOLDEDRELU, /* x > a ? x : 0 */
+    ISBRT_RFN_SCALEDTANH,      /* a * tanh(b*x) */
+    ISBRT_RFN_HARDSIGMOID,     /* max(0, min(1, a*x + b)) */
+    ISBRT_RFN_ELU,             /* x >= 0 ? x : a*(exp(x) - 1) */
+    ISBRT_RFN_SOFTSIGN,        /* x / (1 + |x|) */
+    ISBRT_RFN_SOFTPLUS,        /* log(1 + exp(x)) */
+};
+typedef struct isbrt_rnn_fnp {
+    int32_t kind; /* enum isbrt_rnn_fn */
+    float a, b;
+} isbrt_rnn_fnp;
+
+typedef struct isbrt_rnn {
+    int32_t kind;                /* enum isbrt_rnn_kind */
+    int32_t dirs;                /* 1 or 2 */
+    int32_t reverse;             /* dirs == 1: run backwards in time */
+    int32_t layout;              /* 0: X [seq, n, in]; 1: X [n, seq, in] (ONNX layout) */
+    int32_t linear_before_reset; /* GRU */
+    int32_t input_forget;        /* LSTM: f = 1 - i */
+    int64_t seq, input, hidden;
+    float clip; /* > 0: gate pre-activations clipped to [-clip, clip] */
+    isbrt_rnn_fnp fn[2][3];
+} isbrt_rnn;
+
+/* Scratch bytes isbrt_rnn_f32 needs (independent of the batch). */
+size_t isbrt_rnn_scratch(const isbrt_rnn *p);
+/* x, w [dirs, G*H, in], r [dirs, G*H, H] as in ONNX; b [dirs, 2*G*H], seq_lens (int32 [n]),
+ * h0, c0, peep [dirs, 3H] may be NULL; y, y_h, y_c may be NULL. */
+void isbrt_rnn_f32(const isbrt_rnn *p, int64_t n, const float *x, const float *w, const float *r,
+                   const float *b, const int32_t *seq_lens, const float *h0, const float *c0,
+                   const float *peep, float *y, float *y_h, float *y_c, void *scratch);
 
 /* ---- Threads ----------------------------------------------------------------------------
  * Number of threads the kernels (and OpenBLAS) may use; <= 0 means all cores. This sets

@@ -1,8 +1,10 @@
 #!/bin/bash
-# setup.sh — install isbc's Debian packages, build it, and run the torchvision example.
+# setup.sh — install isbc's Debian packages, build it, and run the examples.
 #
 #   ./setup.sh                 install (apt-get, as root or through sudo), build into build/,
-#                              then export squeezenet1_1, compile it with isbc, link and run it
+#                              then compile the shipped ISBNet with isbc and classify 8 test
+#                              images with per-instance branch skipping (examples/isbnet), and
+#                              export squeezenet1_1, compile it, link and run it (torchvision)
 #   ./setup.sh --no-example    install and build only
 #   ./setup.sh --no-install    skip apt-get (packages already there)
 #   BUILD_DIR=dir ./setup.sh   build somewhere else (default: build/ in the repo)
@@ -53,5 +55,6 @@ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$BUILD_DIR" -j2
 
 if [ "$example" = 1 ]; then
+  make -C examples/isbnet run BUILD="$(cd "$BUILD_DIR" && pwd)"
   make -C examples/torchvision run BUILD="$(cd "$BUILD_DIR" && pwd)"
 fi

@@ -4,7 +4,9 @@
  *                       cc main.c model.o -lisbrt -lopenblas -lm
  * Usage: classify INPUT.npy   (float32, C order, [N, 3, 224, 224])
  * Prints the top-5 classes (index and score) of each of the N instances. The generated API
- * is net_workspace_size(batch) and net_run(batch, in, out, workspace); see model.h. */
+ * is net_workspace_size(batch) and net_run(batch, in, out, workspace); see model.h. Built
+ * with -DBRANCH_STATS (examples/isbnet) it calls net_run_stats instead and also prints the
+ * branches run and skipped and the FLOPs executed against the dense model. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,7 +98,8 @@ int main(int argc, char **argv) {
     int64_t batch = in.rank > 0 ? in.shape[0] : 0, per = 1;
     for (int i = 1; i < in.rank; i++) per *= in.shape[i];
     if (batch < 1 || per != IMAGE_SIZE) {
-        fprintf(stderr, "classify: %s: expected [N, 3, 224, 224] floats\n", argv[1]);
+        fprintf(stderr, "classify: %s: expected [N, ...] with %d floats per instance\n",
+                argv[1], IMAGE_SIZE);
         return 1;
     }
 
@@ -108,7 +111,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "classify: out of memory\n");
         return 1;
     }
+#ifdef BRANCH_STATS
+    net_stats st;
+    const void *ins[1] = {in.data};
+    void *outs[1] = {out};
+    int rc = net_run_stats(batch, ins, outs, ws, &st);
+#else
     int rc = net_run(batch, in.data, out, ws);
+#endif
     if (rc != 0) {
         fprintf(stderr, "classify: net_run failed with status %d\n", rc);
         return 1;
@@ -129,6 +139,14 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 5; k++) printf("  %d:%.4f", top[k], y[top[k]]);
         printf("\n");
     }
+#ifdef BRANCH_STATS
+    printf("branches: %lld per instance; over %lld instances %lld run, %lld skipped\n",
+           (long long)st.branches, (long long)batch, (long long)st.branches_run,
+           (long long)st.branches_skipped);
+    printf("FLOPs: %lld executed of %lld dense (%.3f)\n", (long long)st.flops_executed,
+           (long long)st.flops_dense,
+           st.flops_dense ? (double)st.flops_executed / (double)st.flops_dense : 1.0);
+#endif
     free(out);
     free(ws);
     free(in.data);

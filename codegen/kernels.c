@@ -149,12 +149,13 @@ static int window(Cg *c, const Node *n, const Type *xt, const Type *yt, const in
 /* ---- Conv, Gemm, MatMul ------------------------------------------------------------------ */
 
 /* The call fn(param, n, x, w, bias, residual, y, scratch) of a Conv (isbrt_conv2d,
- * isbrt_convnd_f32), its scratch sized by scratch_fn(param). */
+ * isbrt_convnd_f32), its scratch sized by scratch_fn(param). w is input 1, or `packed` (the
+ * pre-packed weights) when not NULL. */
 static int conv_call(Cg *c, const Node *n, LLVMValueRef param, const char *scratch_fn,
-                     const char *fn) {
-    LLVMValueRef x, wp, y = cg_ptr(c, n->out[0]);
+                     const char *fn, LLVMValueRef packed) {
+    LLVMValueRef x, wp = packed, y = cg_ptr(c, n->out[0]);
     if (!y) return 0;
-    if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &wp) < 0) return -1;
+    if (in_ptr(c, n, 0, &x) < 0 || (!packed && in_ptr(c, n, 1, &wp) < 0)) return -1;
     bool res = attr_int(n, "_residual", 0) != 0;
     if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
     cg_add_scratch(c, scratch_fn, param);
@@ -189,7 +190,23 @@ static int emit_conv(Cg *c, const Node *n) {
     if (p.group < 1 || p.c_in % p.group || p.c_out % p.group || wt->dims[1] * p.group != p.c_in)
         return cg_fail(c, "group %" PRId64 " does not divide the channels", p.group);
     if (parse_act(c, n, &p.act) < 0) return -1;
-    return conv_call(c, n, PARAM(c, p), "isbrt_conv2d_scratch", "isbrt_conv2d");
+    /* Constant weights go in the kernel's packed form (Winograd's transformed weights), so
+     * the work is done once here instead of on every run; the original global is then
+     * unused and dropped by the optimiser. The runtime is called to pack: it owns the form. */
+    const Value *wv = gval(c->g, n->in[1]);
+    const size_t packed_size = isbrt_conv2d_packed_size(&p);
+    LLVMValueRef packed = NULL;
+    if (packed_size > 0 && (wv->flags & VAL_CONST) && wv->data && cg_ptr(c, n->out[0])) {
+        float *buf = malloc(packed_size);
+        if (!buf) return cg_fail(c, "out of memory packing the weights");
+        isbrt_conv2d_pack(&p, wv->data, buf);
+        char name[300];
+        snprintf(name, sizeof name, "wpack.%s", wv->name);
+        packed = cg_const_bytes(c, buf, packed_size, 64, name);
+        free(buf);
+        p.packed = 1;
+    }
+    return conv_call(c, n, PARAM(c, p), "isbrt_conv2d_scratch", "isbrt_conv2d", packed);
 }
 
 static int emit_gemm(Cg *c, const Node *n) {
@@ -1117,7 +1134,7 @@ static int emit_convnd(Cg *c, const Node *n) {
         p.stride[i] = st[i], p.dil[i] = dl[i], p.pad[i] = pd[i];
     }
     if (parse_act(c, n, &p.act) < 0) return -1;
-    return conv_call(c, n, PARAM(c, p), "isbrt_convnd_scratch", "isbrt_convnd_f32");
+    return conv_call(c, n, PARAM(c, p), "isbrt_convnd_scratch", "isbrt_convnd_f32", NULL);
 }
 
 /* MaxPool/AveragePool outside the fast 2-D f32 path: other spatial ranks, the Indices

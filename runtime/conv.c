@@ -10,7 +10,8 @@
  *    row (ReLU/Clip folded into its store); kernel widths 3, 5, 7 at stride 1 or 2 have
  *    unrolled row kernels; anything else (dilation, other sizes) a generic tap loop.
  *  - 3x3, stride 1, one group, enough channels and output tiles: Winograd F(2x2, 3x3), the
- *    weights transformed on each call, 16 GEMMs per instance.
+ *    weights transformed on each call unless the compiler passes them pre-transformed
+ *    (isbrt_conv2d_pack, p->packed), 16 GEMMs per instance.
  *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand; one sgemm per
  *    instance and group.
  *  - everything else: im2col into the scratch buffer and one sgemm per group, over up to 4
@@ -184,7 +185,8 @@ static int conv_is_winograd(const isbrt_conv *p) {
 
 static size_t wino_scratch(const isbrt_conv *p) {
     const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
-    return (size_t)(16 * (p->c_out * p->c_in + (p->c_in + p->c_out) * tiles)) * sizeof(float);
+    const int64_t u = p->packed ? 0 : p->c_out * p->c_in; /* packed: U is the weight input */
+    return (size_t)(16 * (u + (p->c_in + p->c_out) * tiles)) * sizeof(float);
 }
 
 /* U[e][k][c] = (G g[k][c] G^T)[e], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. Blocks of WB
@@ -325,15 +327,19 @@ static void wino_part(void *ctx, const isbrt__team *t) {
     const int64_t kc = p->c_out * p->c_in, hw = p->h * p->w, ohow = p->oh * p->ow;
     const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
     int64_t lo, hi;
-    isbrt__share(t, kc, &lo, &hi);
-    wino_weights(kc, lo, hi, j->w, j->u);
+    const float *u = j->w;
+    if (!p->packed) {
+        isbrt__share(t, kc, &lo, &hi);
+        wino_weights(kc, lo, hi, j->w, j->u);
+        u = j->u;
+    }
     for (int64_t b = 0; b < j->n; b++) {
         isbrt__share(t, p->c_in, &lo, &hi);
         wino_input(p, j->x + b * p->c_in * hw, j->v, lo, hi, tiles);
         isbrt__sync(t);
         isbrt__share(t, 16, &lo, &hi);
         for (int64_t e = lo; e < hi; e++)
-            isbrt__sgemm(0, 0, p->c_out, tiles, p->c_in, 1.0f, j->u + e * kc, p->c_in,
+            isbrt__sgemm(0, 0, p->c_out, tiles, p->c_in, 1.0f, u + e * kc, p->c_in,
                          j->v + e * p->c_in * tiles, tiles, 0.0f, j->m + e * p->c_out * tiles,
                          tiles);
         isbrt__sync(t);
@@ -352,7 +358,7 @@ static void conv_winograd(const isbrt_conv *p, int64_t n, const float *x, const 
     const int64_t kc = p->c_out * p->c_in;
     const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
     const int inplace = residual != NULL && residual == y;
-    float *v = buf + 16 * kc, *m = v + 16 * p->c_in * tiles;
+    float *v = buf + (p->packed ? 0 : 16 * kc), *m = v + 16 * p->c_in * tiles;
     wino_job j = {p, n, x, w, bias, inplace ? NULL : residual, y, buf, v, m, inplace};
     /* A team pays for its thread creation only on enough multiply-adds. */
     const int parts = 16 * kc * tiles * n >= PAR_MIN_MACS ? isbrt__threads() : 1;
@@ -592,6 +598,15 @@ static void conv_direct(const isbrt_conv *p, int64_t n, const float *x, const fl
                      y + (b * p->c_out + c) * ohow, buf);
         }
     }
+}
+
+size_t isbrt_conv2d_packed_size(const isbrt_conv *p) {
+    return conv_is_winograd(p) ? (size_t)(16 * p->c_out * p->c_in) * sizeof(float) : 0;
+}
+
+void isbrt_conv2d_pack(const isbrt_conv *p, const float *w, float *out) {
+    const int64_t kc = p->c_out * p->c_in;
+    if (conv_is_winograd(p)) wino_weights(kc, 0, kc, w, out);
 }
 
 void isbrt_conv2d(const isbrt_conv *p, int64_t n, const float *x, const float *w, const float *bias,

@@ -55,6 +55,7 @@ typedef struct isbrt_conv {
     int64_t dil_h, dil_w;
     int64_t group;
     isbrt_actp act;
+    int32_t packed; /* w is in the form isbrt_conv2d_pack writes (when packed_size > 0) */
 } isbrt_conv;
 
 /* Bytes of scratch memory isbrt_conv2d needs (independent of n; when 0, scratch may be
@@ -63,6 +64,12 @@ typedef struct isbrt_conv {
 size_t isbrt_conv2d_scratch(const isbrt_conv *p);
 void isbrt_conv2d(const isbrt_conv *p, int64_t n, const float *x, const float *w, const float *bias,
                   const float *residual, float *y, void *scratch);
+/* Weight pre-packing (done once, e.g. by the compiler on constant weights): bytes of the
+ * packed form of w for this convolution, 0 if it has none (then w is always read as given).
+ * isbrt_conv2d_pack writes it; isbrt_conv2d then takes it as w when p->packed is set (the
+ * packed size does not depend on p->packed). */
+size_t isbrt_conv2d_packed_size(const isbrt_conv *p);
+void isbrt_conv2d_pack(const isbrt_conv *p, const float *w, float *out);
 
 /* ---- GEMM (ONNX Gemm): Y = alpha * op(A) op(B) + beta * C, then activation ---------------
  * op(A): [m, k], op(B): [k, n]. A is [m,k] (or [k,m] if trans_a), B is [k,n] (or [n,k]).

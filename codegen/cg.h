@@ -48,6 +48,8 @@ typedef struct Cg {
     LLVMBasicBlockRef entry; /* its entry block (allocas go there) */
     LLVMValueRef batch;      /* i64: the batch multiplier (run-time batch, or 1 if static) */
     LLVMValueRef ws;         /* workspace base (kernel scratch lives at its start) */
+    LLVMValueRef team;       /* the run's thread team (isbrt_team_begin), or NULL */
+    LLVMValueRef team_fn;    /* the function that owns it: its early returns end the team */
     LLVMValueRef stats;      /* i64[5] accumulators of P_run_stats (codegen/module.c) */
     LLVMValueRef *vptr;      /* per value id: its address, NULL if it has no storage */
     LLVMValueRef *consts;    /* per value id: the constant global, or NULL */

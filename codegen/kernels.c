@@ -149,17 +149,18 @@ static int window(Cg *c, const Node *n, const Type *xt, const Type *yt, const in
 /* ---- Conv, Gemm, MatMul ------------------------------------------------------------------ */
 
 /* The call fn(param, n, x, w, bias, residual, y, scratch) of a Conv (isbrt_conv2d,
- * isbrt_convnd_f32), its scratch sized by scratch_fn(param). w is input 1, or `packed` (the
- * pre-packed weights) when not NULL. */
+ * isbrt_convnd_f32), or fn_team(team, param, ...) when not NULL, its scratch sized by
+ * scratch_fn(param). w is input 1, or `packed` (the pre-packed weights) when not NULL. */
 static int conv_call(Cg *c, const Node *n, LLVMValueRef param, const char *scratch_fn,
-                     const char *fn, LLVMValueRef packed) {
+                     const char *fn, const char *fn_team, LLVMValueRef packed) {
     LLVMValueRef x, wp = packed, y = cg_ptr(c, n->out[0]);
     if (!y) return 0;
     if (in_ptr(c, n, 0, &x) < 0 || (!packed && in_ptr(c, n, 1, &wp) < 0)) return -1;
     bool res = attr_int(n, "_residual", 0) != 0;
     if (res && (n->nin < 4 || n->in[3] < 0)) return cg_fail(c, "_residual without input 3");
     cg_add_scratch(c, scratch_fn, param);
-    LLVMValueRef args[8] = {param,
+    LLVMValueRef args[9] = {c->team ? c->team : LLVMConstPointerNull(c->t_ptr),
+                            param,
                             cg_sym(c, sym_dim(vtype(c, n->in[0]), 0)),
                             x,
                             wp,
@@ -167,7 +168,11 @@ static int conv_call(Cg *c, const Node *n, LLVMValueRef param, const char *scrat
                             res ? opt_ptr(c, n, 3) : LLVMConstPointerNull(c->t_ptr),
                             y,
                             c->ws};
-    call(c, fn, c->t_void, 8, args);
+    /* fn_team takes the run's thread team first (isbrt_conv2d_team) */
+    if (fn_team)
+        call(c, fn_team, c->t_void, 9, args);
+    else
+        call(c, fn, c->t_void, 8, args + 1);
     return 0;
 }
 
@@ -206,7 +211,8 @@ static int emit_conv(Cg *c, const Node *n) {
         free(buf);
         p.packed = 1;
     }
-    return conv_call(c, n, PARAM(c, p), "isbrt_conv2d_scratch", "isbrt_conv2d", packed);
+    return conv_call(c, n, PARAM(c, p), "isbrt_conv2d_scratch", "isbrt_conv2d", "isbrt_conv2d_team",
+                     packed);
 }
 
 static int emit_gemm(Cg *c, const Node *n) {
@@ -1134,7 +1140,7 @@ static int emit_convnd(Cg *c, const Node *n) {
         p.stride[i] = st[i], p.dil[i] = dl[i], p.pad[i] = pd[i];
     }
     if (parse_act(c, n, &p.act) < 0) return -1;
-    return conv_call(c, n, PARAM(c, p), "isbrt_convnd_scratch", "isbrt_convnd_f32", NULL);
+    return conv_call(c, n, PARAM(c, p), "isbrt_convnd_scratch", "isbrt_convnd_f32", NULL, NULL);
 }
 
 /* MaxPool/AveragePool outside the fast 2-D f32 path: other spatial ranks, the Indices

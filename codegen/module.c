@@ -18,6 +18,7 @@
 
 #include <llvm-c/Analysis.h>
 
+#include "../runtime/isbrt.h"
 #include "cg.h"
 
 enum { RET_OK = 0, RET_EBADARG = 1 };
@@ -843,12 +844,31 @@ static LLVMValueRef is_null(Cg *c, LLVMValueRef p) {
     return LLVMBuildIsNull(c->b, p, "");
 }
 
+/* ---- the run's thread team (runtime: isbrt_team_begin) ----------------------------------
+ * P_run_stats keeps a team of threads on its stack from after its argument checks to its
+ * return, so kernels split over threads without creating any (the runtime has no global
+ * state to keep a pool in). Its region functions get the team as an argument; an early
+ * return of P_run_stats itself (cg_bail_if) ends the team first. */
+static void team_begin(Cg *c) {
+    c->team = cg_alloca(c, ISBRT_TEAM_BYTES, 64);
+    c->team_fn = c->fn;
+    LLVMTypeRef t[2] = {c->t_ptr, c->t_i32};
+    LLVMValueRef a[2] = {c->team, cg_i32(c, 0)};
+    cg_call(c, "isbrt_team_begin", c->t_void, 2, t, a);
+}
+
+static void team_end(Cg *c) {
+    if (!c->team || c->fn != c->team_fn) return;
+    cg_call(c, "isbrt_team_end", c->t_void, 1, &c->t_ptr, &c->team);
+}
+
 void cg_bail_if(Cg *c, LLVMValueRef bad) {
     if (!bad) return;
     LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "bad");
     LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ok");
     LLVMBuildCondBr(c->b, bad, fail, ok);
     LLVMPositionBuilderAtEnd(c->b, fail);
+    team_end(c);
     LLVMBuildRet(c->b, cg_i32(c, RET_EBADARG));
     LLVMPositionBuilderAtEnd(c->b, ok);
 }
@@ -860,17 +880,18 @@ void cg_bail_if(Cg *c, LLVMValueRef bad) {
 static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMValueRef arena,
                           LLVMValueRef gscratch) {
     const Graph *g = c->g;
-    LLVMTypeRef pt[6] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
+    LLVMTypeRef pt[7] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
     char suffix[48];
     snprintf(suffix, sizeof suffix, ".region%d", c->uid++);
-    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 6, 0), true);
-    LLVMValueRef args[6] = {
-        c->batch, ins ? ins : LLVMConstPointerNull(c->t_ptr), c->ws, arena, gscratch, c->stats};
-    LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, 6, "");
+    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 7, 0), true);
+    LLVMValueRef args[7] = {
+        c->batch, ins ? ins : LLVMConstPointerNull(c->t_ptr),        c->ws, arena, gscratch,
+        c->stats, c->team ? c->team : LLVMConstPointerNull(c->t_ptr)};
+    LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, 7, "");
     cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, RET_OK), ""));
 
     LLVMBasicBlockRef saved_bb = LLVMGetInsertBlock(c->b);
-    LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, sstats = c->stats;
+    LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, sstats = c->stats, steam = c->team;
     LLVMBasicBlockRef sentry = c->entry;
     LLVMValueRef *svptr = c->vptr;
     c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
@@ -879,6 +900,7 @@ static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins,
     c->batch = LLVMGetParam(f, 0);
     c->ws = LLVMGetParam(f, 2);
     c->stats = LLVMGetParam(f, 5);
+    c->team = LLVMGetParam(f, 6);
     for (int i = 0; i < g->ninput; i++) {
         LLVMValueRef idx = cg_i64(c, i);
         c->vptr[g->inputs[i]] = LLVMBuildLoad2(
@@ -904,6 +926,7 @@ static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins,
     c->batch = sbatch;
     c->ws = sws;
     c->stats = sstats;
+    c->team = steam;
     LLVMPositionBuilderAtEnd(c->b, saved_bb);
     return r;
 }
@@ -960,6 +983,7 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
     cg_bail_if(c, bad);
 
     c->ws = ws;
+    team_begin(c);
     int64_t nbranch = 0, fl_plain = 0, fl_all = 0;
     for (int i = 0; i < g->nguard; i++) nbranch += g->guards[i].value >= 0;
     for (int i = 0; i < g->nnode; i++) {
@@ -1017,7 +1041,10 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
         cg_memcpy(c, optr[i], src, cg_bytes(c, v));
     }
     free(optr);
-    if (rc) return -1;
+    if (rc) {
+        c->team = NULL;
+        return -1;
+    }
     LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stats");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
     LLVMBuildCondBr(c->b, is_null(c, stats_out), done, put);
@@ -1025,6 +1052,8 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
     cg_memcpy(c, stats_out, c->stats, cg_i64(c, 5 * 8));
     LLVMBuildBr(c->b, done);
     LLVMPositionBuilderAtEnd(c->b, done);
+    team_end(c);
+    c->team = NULL;
     LLVMBuildRet(c->b, cg_i32(c, RET_OK));
     return 0;
 }

@@ -17,8 +17,9 @@
  *  - everything else: im2col into the scratch buffer and one sgemm per group, over up to 4
  *    instances side by side when the output planes are small.
  * Bias, residual and activation are applied in one pass over each output plane. A residual
- * that is y itself (in-place accumulation) is folded into the GEMM as beta = 1. The GEMM and
- * Winograd paths split large calls over a team of isbrt__threads() threads (thread.c).
+ * that is y itself (in-place accumulation) is folded into the GEMM as beta = 1. Given the run's
+ * team (isbrt_conv2d_team) every path splits over it; without one, large GEMM and Winograd
+ * calls split over threads created for the call (thread.c).
  */
 #include <cblas.h>
 #include <string.h>
@@ -28,10 +29,6 @@
 /* Winograd needs at least this many 2x2 output tiles per plane to beat im2col + GEMM. */
 #ifndef WINO_MIN_TILES
 #define WINO_MIN_TILES 32
-#endif
-/* A kernel call splits over threads from this many multiply-adds (thread creation ~70 us). */
-#ifndef PAR_MIN_MACS
-#define PAR_MIN_MACS (8 << 20)
 #endif
 
 static int conv_is_direct(const isbrt_conv *p) {
@@ -122,6 +119,29 @@ static void gemm_part(void *ctx, const isbrt__team *t) {
     const int pointwise = conv_is_pointwise(p);
     const int64_t chunk = gemm_chunk(p);
     int64_t lo, hi;
+    /* A pointwise conv with more output positions than channels splits its columns (each part
+     * a 64-byte aligned run of every row), so few output channels still split evenly. */
+    if (pointwise && t->parts > 1 && ohow >= cog) {
+        const int64_t blocks = (ohow + 15) / 16;
+        isbrt__share(t, blocks, &lo, &hi);
+        lo *= 16;
+        hi = hi * 16 < ohow ? hi * 16 : ohow;
+        for (int64_t b = 0; b < j->n && hi > lo; b++)
+            for (int64_t gi = 0; gi < g; gi++) {
+                const float *xg = j->x + (b * p->c_in + gi * cig) * hw + lo;
+                float *yg = j->y + (b * p->c_out + gi * cog) * ohow + lo;
+                isbrt__sgemm(0, 0, cog, hi - lo, k, 1.0f, j->w + gi * cog * k, k, xg, ohow,
+                             j->inplace ? 1.0f : 0.0f, yg, ohow);
+                for (int64_t co = 0; co < cog; co++) {
+                    const int64_t c = gi * cog + co;
+                    const float *res =
+                        j->residual ? j->residual + (b * p->c_out + c) * ohow + lo : NULL;
+                    isbrt__epilogue(yg + co * ohow, hi - lo, j->bias ? j->bias[c] : 0.0f, res,
+                                    &p->act);
+                }
+            }
+        return;
+    }
     for (int64_t b0 = 0; b0 < j->n; b0 += chunk) {
         const int64_t nb = j->n - b0 < chunk ? j->n - b0 : chunk, ld = nb * ohow;
         for (int64_t gi = 0; gi < g; gi++) {
@@ -162,12 +182,13 @@ static void gemm_part(void *ctx, const isbrt__team *t) {
     }
 }
 
-static void conv_gemm(const isbrt_conv *p, int64_t n, const float *x, const float *w,
-                      const float *bias, const float *residual, float *y, float *col) {
+static void conv_gemm(const void *team, const isbrt_conv *p, int64_t n, const float *x,
+                      const float *w, const float *bias, const float *residual, float *y,
+                      float *col) {
     const int inplace = residual != NULL && residual == y;
     gemm_job j = {p, n, x, w, bias, inplace ? NULL : residual, y, col, inplace};
     const int64_t macs = p->c_out * (p->c_in / p->group) * p->kh * p->kw * p->oh * p->ow * n;
-    isbrt__parallel(macs >= PAR_MIN_MACS ? isbrt__threads() : 1, gemm_part, &j);
+    isbrt__parallel(team, macs, gemm_part, &j);
 }
 
 /* ---- Winograd F(2x2, 3x3) path -------------------------------------------------------- */
@@ -353,16 +374,15 @@ static void wino_part(void *ctx, const isbrt__team *t) {
     }
 }
 
-static void conv_winograd(const isbrt_conv *p, int64_t n, const float *x, const float *w,
-                          const float *bias, const float *residual, float *y, float *buf) {
+static void conv_winograd(const void *team, const isbrt_conv *p, int64_t n, const float *x,
+                          const float *w, const float *bias, const float *residual, float *y,
+                          float *buf) {
     const int64_t kc = p->c_out * p->c_in;
     const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
     const int inplace = residual != NULL && residual == y;
     float *v = buf + (p->packed ? 0 : 16 * kc), *m = v + 16 * p->c_in * tiles;
     wino_job j = {p, n, x, w, bias, inplace ? NULL : residual, y, buf, v, m, inplace};
-    /* A team pays for its thread creation only on enough multiply-adds. */
-    const int parts = 16 * kc * tiles * n >= PAR_MIN_MACS ? isbrt__threads() : 1;
-    isbrt__parallel(parts, wino_part, &j);
+    isbrt__parallel(team, 16 * kc * tiles * n, wino_part, &j);
 }
 
 /* ---- direct path (one input channel per group) ---------------------------------------- */
@@ -390,8 +410,13 @@ static dw_geom dw_geometry(const isbrt_conv *p) {
     return g;
 }
 
+/* One padded plane per part of a team. */
+static size_t dw_plane_floats(const isbrt_conv *p) {
+    return (size_t)(dw_geometry(p).wp * p->h);
+}
+
 static size_t dw_scratch(const isbrt_conv *p) {
-    return (size_t)(dw_geometry(p).wp * p->h) * sizeof(float);
+    return dw_plane_floats(p) * ISBRT__MAX_PARTS * sizeof(float);
 }
 
 /* Tap kx of output i in row r, for stride S (1, or 2 on a split row). */
@@ -586,18 +611,40 @@ ISBRT_CLONES static void dw_plane(const isbrt_conv *p, const float *xp, const fl
     if (!row_act) isbrt__epilogue_inline(yp, oh * ow, 0.0f, inplace ? NULL : rp, &p->act);
 }
 
-static void conv_direct(const isbrt_conv *p, int64_t n, const float *x, const float *w,
-                        const float *bias, const float *residual, float *y, float *buf) {
+typedef struct dw_job {
+    const isbrt_conv *p;
+    int64_t n;
+    const float *x, *w, *bias, *residual;
+    float *y, *buf;
+} dw_job;
+
+/* One part of a depthwise convolution: a share of the (instance, channel) planes, with its
+ * own padded-plane buffer. */
+static void dw_part(void *ctx, const isbrt__team *t) {
+    const dw_job *j = ctx;
+    const isbrt_conv *p = j->p;
     const int64_t hw = p->h * p->w, ohow = p->oh * p->ow, mult = p->c_out / p->group;
-    if (buf != NULL) memset(buf, 0, dw_scratch(p));
-    for (int64_t b = 0; b < n; b++) {
-        for (int64_t c = 0; c < p->c_out; c++) {
-            const float *xp = x + (b * p->c_in + c / mult) * hw;
-            const float *rp = residual ? residual + (b * p->c_out + c) * ohow : NULL;
-            dw_plane(p, xp, w + c * p->kh * p->kw, bias ? bias[c] : 0.0f, rp,
-                     y + (b * p->c_out + c) * ohow, buf);
-        }
+    const size_t plane = dw_plane_floats(p);
+    float *buf = plane ? j->buf + plane * (size_t)t->part : NULL;
+    if (buf != NULL) memset(buf, 0, plane * sizeof(float));
+    int64_t lo, hi;
+    isbrt__share(t, j->n * p->c_out, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        const int64_t b = i / p->c_out, c = i % p->c_out;
+        const float *xp = j->x + (b * p->c_in + c / mult) * hw;
+        const float *rp = j->residual ? j->residual + i * ohow : NULL;
+        dw_plane(p, xp, j->w + c * p->kh * p->kw, j->bias ? j->bias[c] : 0.0f, rp, j->y + i * ohow,
+                 buf);
     }
+}
+
+static void conv_direct(const void *team, const isbrt_conv *p, int64_t n, const float *x,
+                        const float *w, const float *bias, const float *residual, float *y,
+                        float *buf) {
+    dw_job j = {p, n, x, w, bias, residual, y, buf};
+    /* Never on threads created for the call: a depthwise conv is too small to pay for them. */
+    const int64_t work = team ? n * p->c_out * p->oh * p->ow * p->kh * p->kw : 0;
+    isbrt__parallel(team, work, dw_part, &j);
 }
 
 size_t isbrt_conv2d_packed_size(const isbrt_conv *p) {
@@ -609,13 +656,18 @@ void isbrt_conv2d_pack(const isbrt_conv *p, const float *w, float *out) {
     if (conv_is_winograd(p)) wino_weights(kc, 0, kc, w, out);
 }
 
-void isbrt_conv2d(const isbrt_conv *p, int64_t n, const float *x, const float *w, const float *bias,
-                  const float *residual, float *y, void *scratch) {
+void isbrt_conv2d_team(void *team, const isbrt_conv *p, int64_t n, const float *x, const float *w,
+                       const float *bias, const float *residual, float *y, void *scratch) {
     if (n <= 0 || p->c_out <= 0 || p->oh <= 0 || p->ow <= 0) return;
     if (conv_is_direct(p))
-        conv_direct(p, n, x, w, bias, residual, y, scratch);
+        conv_direct(team, p, n, x, w, bias, residual, y, scratch);
     else if (conv_is_winograd(p))
-        conv_winograd(p, n, x, w, bias, residual, y, scratch);
+        conv_winograd(team, p, n, x, w, bias, residual, y, scratch);
     else
-        conv_gemm(p, n, x, w, bias, residual, y, scratch);
+        conv_gemm(team, p, n, x, w, bias, residual, y, scratch);
+}
+
+void isbrt_conv2d(const isbrt_conv *p, int64_t n, const float *x, const float *w, const float *bias,
+                  const float *residual, float *y, void *scratch) {
+    isbrt_conv2d_team(NULL, p, n, x, w, bias, residual, y, scratch);
 }

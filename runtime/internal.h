@@ -31,15 +31,27 @@ ISBRT_HIDDEN void isbrt__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, i
  * `parts`. */
 typedef struct isbrt__team {
     int part, parts;
-    void *bar; /* pthread_barrier_t of the team; NULL when alone */
+    void *bar; /* pthread_barrier_t of a team created for the call; NULL otherwise */
+    void *run; /* the run's team (isbrt_team_begin) it belongs to; NULL otherwise */
 } isbrt__team;
 typedef void (*isbrt__team_fn)(void *ctx, const isbrt__team *team);
 
+/* Most threads a team has; per-part scratch is sized for this many. */
+#define ISBRT__MAX_PARTS 8
+/* Work (multiply-adds, or comparable units) from which a kernel splits over the run's team,
+ * and over threads created for the call when it has no team (creation costs ~70 us). */
+#define ISBRT__TEAM_MIN_WORK (1 << 16)
+#define ISBRT__NEW_MIN_WORK (8 << 20)
+
 /* Threads a kernel may use: OpenBLAS's current setting (isbrt_set_threads). */
 ISBRT_HIDDEN int isbrt__threads(void);
-/* Run fn on up to `parts` threads (fewer if threads cannot be created); returns when every
- * part is done. Inside, OpenBLAS runs single-threaded. */
-ISBRT_HIDDEN void isbrt__parallel(int parts, isbrt__team_fn fn, void *ctx);
+/* Parts of a run's team (isbrt_team_begin memory, or NULL: 1). */
+ISBRT_HIDDEN int isbrt__team_parts(const void *team);
+/* Run fn on every part of the run's team `team` when work >= ISBRT__TEAM_MIN_WORK, else
+ * (team NULL) on isbrt__threads() threads created for the call when work >=
+ * ISBRT__NEW_MIN_WORK, else inline as one part. Returns when every part is done. Inside,
+ * OpenBLAS runs single-threaded. */
+ISBRT_HIDDEN void isbrt__parallel(const void *team, int64_t work, isbrt__team_fn fn, void *ctx);
 /* Barrier: every part of the team waits here for the others. */
 ISBRT_HIDDEN void isbrt__sync(const isbrt__team *team);
 /* This part's share [lo, hi) of n items. */

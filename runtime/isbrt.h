@@ -452,6 +452,19 @@ void isbrt_rnn_f32(const isbrt_rnn *p, int64_t n, const float *x, const float *w
  * OpenBLAS's own (process-wide) setting, the one piece of state the runtime does not own. */
 void isbrt_set_threads(int threads);
 
+/* The thread team of one model run. isbrt_team_begin starts threads - 1 threads (threads <= 0:
+ * the isbrt_set_threads setting; 1: none) whose state lives in `mem` (ISBRT_TEAM_BYTES,
+ * aligned to 64; generated code keeps it on the run's stack); isbrt_team_end stops and joins
+ * them, and must be called before mem goes away. In between, kernels given mem split their
+ * work over the team without creating threads, so small kernels split too. One team serves
+ * one caller thread at a time. */
+#define ISBRT_TEAM_BYTES 1024
+void isbrt_team_begin(void *mem, int threads);
+void isbrt_team_end(void *mem);
+/* isbrt_conv2d on the run's team `team` (NULL: as isbrt_conv2d). */
+void isbrt_conv2d_team(void *team, const isbrt_conv *p, int64_t n, const float *x, const float *w,
+                       const float *bias, const float *residual, float *y, void *scratch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -120,7 +120,7 @@ static void print_conv(const conv_case *c) {
 }
 
 /* Returns 1 on pass, 0 on failure, -1 when the case has an empty output (skipped). */
-static int run_conv(rng *r, const conv_case *c) {
+static int run_conv_on(rng *r, const conv_case *c, void *team) {
     isbrt_conv p = {0};
     p.c_in = c->c_in, p.h = c->h, p.w = c->w, p.c_out = c->c_out, p.kh = c->kh, p.kw = c->kw;
     p.stride_h = c->sh, p.stride_w = c->sw, p.pad_t = c->pt, p.pad_l = c->pl, p.pad_b = c->pb;
@@ -172,7 +172,7 @@ static int run_conv(rng *r, const conv_case *c) {
                 }
     size_t ss = isbrt_conv2d_scratch(&p);
     void *scratch = ss ? xmalloc(ss) : NULL;
-    isbrt_conv2d(&p, c->n, x, w, c->bias ? b : NULL, res, y, scratch);
+    isbrt_conv2d_team(team, &p, c->n, x, w, c->bias ? b : NULL, res, y, scratch);
     int ok = close_enough("conv", y, ref, ny);
     /* The same convolution on pre-packed weights (when it has a packed form). */
     const size_t ps = isbrt_conv2d_packed_size(&p);
@@ -181,7 +181,7 @@ static int run_conv(rng *r, const conv_case *c) {
         isbrt_conv2d_pack(&p, w, wp);
         p.packed = 1;
         void *s2 = xmalloc(isbrt_conv2d_scratch(&p) + 1);
-        isbrt_conv2d(&p, c->n, x, wp, c->bias ? b : NULL, res, y2, s2);
+        isbrt_conv2d_team(team, &p, c->n, x, wp, c->bias ? b : NULL, res, y2, s2);
         ok = close_enough("conv packed", y2, ref, ny);
         free(wp), free(y2), free(s2);
     }
@@ -190,6 +190,10 @@ static int run_conv(rng *r, const conv_case *c) {
     free(x), free(w), free(b), free(y), free(ref);
     if (c->residual == 1) free(res);
     return ok;
+}
+
+static int run_conv(rng *r, const conv_case *c) {
+    return run_conv_on(r, c, NULL);
 }
 
 static int pick(rng *r, const int64_t *v, int n) {
@@ -239,6 +243,27 @@ static int test_conv(void) {
         int rc = run_conv(&r, &fixed[i]);
         if (rc >= 0) runs++, fails += !rc;
     }
+    /* The same on a run's team of 3 threads (uneven splits; small convs split too). */
+    _Alignas(64) unsigned char team[ISBRT_TEAM_BYTES];
+    isbrt_team_begin(team, 3);
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        int rc = run_conv_on(&r, &fixed[i], team);
+        if (rc >= 0) runs++, fails += !rc;
+    }
+    const conv_case big[] = {
+        /* n  cin cout h  w  kh kw sh sw pt pl pb pr dh dw g  bias res act */
+        {2, 32, 16, 56, 56, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2},  /* pointwise by columns */
+        {1, 96, 24, 28, 28, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 1},  /* columns, in place */
+        {1, 64, 160, 7, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1},   /* pointwise by rows */
+        {2, 48, 48, 57, 55, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48, 1, 1, 2}, /* depthwise s2 */
+        {1, 40, 40, 33, 31, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40, 1, 2, 1}, /* depthwise in place */
+    };
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+        for (int on = 0; on < 2; on++) {
+            int rc = run_conv_on(&r, &big[i], on ? team : NULL);
+            if (rc >= 0) runs++, fails += !rc;
+        }
+    isbrt_team_end(team);
     /* Every activation, on both the GEMM and the direct path, with each residual mode. */
     for (int act = 0; act < NUM_ACTS; act++)
         for (int res = 0; res < 3; res++) {

@@ -26,6 +26,10 @@
 
 #include "internal.h"
 
+/* The flat 3x3 depthwise path takes output planes narrower than this. */
+#ifndef DW_FLAT_MAX_OW
+#define DW_FLAT_MAX_OW 32
+#endif
 /* Winograd needs at least this many 2x2 output tiles per plane to beat im2col + GEMM. */
 #ifndef WINO_MIN_TILES
 #define WINO_MIN_TILES 32
@@ -410,8 +414,117 @@ static dw_geom dw_geometry(const isbrt_conv *p) {
     return g;
 }
 
-/* One padded plane per part of a team. */
+/* ---- flat 3x3 depthwise ----
+ * A 3x3 kernel (no dilation, stride 1 or 2, any pads) on a plane too narrow for the row
+ * kernels to vectorise well. The zero-padded input is copied into phase planes of width wq:
+ * for stride 1 the padded plane itself, for stride 2 its four polyphase components
+ * Q[a][b][i][j] = P[2i + a][2j + b]. Every tap of output (oy, ox) is then Q[ph][q + off] with
+ * q = oy * wq + ox, so one flat loop over q (each row's wq - ow extra columns computed and
+ * dropped) runs the whole plane as long vectors; the rows are then copied out through the
+ * bias/residual/activation epilogue. Scratch per part: the phase planes and the flat result. */
+typedef struct dwf_geom {
+    int64_t wq, hq, phases; /* phase plane width, height (with one row of overrun), count */
+} dwf_geom;
+
+static int dw_is_flat(const isbrt_conv *p) {
+    return p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1 &&
+           p->stride_h == p->stride_w && (p->stride_w == 1 || p->stride_w == 2) &&
+           p->ow < DW_FLAT_MAX_OW;
+}
+
+static dwf_geom dwf_geometry(const isbrt_conv *p) {
+    dwf_geom g;
+    if (p->stride_w == 1) {
+        g.wq = p->ow + 2, g.hq = p->oh + 3, g.phases = 1;
+    } else {
+        g.wq = p->ow + 1, g.hq = p->oh + 2, g.phases = 4;
+    }
+    return g;
+}
+
+static size_t dwf_floats(const isbrt_conv *p) {
+    const dwf_geom g = dwf_geometry(p);
+    return (size_t)(g.phases * g.hq * g.wq + p->oh * g.wq);
+}
+
+/* Q[a][b][i][j] = x[s*i + a - pt][s*j + b - pl] (zero outside the input), phase (a, b) at
+ * q + (a * s + b) * hq * wq (stride 1: only (0, 0)). */
+static inline __attribute__((always_inline)) void
+dwf_copy(const isbrt_conv *p, const dwf_geom *g, const float *restrict x, float *restrict q) {
+    const int64_t s = p->stride_w, h = p->h, w = p->w, wq = g->wq;
+    for (int64_t a = 0; a < s; a++)
+        for (int64_t b = 0; b < s; b++) {
+            float *restrict ph = q + (a * s + b) * g->hq * wq;
+            /* columns j with 0 <= s*j + b - pl < w */
+            int64_t lo, hi;
+            isbrt__valid_range(b - p->pad_l, s, w, wq, &lo, &hi);
+            for (int64_t i = 0; i < g->hq; i++) {
+                float *restrict d = ph + i * wq;
+                const int64_t iy = s * i + a - p->pad_t;
+                if (iy < 0 || iy >= h || hi <= lo) {
+                    for (int64_t j = 0; j < wq; j++) d[j] = 0.0f;
+                    continue;
+                }
+                for (int64_t j = 0; j < lo; j++) d[j] = 0.0f;
+                const float *restrict src = x + iy * w + (s * lo + b - p->pad_l);
+                if (s == 1)
+                    for (int64_t j = 0; j < hi - lo; j++) d[lo + j] = src[j];
+                else
+                    for (int64_t j = 0; j < hi - lo; j++) d[lo + j] = src[2 * j];
+                for (int64_t j = hi; j < wq; j++) d[j] = 0.0f;
+            }
+        }
+}
+
+/* t[q] = bias + sum of the 9 taps k: wk[k] * tap[k][q], for q < len. */
+static inline __attribute__((always_inline)) void dwf_taps(const float *const *tap,
+                                                           const float *restrict wk, float bias,
+                                                           float *restrict t, int64_t len) {
+    const float *restrict t0 = tap[0], *restrict t1 = tap[1], *restrict t2 = tap[2];
+    const float *restrict t3 = tap[3], *restrict t4 = tap[4], *restrict t5 = tap[5];
+    const float *restrict t6 = tap[6], *restrict t7 = tap[7], *restrict t8 = tap[8];
+    const float w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], w4 = wk[4], w5 = wk[5];
+    const float w6 = wk[6], w7 = wk[7], w8 = wk[8];
+    for (int64_t i = 0; i < len; i++) {
+        const float s0 = w0 * t0[i] + w1 * t1[i] + w2 * t2[i];
+        const float s1 = w3 * t3[i] + w4 * t4[i] + w5 * t5[i];
+        const float s2 = w6 * t6[i] + w7 * t7[i] + w8 * t8[i];
+        t[i] = bias + (s0 + s1) + s2;
+    }
+}
+
+/* One output plane on the flat path; arguments as dw_plane. Short rows: the copies are plain
+ * loops, not calls to memcpy/memset. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) ISBRT_CLONES static void
+dwf_plane(const isbrt_conv *p, const float *xp, const float *wk, float bias, const float *rp,
+          float *yp, float *buf) {
+    const dwf_geom g = dwf_geometry(p);
+    const int64_t s = p->stride_w, oh = p->oh, ow = p->ow, wq = g.wq;
+    float *t = buf + g.phases * g.hq * wq;
+    dwf_copy(p, &g, xp, buf);
+    const float *tap[9];
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+            const int64_t ph = s == 1 ? 0 : (ky & 1) * 2 + (kx & 1);
+            const int64_t off = s == 1 ? ky * wq + kx : (ky >> 1) * wq + (kx >> 1);
+            tap[ky * 3 + kx] = buf + ph * g.hq * wq + off;
+        }
+    dwf_taps(tap, wk, bias, t, oh * wq);
+    const int inplace = rp == yp;
+    for (int64_t oy = 0; oy < oh; oy++) {
+        float *restrict yr = yp + oy * ow;
+        const float *restrict tr = t + oy * wq;
+        if (inplace)
+            for (int64_t i = 0; i < ow; i++) yr[i] += tr[i];
+        else
+            for (int64_t i = 0; i < ow; i++) yr[i] = tr[i];
+    }
+    isbrt__epilogue_inline(yp, oh * ow, 0.0f, inplace ? NULL : rp, &p->act);
+}
+
+/* One padded plane (or the flat path's buffers) per part of a team. */
 static size_t dw_plane_floats(const isbrt_conv *p) {
+    if (dw_is_flat(p)) return dwf_floats(p);
     return (size_t)(dw_geometry(p).wp * p->h);
 }
 
@@ -626,15 +739,19 @@ static void dw_part(void *ctx, const isbrt__team *t) {
     const int64_t hw = p->h * p->w, ohow = p->oh * p->ow, mult = p->c_out / p->group;
     const size_t plane = dw_plane_floats(p);
     float *buf = plane ? j->buf + plane * (size_t)t->part : NULL;
-    if (buf != NULL) memset(buf, 0, plane * sizeof(float));
+    const int flat = dw_is_flat(p);
+    if (buf != NULL && !flat) memset(buf, 0, plane * sizeof(float));
     int64_t lo, hi;
     isbrt__share(t, j->n * p->c_out, &lo, &hi);
     for (int64_t i = lo; i < hi; i++) {
         const int64_t b = i / p->c_out, c = i % p->c_out;
         const float *xp = j->x + (b * p->c_in + c / mult) * hw;
         const float *rp = j->residual ? j->residual + i * ohow : NULL;
-        dw_plane(p, xp, j->w + c * p->kh * p->kw, j->bias ? j->bias[c] : 0.0f, rp, j->y + i * ohow,
-                 buf);
+        const float *wk = j->w + c * p->kh * p->kw, bc = j->bias ? j->bias[c] : 0.0f;
+        if (flat)
+            dwf_plane(p, xp, wk, bc, rp, j->y + i * ohow, buf);
+        else
+            dw_plane(p, xp, wk, bc, rp, j->y + i * ohow, buf);
     }
 }
 

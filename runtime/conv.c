@@ -12,8 +12,9 @@
  *  - 3x3, stride 1, one group, enough channels and output tiles: Winograd F(2x2, 3x3), the
  *    weights transformed on each call unless the compiler passes them pre-transformed
  *    (isbrt_conv2d_pack, p->packed), 16 GEMMs per instance.
- *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand; one sgemm per
- *    instance and group.
+ *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand; on weights the
+ *    compiler packed (one group), pointwise.c's own kernel, else one sgemm per instance and
+ *    group.
  *  - everything else: im2col into the scratch buffer and one sgemm per group, over up to 4
  *    instances side by side when the output planes are small.
  * Bias, residual and activation are applied in one pass over each output plane. A residual
@@ -29,6 +30,10 @@
 /* The flat 3x3 depthwise path takes output planes narrower than this. */
 #ifndef DW_FLAT_MAX_OW
 #define DW_FLAT_MAX_OW 32
+#endif
+/* Pointwise convs take pointwise.c's kernel from this many output positions per plane. */
+#ifndef PW_MIN_PLANE
+#define PW_MIN_PLANE 400
 #endif
 /* Winograd needs at least this many 2x2 output tiles per plane to beat im2col + GEMM. */
 #ifndef WINO_MIN_TILES
@@ -764,13 +769,24 @@ static void conv_direct(const void *team, const isbrt_conv *p, int64_t n, const 
     isbrt__parallel(team, work, dw_part, &j);
 }
 
+/* Pointwise convs of one group run on pointwise.c's kernel when their weights are packed and
+ * the plane is large enough (on small planes, 14x14 and 7x7, OpenBLAS is a little faster). */
+static int conv_is_pw_packed(const isbrt_conv *p) {
+    return conv_is_pointwise(p) && p->group == 1 && p->h * p->w >= PW_MIN_PLANE;
+}
+
 size_t isbrt_conv2d_packed_size(const isbrt_conv *p) {
-    return conv_is_winograd(p) ? (size_t)(16 * p->c_out * p->c_in) * sizeof(float) : 0;
+    if (conv_is_winograd(p)) return (size_t)(16 * p->c_out * p->c_in) * sizeof(float);
+    if (conv_is_pw_packed(p)) return isbrt__pw_packed_floats(p) * sizeof(float);
+    return 0;
 }
 
 void isbrt_conv2d_pack(const isbrt_conv *p, const float *w, float *out) {
     const int64_t kc = p->c_out * p->c_in;
-    if (conv_is_winograd(p)) wino_weights(kc, 0, kc, w, out);
+    if (conv_is_winograd(p))
+        wino_weights(kc, 0, kc, w, out);
+    else if (conv_is_pw_packed(p))
+        isbrt__pw_pack(p, w, out);
 }
 
 void isbrt_conv2d_team(void *team, const isbrt_conv *p, int64_t n, const float *x, const float *w,
@@ -778,6 +794,8 @@ void isbrt_conv2d_team(void *team, const isbrt_conv *p, int64_t n, const float *
     if (n <= 0 || p->c_out <= 0 || p->oh <= 0 || p->ow <= 0) return;
     if (conv_is_direct(p))
         conv_direct(team, p, n, x, w, bias, residual, y, scratch);
+    else if (p->packed && conv_is_pw_packed(p))
+        isbrt__pw_conv(team, p, n, x, w, bias, residual, y);
     else if (conv_is_winograd(p))
         conv_winograd(team, p, n, x, w, bias, residual, y, scratch);
     else

@@ -57,6 +57,15 @@ ISBRT_HIDDEN void isbrt__sync(const isbrt__team *team);
 /* This part's share [lo, hi) of n items. */
 ISBRT_HIDDEN void isbrt__share(const isbrt__team *team, int64_t n, int64_t *lo, int64_t *hi);
 
+/* Pointwise convolution on pre-packed weights (pointwise.c): 1x1, stride 1, no padding, one
+ * group. Floats of the packed weights, the packing, and the convolution (split over the run's
+ * team when given; residual may be y itself). */
+ISBRT_HIDDEN size_t isbrt__pw_packed_floats(const isbrt_conv *p);
+ISBRT_HIDDEN void isbrt__pw_pack(const isbrt_conv *p, const float *w, float *out);
+ISBRT_HIDDEN void isbrt__pw_conv(const void *team, const isbrt_conv *p, int64_t n, const float *x,
+                                 const float *packed, const float *bias, const float *residual,
+                                 float *y);
+
 /* True if the activation is the identity. */
 static inline int isbrt__act_none(const isbrt_actp *act) {
     return act == NULL || act->kind == ISBRT_ACT_NONE;

@@ -1,0 +1,208 @@
+/* pointwise.c — 1x1, stride 1, unpadded, one-group convolution (ONNX Conv-11) on weights
+ * pre-packed by the compiler: y[co][p] = act(bias[co] + sum_ci w[co][ci] x[ci][p] (+ res)).
+ *
+ * A small GEMM of its own instead of cblas_sgemm: the weights are already in the kernel's
+ * layout (packed once, isbrt__pw_pack), the input is read in place (no packing of the large
+ * operand) and bias, residual and activation are applied as each register tile is stored,
+ * so the output is written once. The packed form is CPU-independent (blocks of PW_MR output
+ * channels, channel-minor); the tile kernel is picked per call: AVX-512 (PW_MR x 32), AVX2
+ * (PW_MR x 8 steps) or plain C. Output columns go in blocks of PW_NB: the block of input
+ * rows stays in L1 while every channel block runs over it. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+#include <string.h>
+
+#include "internal.h"
+
+enum { PW_MR = 12, PW_NB = 32 };
+
+size_t isbrt__pw_packed_floats(const isbrt_conv *p) {
+    return (size_t)((p->c_out + PW_MR - 1) / PW_MR * PW_MR * p->c_in);
+}
+
+/* out[blk][ci][r] = w[blk * PW_MR + r][ci], zero past c_out. */
+void isbrt__pw_pack(const isbrt_conv *p, const float *w, float *out) {
+    const int64_t k = p->c_in, nblk = (p->c_out + PW_MR - 1) / PW_MR;
+    for (int64_t b = 0; b < nblk; b++)
+        for (int64_t ci = 0; ci < k; ci++)
+            for (int64_t r = 0; r < PW_MR; r++) {
+                const int64_t co = b * PW_MR + r;
+                out[(b * k + ci) * PW_MR + r] = co < p->c_out ? w[co * k + ci] : 0.0f;
+            }
+}
+
+/* What a tile needs to finish its rows: output rows y (stride ld), residual rows res (NULL,
+ * or y itself: accumulate), bias per row (NULL: 0), activation. */
+typedef struct pw_out {
+    float *y;
+    const float *res;
+    const float *bias;
+    int64_t ld;
+    const isbrt_actp *act;
+    float lo, hi; /* ReLU / Clip as a clamp (else -inf, inf) */
+    int other;    /* another activation: applied after the store */
+} pw_out;
+
+/* The epilogue of one finished row segment of `n` values already stored at y. */
+static void pw_row_act(const pw_out *o, float *y, int64_t n) {
+    if (o->other) isbrt__act_inline(o->act, y, n);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f,fma"))) static void
+pw_tile_avx512(const float *restrict a, const float *restrict x, int64_t ldx, int64_t k, int64_t mr,
+               int64_t nc, const pw_out *o, int64_t co) {
+    __m512 acc[PW_MR][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < PW_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const __mmask16 m0 = nc >= 16 ? 0xFFFF : (__mmask16)((1u << nc) - 1);
+    const __mmask16 m1 = nc >= 32 ? 0xFFFF : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
+    for (int64_t ci = 0; ci < k; ci++) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + ci * ldx);
+        const __m512 b1 = _mm512_maskz_loadu_ps(m1, x + ci * ldx + 16);
+        const float *ar = a + ci * PW_MR;
+#pragma GCC unroll 12
+        for (int r = 0; r < PW_MR; r++) {
+            const __m512 av = _mm512_set1_ps(ar[r]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+    const __m512 lo = _mm512_set1_ps(o->lo), hi = _mm512_set1_ps(o->hi);
+#pragma GCC unroll 12
+    for (int r = 0; r < PW_MR; r++) {
+        if (r >= mr) continue;
+        float *y = o->y + (co + r) * o->ld;
+        const __m512 bv = _mm512_set1_ps(o->bias ? o->bias[co + r] : 0.0f);
+        __m512 v0 = _mm512_add_ps(acc[r][0], bv), v1 = _mm512_add_ps(acc[r][1], bv);
+        if (o->res) {
+            const float *rr = o->res + (co + r) * o->ld;
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, rr));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, rr + 16));
+        }
+        v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);
+        v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
+        _mm512_mask_storeu_ps(y, m0, v0);
+        _mm512_mask_storeu_ps(y + 16, m1, v1);
+        pw_row_act(o, y, nc);
+    }
+}
+
+/* AVX2: the PW_MR x PW_NB tile as steps of 8 columns. */
+__attribute__((target("avx2,fma"))) static void pw_tile_avx2(const float *restrict a,
+                                                             const float *restrict x, int64_t ldx,
+                                                             int64_t k, int64_t mr, int64_t nc,
+                                                             const pw_out *o, int64_t co) {
+    const __m256 lo = _mm256_set1_ps(o->lo), hi = _mm256_set1_ps(o->hi);
+    for (int64_t c0 = 0; c0 < nc; c0 += 8) {
+        const int64_t n = nc - c0 < 8 ? nc - c0 : 8;
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane);
+        __m256 acc[PW_MR];
+#pragma GCC unroll 12
+        for (int r = 0; r < PW_MR; r++) acc[r] = _mm256_setzero_ps();
+        for (int64_t ci = 0; ci < k; ci++) {
+            const __m256 b = _mm256_maskload_ps(x + ci * ldx + c0, mask);
+            const float *ar = a + ci * PW_MR;
+#pragma GCC unroll 12
+            for (int r = 0; r < PW_MR; r++)
+                acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ar + r), b, acc[r]);
+        }
+#pragma GCC unroll 12
+        for (int r = 0; r < PW_MR; r++) {
+            if (r >= mr) continue;
+            float *y = o->y + (co + r) * o->ld + c0;
+            __m256 v = _mm256_add_ps(acc[r], _mm256_set1_ps(o->bias ? o->bias[co + r] : 0.0f));
+            if (o->res)
+                v = _mm256_add_ps(v, _mm256_maskload_ps(o->res + (co + r) * o->ld + c0, mask));
+            v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+            _mm256_maskstore_ps(y, mask, v);
+            pw_row_act(o, y, n);
+        }
+    }
+}
+
+#endif
+
+/* Any x86-64 (or other CPU): plain loops. */
+static void pw_tile_c(const float *restrict a, const float *restrict x, int64_t ldx, int64_t k,
+                      int64_t mr, int64_t nc, const pw_out *o, int64_t co) {
+    for (int64_t r = 0; r < mr; r++) {
+        float acc[PW_NB];
+        for (int64_t j = 0; j < nc; j++) acc[j] = 0.0f;
+        for (int64_t ci = 0; ci < k; ci++) {
+            const float av = a[ci * PW_MR + r];
+            for (int64_t j = 0; j < nc; j++) acc[j] += av * x[ci * ldx + j];
+        }
+        float *y = o->y + (co + r) * o->ld;
+        const float bv = o->bias ? o->bias[co + r] : 0.0f;
+        for (int64_t j = 0; j < nc; j++) {
+            float v = acc[j] + bv + (o->res ? o->res[(co + r) * o->ld + j] : 0.0f);
+            v = v < o->lo ? o->lo : v;
+            y[j] = v > o->hi ? o->hi : v;
+        }
+        pw_row_act(o, y, nc);
+    }
+}
+
+typedef void (*pw_tile_fn)(const float *, const float *, int64_t, int64_t, int64_t, int64_t,
+                           const pw_out *, int64_t);
+
+typedef struct pw_job {
+    const isbrt_conv *p;
+    int64_t n;
+    const float *x, *w, *bias, *res;
+    float *y;
+    pw_tile_fn tile;
+} pw_job;
+
+/* One part: a share of the column blocks of every instance (or, with fewer blocks than
+ * parts, of the channel blocks). */
+static void pw_part(void *ctx, const isbrt__team *t) {
+    const pw_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    const int64_t hw = p->h * p->w, k = p->c_in;
+    const int64_t nblk = (hw + PW_NB - 1) / PW_NB, mblk = (p->c_out + PW_MR - 1) / PW_MR;
+    int64_t clo = 0, chi = nblk, rlo = 0, rhi = mblk;
+    if (nblk >= 2 * t->parts || mblk < t->parts)
+        isbrt__share(t, nblk, &clo, &chi);
+    else
+        isbrt__share(t, mblk, &rlo, &rhi);
+    pw_out o = {NULL, NULL, j->bias, hw, &p->act, -INFINITY, INFINITY, 0};
+    if (p->act.kind == ISBRT_ACT_RELU)
+        o.lo = 0.0f;
+    else if (p->act.kind == ISBRT_ACT_CLIP)
+        o.lo = p->act.a, o.hi = p->act.b;
+    else
+        o.other = !isbrt__act_none(&p->act);
+    for (int64_t b = 0; b < j->n; b++) {
+        const float *xb = j->x + b * k * hw;
+        o.y = j->y + b * p->c_out * hw;
+        o.res = j->res ? j->res + b * p->c_out * hw : NULL;
+        for (int64_t cb = clo; cb < chi; cb++) {
+            const int64_t c0 = cb * PW_NB, nc = hw - c0 < PW_NB ? hw - c0 : PW_NB;
+            pw_out oc = o;
+            oc.y += c0;
+            if (oc.res) oc.res += c0;
+            for (int64_t rb = rlo; rb < rhi; rb++) {
+                const int64_t co = rb * PW_MR;
+                const int64_t mr = p->c_out - co < PW_MR ? p->c_out - co : PW_MR;
+                j->tile(j->w + rb * PW_MR * k, xb + c0, hw, k, mr, nc, &oc, co);
+            }
+        }
+    }
+}
+
+void isbrt__pw_conv(const void *team, const isbrt_conv *p, int64_t n, const float *x,
+                    const float *packed, const float *bias, const float *residual, float *y) {
+    pw_tile_fn tile = pw_tile_c;
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx512f"))
+        tile = pw_tile_avx512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        tile = pw_tile_avx2;
+#endif
+    pw_job j = {p, n, x, packed, bias, residual, y, tile};
+    isbrt__parallel(team, n * p->c_out * p->c_in * p->h * p->w, pw_part, &j);
+}

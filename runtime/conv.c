@@ -115,89 +115,132 @@ typedef struct gemm_job {
     const float *x, *w, *bias, *residual;
     float *y, *col;
     int inplace;
+    int cols;           /* chunks split output columns (else output channels) */
+    int64_t b0, nb, gi; /* im2col phases: instances [b0, b0 + nb) of group gi */
+    const float *src;   /* the GEMM's right operand: col, or x for a pointwise conv */
 } gemm_job;
 
-/* One part of an im2col (or pointwise) convolution: per chunk of instances and group the
- * parts split the im2col rows by input channel, then the GEMM and epilogue by output
- * channel. A chunk of several instances computes into a buffer after col, then copies. */
-static void gemm_part(void *ctx, const isbrt__team *t) {
+/* Output channels [c_lo, c_hi) (of group gi) x columns [lo, hi) of instance b from the GEMM
+ * of src (row stride ld): y (+)= W src, then the epilogue. */
+static void gemm_block(const gemm_job *j, int64_t b, int64_t gi, const float *src, int64_t ld,
+                       int64_t c_lo, int64_t c_hi, int64_t lo, int64_t hi) {
+    const isbrt_conv *p = j->p;
+    const int64_t cog = p->c_out / p->group, ohow = p->oh * p->ow;
+    const int64_t k = p->c_in / p->group * p->kh * p->kw;
+    if (c_hi <= c_lo || hi <= lo) return;
+    float *yg = j->y + (b * p->c_out + gi * cog) * ohow;
+    isbrt__sgemm(0, 0, c_hi - c_lo, hi - lo, k, 1.0f, j->w + (gi * cog + c_lo) * k, k, src + lo, ld,
+                 j->inplace ? 1.0f : 0.0f, yg + c_lo * ohow + lo, ohow);
+    for (int64_t co = c_lo; co < c_hi; co++) {
+        const int64_t c = gi * cog + co;
+        const float *res = j->residual ? j->residual + (b * p->c_out + c) * ohow + lo : NULL;
+        isbrt__epilogue(yg + co * ohow + lo, hi - lo, j->bias ? j->bias[c] : 0.0f, res, &p->act);
+    }
+}
+
+/* This chunk's share of the columns (in 64-byte runs) or of the output channels. */
+static void gemm_share(const gemm_job *j, const isbrt__team *t, int64_t *c_lo, int64_t *c_hi,
+                       int64_t *lo, int64_t *hi) {
+    const int64_t cog = j->p->c_out / j->p->group, ohow = j->p->oh * j->p->ow;
+    *c_lo = 0, *c_hi = cog, *lo = 0, *hi = ohow;
+    if (j->cols) {
+        isbrt__share(t, (ohow + 15) / 16, lo, hi);
+        *lo *= 16;
+        *hi = *hi * 16 < ohow ? *hi * 16 : ohow;
+    } else {
+        isbrt__share(t, cog, c_lo, c_hi);
+    }
+}
+
+/* A pointwise conv: the input planes are the GEMM operand; every instance and group. */
+static void gemm_pw_chunk(void *ctx, const isbrt__team *t) {
     const gemm_job *j = ctx;
     const isbrt_conv *p = j->p;
-    const int64_t g = p->group, cig = p->c_in / g, cog = p->c_out / g;
-    const int64_t hw = p->h * p->w, ohow = p->oh * p->ow, k = cig * p->kh * p->kw;
-    const int pointwise = conv_is_pointwise(p);
-    const int64_t chunk = gemm_chunk(p);
+    const int64_t g = p->group, cig = p->c_in / g, hw = p->h * p->w;
+    int64_t c_lo, c_hi, lo, hi;
+    gemm_share(j, t, &c_lo, &c_hi, &lo, &hi);
+    for (int64_t b = 0; b < j->n; b++)
+        for (int64_t gi = 0; gi < g; gi++)
+            gemm_block(j, b, gi, j->x + (b * p->c_in + gi * cig) * hw, hw, c_lo, c_hi, lo, hi);
+}
+
+/* im2col phase: a share of the input channels of instances [b0, b0 + nb), group gi. */
+static void gemm_im2col_chunk(void *ctx, const isbrt__team *t) {
+    const gemm_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    const int64_t cig = p->c_in / p->group, hw = p->h * p->w, ohow = p->oh * p->ow;
+    const float *xg = j->x + (j->b0 * p->c_in + j->gi * cig) * hw;
     int64_t lo, hi;
-    /* A pointwise conv with more output positions than channels splits its columns (each part
-     * a 64-byte aligned run of every row), so few output channels still split evenly. */
-    if (pointwise && t->parts > 1 && ohow >= cog) {
-        const int64_t blocks = (ohow + 15) / 16;
-        isbrt__share(t, blocks, &lo, &hi);
-        lo *= 16;
-        hi = hi * 16 < ohow ? hi * 16 : ohow;
-        for (int64_t b = 0; b < j->n && hi > lo; b++)
-            for (int64_t gi = 0; gi < g; gi++) {
-                const float *xg = j->x + (b * p->c_in + gi * cig) * hw + lo;
-                float *yg = j->y + (b * p->c_out + gi * cog) * ohow + lo;
-                isbrt__sgemm(0, 0, cog, hi - lo, k, 1.0f, j->w + gi * cog * k, k, xg, ohow,
-                             j->inplace ? 1.0f : 0.0f, yg, ohow);
-                for (int64_t co = 0; co < cog; co++) {
-                    const int64_t c = gi * cog + co;
-                    const float *res =
-                        j->residual ? j->residual + (b * p->c_out + c) * ohow + lo : NULL;
-                    isbrt__epilogue(yg + co * ohow, hi - lo, j->bias ? j->bias[c] : 0.0f, res,
-                                    &p->act);
-                }
-            }
+    isbrt__share(t, cig, &lo, &hi);
+    for (int64_t bi = 0; bi < j->nb; bi++)
+        im2col(p, lo, hi, xg + bi * p->c_in * hw, j->col + bi * ohow, j->nb * ohow);
+}
+
+/* GEMM phase after im2col. One instance: a share of columns or channels, straight into y.
+ * Several (nb > 1, small planes side by side): a share of the channels into a buffer after
+ * col, then copied to each instance's planes. */
+static void gemm_rows_chunk(void *ctx, const isbrt__team *t) {
+    const gemm_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    const int64_t cog = p->c_out / p->group, ohow = p->oh * p->ow;
+    const int64_t k = p->c_in / p->group * p->kh * p->kw, nb = j->nb, ld = nb * ohow;
+    int64_t c_lo, c_hi, lo, hi;
+    gemm_share(j, t, &c_lo, &c_hi, &lo, &hi);
+    if (nb == 1) {
+        gemm_block(j, j->b0, j->gi, j->col, ohow, c_lo, c_hi, lo, hi);
         return;
     }
-    for (int64_t b0 = 0; b0 < j->n; b0 += chunk) {
-        const int64_t nb = j->n - b0 < chunk ? j->n - b0 : chunk, ld = nb * ohow;
-        for (int64_t gi = 0; gi < g; gi++) {
-            const float *xg = j->x + (b0 * p->c_in + gi * cig) * hw;
-            const float *src = xg;
-            if (!pointwise) {
-                isbrt__share(t, cig, &lo, &hi);
-                for (int64_t bi = 0; bi < nb; bi++)
-                    im2col(p, lo, hi, xg + bi * p->c_in * hw, j->col + bi * ohow, ld);
-                isbrt__sync(t);
-                src = j->col;
+    if (c_hi <= c_lo) return;
+    float *tmp = j->col + k * ld;
+    isbrt__sgemm(0, 0, c_hi - c_lo, ld, k, 1.0f, j->w + (j->gi * cog + c_lo) * k, k, j->col, ld,
+                 0.0f, tmp + c_lo * ld, ld);
+    float *yg = j->y + (j->b0 * p->c_out + j->gi * cog) * ohow;
+    for (int64_t co = c_lo; co < c_hi; co++) {
+        const int64_t c = j->gi * cog + co;
+        for (int64_t bi = 0; bi < nb; bi++) {
+            float *yr = yg + (bi * p->c_out + co) * ohow;
+            if (j->inplace) {
+                for (int64_t i = 0; i < ohow; i++) yr[i] += tmp[co * ld + bi * ohow + i];
+            } else {
+                memcpy(yr, tmp + co * ld + bi * ohow, (size_t)ohow * sizeof(float));
             }
-            isbrt__share(t, cog, &lo, &hi);
-            const float *wg = j->w + (gi * cog + lo) * k;
-            float *yg = j->y + (b0 * p->c_out + gi * cog) * ohow;
-            if (nb == 1 && hi > lo)
-                isbrt__sgemm(0, 0, hi - lo, ohow, k, 1.0f, wg, k, src, ohow,
-                             j->inplace ? 1.0f : 0.0f, yg + lo * ohow, ohow);
-            float *tmp = j->col + k * ld;
-            if (nb > 1 && hi > lo)
-                isbrt__sgemm(0, 0, hi - lo, ld, k, 1.0f, wg, k, src, ld, 0.0f, tmp + lo * ld, ld);
-            for (int64_t co = lo; co < hi; co++) {
-                const int64_t c = gi * cog + co;
-                for (int64_t bi = 0; bi < nb; bi++) {
-                    float *yr = yg + (bi * p->c_out + co) * ohow;
-                    if (nb > 1 && j->inplace) {
-                        for (int64_t i = 0; i < ohow; i++) yr[i] += tmp[co * ld + bi * ohow + i];
-                    } else if (nb > 1) {
-                        memcpy(yr, tmp + co * ld + bi * ohow, (size_t)ohow * sizeof(float));
-                    }
-                    const float *res =
-                        j->residual ? j->residual + ((b0 + bi) * p->c_out + c) * ohow : NULL;
-                    isbrt__epilogue(yr, ohow, j->bias ? j->bias[c] : 0.0f, res, &p->act);
-                }
-            }
-            if (!pointwise) isbrt__sync(t); /* col is rewritten next */
+            const float *res =
+                j->residual ? j->residual + ((j->b0 + bi) * p->c_out + c) * ohow : NULL;
+            isbrt__epilogue(yr, ohow, j->bias ? j->bias[c] : 0.0f, res, &p->act);
         }
     }
+}
+
+/* Chunks of a GEMM phase: two per thread (each chunk packs its own copy of the operand it
+ * does not split). Columns are split when there are more of them than output channels. */
+static int64_t gemm_chunks(const void *team, int64_t macs, const gemm_job *j) {
+    const int64_t cog = j->p->c_out / j->p->group, ohow = j->p->oh * j->p->ow;
+    const int64_t items = j->cols ? (ohow + 15) / 16 : cog;
+    const int64_t c = 2 * (int64_t)isbrt__parts_for(team, macs);
+    return items < c ? (items > 0 ? items : 1) : c;
 }
 
 static void conv_gemm(const void *team, const isbrt_conv *p, int64_t n, const float *x,
                       const float *w, const float *bias, const float *residual, float *y,
                       float *col) {
     const int inplace = residual != NULL && residual == y;
-    gemm_job j = {p, n, x, w, bias, inplace ? NULL : residual, y, col, inplace};
     const int64_t macs = p->c_out * (p->c_in / p->group) * p->kh * p->kw * p->oh * p->ow * n;
-    isbrt__parallel(team, macs, gemm_part, &j);
+    const int64_t cog = p->c_out / p->group, ohow = p->oh * p->ow;
+    gemm_job j = {p,           n, x, w, bias, inplace ? NULL : residual, y, col, inplace,
+                  ohow >= cog, 0, 1, 0, NULL};
+    if (conv_is_pointwise(p)) {
+        isbrt__parallel(team, macs, gemm_chunks(team, macs, &j), gemm_pw_chunk, &j);
+        return;
+    }
+    const int64_t chunk = gemm_chunk(p), cig = p->c_in / p->group;
+    if (chunk > 1) j.cols = 0;
+    for (j.b0 = 0; j.b0 < n; j.b0 += chunk) {
+        j.nb = n - j.b0 < chunk ? n - j.b0 : chunk;
+        for (j.gi = 0; j.gi < p->group; j.gi++) {
+            isbrt__parallel(team, macs, isbrt__chunks(team, macs, cig), gemm_im2col_chunk, &j);
+            isbrt__parallel(team, macs, gemm_chunks(team, macs, &j), gemm_rows_chunk, &j);
+        }
+    }
 }
 
 /* ---- Winograd F(2x2, 3x3) path -------------------------------------------------------- */
@@ -343,43 +386,53 @@ ISBRT_CLONES static void wino_output(const isbrt_conv *p, const float *m, float 
 
 typedef struct wino_job {
     const isbrt_conv *p;
-    int64_t n;
     const float *x, *w, *bias, *residual;
     float *y, *u, *v, *m;
     int inplace;
+    int64_t b; /* instance of the current phase */
 } wino_job;
 
-/* One part of a Winograd convolution; the parts split the weight pairs, then per instance
- * the input channels, the 16 GEMMs and the output channels. */
-static void wino_part(void *ctx, const isbrt__team *t) {
+/* The phases of a Winograd convolution, each split into chunks: the weight transform (unless
+ * packed), then per instance the input transform, the 16 GEMMs and the output transform. */
+static void wino_weights_chunk(void *ctx, const isbrt__team *t) {
+    const wino_job *j = ctx;
+    const int64_t kc = j->p->c_out * j->p->c_in;
+    int64_t lo, hi;
+    isbrt__share(t, kc, &lo, &hi);
+    wino_weights(kc, lo, hi, j->w, j->u);
+}
+
+static void wino_input_chunk(void *ctx, const isbrt__team *t) {
     const wino_job *j = ctx;
     const isbrt_conv *p = j->p;
-    const int64_t kc = p->c_out * p->c_in, hw = p->h * p->w, ohow = p->oh * p->ow;
     const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
     int64_t lo, hi;
-    const float *u = j->w;
-    if (!p->packed) {
-        isbrt__share(t, kc, &lo, &hi);
-        wino_weights(kc, lo, hi, j->w, j->u);
-        u = j->u;
-    }
-    for (int64_t b = 0; b < j->n; b++) {
-        isbrt__share(t, p->c_in, &lo, &hi);
-        wino_input(p, j->x + b * p->c_in * hw, j->v, lo, hi, tiles);
-        isbrt__sync(t);
-        isbrt__share(t, 16, &lo, &hi);
-        for (int64_t e = lo; e < hi; e++)
-            isbrt__sgemm(0, 0, p->c_out, tiles, p->c_in, 1.0f, u + e * kc, p->c_in,
-                         j->v + e * p->c_in * tiles, tiles, 0.0f, j->m + e * p->c_out * tiles,
-                         tiles);
-        isbrt__sync(t);
-        float *yb = j->y + b * p->c_out * ohow;
-        isbrt__share(t, p->c_out, &lo, &hi);
-        wino_output(p, j->m, yb, j->inplace, lo, hi, tiles);
-        for (int64_t c = lo; c < hi; c++) {
-            const float *res = j->residual ? j->residual + (b * p->c_out + c) * ohow : NULL;
-            isbrt__epilogue(yb + c * ohow, ohow, j->bias ? j->bias[c] : 0.0f, res, &p->act);
-        }
+    isbrt__share(t, p->c_in, &lo, &hi);
+    wino_input(p, j->x + j->b * p->c_in * p->h * p->w, j->v, lo, hi, tiles);
+}
+
+static void wino_gemm_chunk(void *ctx, const isbrt__team *t) {
+    const wino_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    const int64_t kc = p->c_out * p->c_in, tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
+    int64_t lo, hi;
+    isbrt__share(t, 16, &lo, &hi);
+    for (int64_t e = lo; e < hi; e++)
+        isbrt__sgemm(0, 0, p->c_out, tiles, p->c_in, 1.0f, j->u + e * kc, p->c_in,
+                     j->v + e * p->c_in * tiles, tiles, 0.0f, j->m + e * p->c_out * tiles, tiles);
+}
+
+static void wino_output_chunk(void *ctx, const isbrt__team *t) {
+    const wino_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    const int64_t ohow = p->oh * p->ow, tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
+    float *yb = j->y + j->b * p->c_out * ohow;
+    int64_t lo, hi;
+    isbrt__share(t, p->c_out, &lo, &hi);
+    wino_output(p, j->m, yb, j->inplace, lo, hi, tiles);
+    for (int64_t c = lo; c < hi; c++) {
+        const float *res = j->residual ? j->residual + (j->b * p->c_out + c) * ohow : NULL;
+        isbrt__epilogue(yb + c * ohow, ohow, j->bias ? j->bias[c] : 0.0f, res, &p->act);
     }
 }
 
@@ -390,8 +443,18 @@ static void conv_winograd(const void *team, const isbrt_conv *p, int64_t n, cons
     const int64_t tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
     const int inplace = residual != NULL && residual == y;
     float *v = buf + (p->packed ? 0 : 16 * kc), *m = v + 16 * p->c_in * tiles;
-    wino_job j = {p, n, x, w, bias, inplace ? NULL : residual, y, buf, v, m, inplace};
-    isbrt__parallel(team, 16 * kc * tiles * n, wino_part, &j);
+    wino_job j = {p, x, w, bias, inplace ? NULL : residual, y, buf, v, m, inplace, 0};
+    const int64_t macs = 16 * kc * tiles * n;
+    if (!p->packed) {
+        isbrt__parallel(team, macs, isbrt__chunks(team, macs, kc), wino_weights_chunk, &j);
+    } else {
+        j.u = (float *)w;
+    }
+    for (j.b = 0; j.b < n; j.b++) {
+        isbrt__parallel(team, macs, isbrt__chunks(team, macs, p->c_in), wino_input_chunk, &j);
+        isbrt__parallel(team, macs, isbrt__chunks(team, macs, 16), wino_gemm_chunk, &j);
+        isbrt__parallel(team, macs, isbrt__chunks(team, macs, p->c_out), wino_output_chunk, &j);
+    }
 }
 
 /* ---- direct path (one input channel per group) ---------------------------------------- */
@@ -743,7 +806,7 @@ static void dw_part(void *ctx, const isbrt__team *t) {
     const isbrt_conv *p = j->p;
     const int64_t hw = p->h * p->w, ohow = p->oh * p->ow, mult = p->c_out / p->group;
     const size_t plane = dw_plane_floats(p);
-    float *buf = plane ? j->buf + plane * (size_t)t->part : NULL;
+    float *buf = plane ? j->buf + plane * (size_t)t->thread : NULL;
     const int flat = dw_is_flat(p);
     if (buf != NULL && !flat) memset(buf, 0, plane * sizeof(float));
     int64_t lo, hi;
@@ -766,7 +829,7 @@ static void conv_direct(const void *team, const isbrt_conv *p, int64_t n, const 
     dw_job j = {p, n, x, w, bias, residual, y, buf};
     /* Never on threads created for the call: a depthwise conv is too small to pay for them. */
     const int64_t work = team ? n * p->c_out * p->oh * p->ow * p->kh * p->kw : 0;
-    isbrt__parallel(team, work, dw_part, &j);
+    isbrt__parallel(team, work, isbrt__chunks(team, work, n * p->c_out), dw_part, &j);
 }
 
 /* Pointwise convs of one group run on pointwise.c's kernel when their weights are packed and

@@ -27,35 +27,38 @@ ISBRT_HIDDEN void isbrt__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, i
                                float alpha, const float *a, int64_t lda, const float *b,
                                int64_t ldb, float beta, float *c, int64_t ldc);
 
-/* A team of threads running one kernel call (thread.c): this member is part `part` of
- * `parts`. */
+/* One chunk of a kernel's work (thread.c): chunk `part` of `parts`, run by thread `thread`
+ * (0: the caller's; < ISBRT__MAX_PARTS, for per-thread scratch). */
 typedef struct isbrt__team {
     int part, parts;
-    void *bar; /* pthread_barrier_t of a team created for the call; NULL otherwise */
-    void *run; /* the run's team (isbrt_team_begin) it belongs to; NULL otherwise */
+    int thread;
 } isbrt__team;
-typedef void (*isbrt__team_fn)(void *ctx, const isbrt__team *team);
+typedef void (*isbrt__team_fn)(void *ctx, const isbrt__team *chunk);
 
-/* Most threads a team has; per-part scratch is sized for this many. */
+/* Most threads a team has; per-thread scratch is sized for this many. */
 #define ISBRT__MAX_PARTS 8
 /* Work (multiply-adds, or comparable units) from which a kernel splits over the run's team,
- * and over threads created for the call when it has no team (creation costs ~70 us). */
+ * and over threads started for the call when it has no team (creation costs ~70 us). */
 #define ISBRT__TEAM_MIN_WORK (1 << 16)
 #define ISBRT__NEW_MIN_WORK (8 << 20)
+/* Chunks per thread: more balance the load when a thread is slowed down, fewer cost less. */
+#define ISBRT__CHUNKS_PER_PART 4
 
 /* Threads a kernel may use: OpenBLAS's current setting (isbrt_set_threads). */
 ISBRT_HIDDEN int isbrt__threads(void);
-/* Parts of a run's team (isbrt_team_begin memory, or NULL: 1). */
-ISBRT_HIDDEN int isbrt__team_parts(const void *team);
-/* Run fn on every part of the run's team `team` when work >= ISBRT__TEAM_MIN_WORK, else
- * (team NULL) on isbrt__threads() threads created for the call when work >=
- * ISBRT__NEW_MIN_WORK, else inline as one part. Returns when every part is done. Inside,
- * OpenBLAS runs single-threaded. */
-ISBRT_HIDDEN void isbrt__parallel(const void *team, int64_t work, isbrt__team_fn fn, void *ctx);
-/* Barrier: every part of the team waits here for the others. */
-ISBRT_HIDDEN void isbrt__sync(const isbrt__team *team);
-/* This part's share [lo, hi) of n items. */
-ISBRT_HIDDEN void isbrt__share(const isbrt__team *team, int64_t n, int64_t *lo, int64_t *hi);
+/* Threads a call of `work` on `team` (a run's team, or NULL) runs on: the team's when work >=
+ * ISBRT__TEAM_MIN_WORK; without a team isbrt__threads() when work >= ISBRT__NEW_MIN_WORK;
+ * else 1. */
+ISBRT_HIDDEN int isbrt__parts_for(const void *team, int64_t work);
+/* A chunk count for splitting `items` (at most items, at least 1) on those threads. */
+ISBRT_HIDDEN int64_t isbrt__chunks(const void *team, int64_t work, int64_t items);
+/* Run fn for chunks [0, chunks) on isbrt__parts_for(team, work) threads (inline when 1), each
+ * chunk once, in any order, concurrently; returns when all are done. Inside, OpenBLAS runs
+ * single-threaded. */
+ISBRT_HIDDEN void isbrt__parallel(const void *team, int64_t work, int64_t chunks, isbrt__team_fn fn,
+                                  void *ctx);
+/* This chunk's share [lo, hi) of n items. */
+ISBRT_HIDDEN void isbrt__share(const isbrt__team *chunk, int64_t n, int64_t *lo, int64_t *hi);
 
 /* Pointwise convolution on pre-packed weights (pointwise.c): 1x1, stride 1, no padding, one
  * group. Floats of the packed weights, the packing, and the convolution (split over the run's

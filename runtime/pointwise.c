@@ -155,17 +155,18 @@ typedef struct pw_job {
     const float *x, *w, *bias, *res;
     float *y;
     pw_tile_fn tile;
+    int cols; /* chunks split column blocks (else channel blocks) */
 } pw_job;
 
-/* One part: a share of the column blocks of every instance (or, with fewer blocks than
- * parts, of the channel blocks). */
+/* One chunk: a share of the column blocks of every instance (or, with few column blocks, of
+ * the channel blocks). */
 static void pw_part(void *ctx, const isbrt__team *t) {
     const pw_job *j = ctx;
     const isbrt_conv *p = j->p;
     const int64_t hw = p->h * p->w, k = p->c_in;
     const int64_t nblk = (hw + PW_NB - 1) / PW_NB, mblk = (p->c_out + PW_MR - 1) / PW_MR;
     int64_t clo = 0, chi = nblk, rlo = 0, rhi = mblk;
-    if (nblk >= 2 * t->parts || mblk < t->parts)
+    if (j->cols)
         isbrt__share(t, nblk, &clo, &chi);
     else
         isbrt__share(t, mblk, &rlo, &rhi);
@@ -203,6 +204,9 @@ void isbrt__pw_conv(const void *team, const isbrt_conv *p, int64_t n, const floa
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         tile = pw_tile_avx2;
 #endif
-    pw_job j = {p, n, x, packed, bias, residual, y, tile};
-    isbrt__parallel(team, n * p->c_out * p->c_in * p->h * p->w, pw_part, &j);
+    const int64_t work = n * p->c_out * p->c_in * p->h * p->w, hw = p->h * p->w;
+    const int64_t nblk = (hw + PW_NB - 1) / PW_NB, mblk = (p->c_out + PW_MR - 1) / PW_MR;
+    const int64_t parts = isbrt__parts_for(team, work);
+    pw_job j = {p, n, x, packed, bias, residual, y, tile, nblk >= 2 * parts || mblk < parts};
+    isbrt__parallel(team, work, isbrt__chunks(team, work, j.cols ? nblk : mblk), pw_part, &j);
 }

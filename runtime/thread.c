@@ -1,18 +1,18 @@
-/* thread.c — run one kernel on a team of threads.
+/* thread.c — run one kernel as chunks of work spread over a team of threads.
  *
- * Two kinds of team, neither with global state:
+ * A kernel cuts its work into chunks (isbrt__parallel); the threads of the team take chunks
+ * one at a time from a shared counter until none are left, the caller's thread included. So a
+ * thread that the OS has taken away (the machine is shared) just takes fewer chunks instead of
+ * holding every other thread up, as a fixed split would. A phase that must finish before the
+ * next starts is a call of its own. Two kinds of team, neither with global state:
  *  - the team of a run (isbrt_team_begin/end): its threads are created once per model run and
  *    live in memory the caller owns (generated code keeps it on the run's stack); between
- *    kernels they spin briefly, then sleep on a condition variable. A kernel given the team
- *    hands its parts to the waiting threads: no thread creation per kernel, so even small
- *    kernels split.
- *  - without a team (a kernel called directly), a team created for that call: the caller's
- *    thread is part 0, the other parts are threads created here and joined before returning.
- *    Only worth it for large calls (creation costs ~70 us).
- * A part that cannot get a thread shrinks the team (the parts actually running are known
- * before any of them starts), so a kernel only splits work by team->part / team->parts and
- * never depends on the requested count. While a team runs a kernel, OpenBLAS is kept on one
- * thread per call and the caller's setting restored afterwards. */
+ *    kernels they spin briefly, then sleep on a condition variable. No thread creation per
+ *    kernel, so even small kernels split.
+ *  - without one (a kernel called directly), a run's team started and ended for that call:
+ *    only for large calls (thread creation costs ~70 us).
+ * While a team runs a kernel, OpenBLAS is kept on one thread per call and the caller's
+ * setting restored afterwards. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -25,7 +25,7 @@ int openblas_get_num_threads(void);
 
 /* Spins of a waiting thread before it yields the CPU (each spin is one pause) and, for an idle
  * member of a run's team, before it goes to sleep. */
-enum { SPIN_YIELD = 2000, SPIN_SLEEP = 40000 };
+enum { SPIN_YIELD = 200, SPIN_SLEEP = 20000 };
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,14 +35,19 @@ static inline void cpu_relax(void) {
 
 /* ---- the team of a run ----------------------------------------------------------------- */
 
+/* The chunk counter: job generation (16 bits) | chunk count (16 bits) | next chunk (32 bits).
+ * One atomic add both takes a chunk and tells which job it belongs to. */
+#define CTR(gen, n) (((uint64_t)(gen) << 48) | ((uint64_t)(n) << 32))
+enum { MAX_CHUNKS = 0xFFFF };
+
 typedef struct run_team {
-    int parts;            /* threads of the team, the caller's included */
-    _Atomic unsigned gen; /* bumped to post a job (or the stop) */
-    _Atomic int done;     /* members finished with the current job */
+    int parts;             /* threads of the team, the caller's included */
+    unsigned gen;          /* generation of the current job (caller's thread only) */
+    _Atomic uint64_t ctr;  /* see CTR */
+    _Atomic int64_t done;  /* chunks of the current job finished */
+    _Atomic unsigned wake; /* bumped to post a job (or the stop) */
     _Atomic int stop;
     _Atomic int sleepers;
-    _Atomic int bar_count;
-    _Atomic unsigned bar_gen;
     isbrt__team_fn fn;
     void *ctx;
     pthread_mutex_t mu;
@@ -56,16 +61,32 @@ typedef struct run_team {
 
 _Static_assert(sizeof(run_team) <= ISBRT_TEAM_BYTES, "ISBRT_TEAM_BYTES too small");
 
-/* Wait until the job generation moves past `seen`; returns it. */
+/* Take and run chunks of the posted job until none is left; `thread` names this thread. */
+static void take_chunks(run_team *t, int thread) {
+    for (;;) {
+        const uint64_t v = atomic_fetch_add_explicit(&t->ctr, 1, memory_order_acq_rel);
+        const int64_t n = (int64_t)((v >> 32) & 0xFFFF), i = (int64_t)(v & 0xFFFFFFFFu);
+        if (i >= n) return;
+        /* the job cannot finish while this chunk is not done, so fn and ctx are its own */
+        isbrt__team me = {(int)i, (int)n, thread};
+        t->fn(t->ctx, &me);
+        atomic_fetch_add_explicit(&t->done, 1, memory_order_acq_rel);
+    }
+}
+
+/* Wait until `wake` moves past `seen`; returns it. */
 static unsigned wait_job(run_team *t, unsigned seen) {
     unsigned g;
     for (int i = 0; i < SPIN_SLEEP; i++) {
-        if ((g = atomic_load_explicit(&t->gen, memory_order_acquire)) != seen) return g;
-        cpu_relax();
+        if ((g = atomic_load_explicit(&t->wake, memory_order_acquire)) != seen) return g;
+        if (i < SPIN_YIELD)
+            cpu_relax();
+        else
+            sched_yield(); /* a loaded machine gets the core back */
     }
     pthread_mutex_lock(&t->mu);
     atomic_fetch_add(&t->sleepers, 1);
-    while ((g = atomic_load(&t->gen)) == seen) pthread_cond_wait(&t->cv, &t->mu);
+    while ((g = atomic_load(&t->wake)) == seen) pthread_cond_wait(&t->cv, &t->mu);
     atomic_fetch_sub(&t->sleepers, 1);
     pthread_mutex_unlock(&t->mu);
     return g;
@@ -78,17 +99,13 @@ static void *member_loop(void *arg) {
     for (;;) {
         seen = wait_job(t, seen);
         if (atomic_load_explicit(&t->stop, memory_order_acquire)) break;
-        isbrt__team me = {m->part, t->parts, NULL, t};
-        t->fn(t->ctx, &me);
-        atomic_fetch_add_explicit(&t->done, 1, memory_order_release);
+        take_chunks(t, m->part);
     }
     return NULL;
 }
 
-/* Post a job (or the stop) to the members. */
-static void post(run_team *t) {
-    atomic_store_explicit(&t->done, 0, memory_order_relaxed);
-    atomic_fetch_add(&t->gen, 1);
+static void wake_members(run_team *t) {
+    atomic_fetch_add(&t->wake, 1);
     if (atomic_load(&t->sleepers) > 0) {
         pthread_mutex_lock(&t->mu);
         pthread_cond_broadcast(&t->cv);
@@ -118,61 +135,31 @@ void isbrt_team_end(void *mem) {
     run_team *t = mem;
     if (t == NULL || t->parts <= 1) return;
     atomic_store(&t->stop, 1);
-    post(t);
+    wake_members(t);
     for (int i = 1; i < t->parts; i++) pthread_join(t->m[i].th, NULL);
     pthread_cond_destroy(&t->cv);
     pthread_mutex_destroy(&t->mu);
     t->parts = 1;
 }
 
-int isbrt__team_parts(const void *team) {
-    return team ? ((const run_team *)team)->parts : 1;
-}
-
-static void run_on_team(run_team *t, isbrt__team_fn fn, void *ctx) {
+/* Run chunks [0, n) of fn on the team; returns when all are done. */
+static void run_on_team(run_team *t, int64_t n, isbrt__team_fn fn, void *ctx) {
     const int saved = openblas_get_num_threads();
     if (saved > 1) openblas_set_num_threads(1);
     t->fn = fn;
     t->ctx = ctx;
-    post(t);
-    isbrt__team self = {0, t->parts, NULL, t};
-    fn(ctx, &self);
-    for (int i = 0; atomic_load_explicit(&t->done, memory_order_acquire) < t->parts - 1; i++) {
+    t->gen = (t->gen + 1) & 0xFFFF;
+    atomic_store(&t->done, 0);
+    atomic_store(&t->ctr, CTR(t->gen, n));
+    wake_members(t);
+    take_chunks(t, 0);
+    for (int i = 0; atomic_load_explicit(&t->done, memory_order_acquire) < n; i++) {
         if (i < SPIN_YIELD)
             cpu_relax();
         else
             sched_yield();
     }
     if (saved > 1) openblas_set_num_threads(saved);
-}
-
-/* ---- a team created for one call --------------------------------------------------------- */
-
-typedef struct team_ctl {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_barrier_t bar;
-    int ready; /* parts is final and bar initialised */
-    int parts;
-    isbrt__team_fn fn;
-    void *ctx;
-} team_ctl;
-
-typedef struct member {
-    team_ctl *ctl;
-    isbrt__team team;
-} member;
-
-static void *member_main(void *arg) {
-    member *m = arg;
-    team_ctl *c = m->ctl;
-    pthread_mutex_lock(&c->mu);
-    while (!c->ready) pthread_cond_wait(&c->cv, &c->mu);
-    pthread_mutex_unlock(&c->mu);
-    m->team.parts = c->parts;
-    m->team.bar = &c->bar;
-    c->fn(c->ctx, &m->team);
-    return NULL;
 }
 
 int isbrt__threads(void) {
@@ -180,67 +167,35 @@ int isbrt__threads(void) {
     return t < 1 ? 1 : t > ISBRT__MAX_PARTS ? ISBRT__MAX_PARTS : t;
 }
 
-static void parallel_new(int parts, isbrt__team_fn fn, void *ctx) {
-    team_ctl c = {.ready = 0, .parts = 1, .fn = fn, .ctx = ctx};
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
-    member ms[ISBRT__MAX_PARTS];
-    pthread_t th[ISBRT__MAX_PARTS];
-    for (int i = 1; i < parts; i++) {
-        ms[c.parts] = (member){&c, {c.parts, 0, NULL, NULL}};
-        if (pthread_create(&th[c.parts], NULL, member_main, &ms[c.parts]) != 0) break;
-        c.parts++;
-    }
-    const int saved = openblas_get_num_threads();
-    if (saved > 1) openblas_set_num_threads(1);
-    if (c.parts > 1) pthread_barrier_init(&c.bar, NULL, (unsigned)c.parts);
-    pthread_mutex_lock(&c.mu);
-    c.ready = 1;
-    pthread_cond_broadcast(&c.cv);
-    pthread_mutex_unlock(&c.mu);
-    isbrt__team self = {0, c.parts, c.parts > 1 ? &c.bar : NULL, NULL};
-    fn(ctx, &self);
-    for (int i = 1; i < c.parts; i++) pthread_join(th[i], NULL);
-    if (c.parts > 1) pthread_barrier_destroy(&c.bar);
-    if (saved > 1) openblas_set_num_threads(saved);
-    pthread_cond_destroy(&c.cv);
-    pthread_mutex_destroy(&c.mu);
+int isbrt__parts_for(const void *team, int64_t work) {
+    const run_team *t = team;
+    if (t != NULL) return work >= ISBRT__TEAM_MIN_WORK ? t->parts : 1;
+    return work >= ISBRT__NEW_MIN_WORK ? isbrt__threads() : 1;
 }
 
-void isbrt__parallel(const void *team, int64_t work, isbrt__team_fn fn, void *ctx) {
-    run_team *t = (run_team *)team;
-    if (t != NULL && t->parts > 1 && work >= ISBRT__TEAM_MIN_WORK) {
-        run_on_team(t, fn, ctx);
+void isbrt__parallel(const void *team, int64_t work, int64_t chunks, isbrt__team_fn fn, void *ctx) {
+    const int parts = isbrt__parts_for(team, work);
+    if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
+    if (parts <= 1 || chunks <= 1) {
+        for (int64_t i = 0; i < chunks; i++) {
+            isbrt__team solo = {(int)i, (int)chunks, 0};
+            fn(ctx, &solo);
+        }
         return;
     }
-    const int parts = t == NULL && work >= ISBRT__NEW_MIN_WORK ? isbrt__threads() : 1;
-    if (parts <= 1) {
-        isbrt__team solo = {0, 1, NULL, NULL};
-        fn(ctx, &solo);
+    if (team != NULL) {
+        run_on_team((run_team *)team, chunks, fn, ctx);
         return;
     }
-    parallel_new(parts, fn, ctx);
+    _Alignas(64) unsigned char mem[ISBRT_TEAM_BYTES];
+    isbrt_team_begin(mem, parts);
+    run_on_team((run_team *)mem, chunks, fn, ctx);
+    isbrt_team_end(mem);
 }
 
-void isbrt__sync(const isbrt__team *t) {
-    if (t->parts <= 1) return;
-    if (t->run == NULL) {
-        pthread_barrier_wait(t->bar);
-        return;
-    }
-    run_team *r = t->run;
-    const unsigned g = atomic_load(&r->bar_gen);
-    if (atomic_fetch_add(&r->bar_count, 1) + 1 == t->parts) {
-        atomic_store(&r->bar_count, 0);
-        atomic_fetch_add(&r->bar_gen, 1);
-        return;
-    }
-    for (int i = 0; atomic_load(&r->bar_gen) == g; i++) {
-        if (i < SPIN_YIELD)
-            cpu_relax();
-        else
-            sched_yield();
-    }
+int64_t isbrt__chunks(const void *team, int64_t work, int64_t items) {
+    const int64_t c = (int64_t)isbrt__parts_for(team, work) * ISBRT__CHUNKS_PER_PART;
+    return items < c ? (items > 0 ? items : 1) : c;
 }
 
 void isbrt__share(const isbrt__team *t, int64_t n, int64_t *lo, int64_t *hi) {

@@ -37,7 +37,7 @@
 #endif
 /* Winograd needs at least this many 2x2 output tiles per plane to beat im2col + GEMM. */
 #ifndef WINO_MIN_TILES
-#define WINO_MIN_TILES 32
+#define WINO_MIN_TILES 16
 #endif
 
 static int conv_is_direct(const isbrt_conv *p) {
@@ -62,22 +62,27 @@ static int64_t gemm_chunk(const isbrt_conv *p) {
 
 static int conv_is_winograd(const isbrt_conv *p);
 static size_t wino_scratch(const isbrt_conv *p);
+static int conv_is_im2col_packed(const isbrt_conv *p);
+static size_t i2c_thread_floats(const isbrt_conv *p);
 
 size_t isbrt_conv2d_scratch(const isbrt_conv *p) {
     if (conv_is_direct(p)) return dw_scratch(p);
     if (conv_is_winograd(p)) return wino_scratch(p);
     if (conv_is_pointwise(p)) return 0;
+    if (p->packed && conv_is_im2col_packed(p))
+        return i2c_thread_floats(p) * ISBRT__MAX_PARTS * sizeof(float);
     const int64_t k = p->c_in / p->group * p->kh * p->kw, nb = gemm_chunk(p);
     return (size_t)((k + (nb > 1 ? p->c_out / p->group : 0)) * nb * p->oh * p->ow) * sizeof(float);
 }
 
 /* ---- im2col path ---------------------------------------------------------------------- */
 
-/* col[((ci*kh + ky)*kw + kx) * ld + oy*ow + ox] = x[ci][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
- * zero outside the input; channels ci in [ci_lo, ci_hi). */
+/* col[((ci*kh + ky)*kw + kx) * ld + (oy - oy0)*ow + ox] =
+ * x[ci][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw], zero outside the input; channels ci in
+ * [ci_lo, ci_hi), output rows oy in [oy0, oy1). */
 static void im2col(const isbrt_conv *p, int64_t ci_lo, int64_t ci_hi, const float *x, float *col,
-                   int64_t ld) {
-    const int64_t h = p->h, w = p->w, oh = p->oh, ow = p->ow;
+                   int64_t ld, int64_t oy0, int64_t oy1) {
+    const int64_t h = p->h, w = p->w, ow = p->ow;
     const int64_t sh = p->stride_h, sw = p->stride_w;
     float *dst = col + ci_lo * p->kh * p->kw * ld;
     for (int64_t ci = ci_lo; ci < ci_hi; ci++) {
@@ -86,8 +91,8 @@ static void im2col(const isbrt_conv *p, int64_t ci_lo, int64_t ci_hi, const floa
             for (int64_t kx = 0; kx < p->kw; kx++, dst += ld) {
                 int64_t xoff = kx * p->dil_w - p->pad_l, lo, hi;
                 isbrt__valid_range(xoff, sw, w, ow, &lo, &hi);
-                for (int64_t oy = 0; oy < oh; oy++) {
-                    float *d = dst + oy * ow;
+                for (int64_t oy = oy0; oy < oy1; oy++) {
+                    float *d = dst + (oy - oy0) * ow;
                     int64_t iy = oy * sh - p->pad_t + ky * p->dil_h;
                     if (iy < 0 || iy >= h) {
                         memset(d, 0, (size_t)ow * sizeof(float));
@@ -173,7 +178,7 @@ static void gemm_im2col_chunk(void *ctx, const isbrt__team *t) {
     int64_t lo, hi;
     isbrt__share(t, cig, &lo, &hi);
     for (int64_t bi = 0; bi < j->nb; bi++)
-        im2col(p, lo, hi, xg + bi * p->c_in * hw, j->col + bi * ohow, j->nb * ohow);
+        im2col(p, lo, hi, xg + bi * p->c_in * hw, j->col + bi * ohow, j->nb * ohow, 0, p->oh);
 }
 
 /* GEMM phase after im2col. One instance: a share of columns or channels, straight into y.
@@ -243,6 +248,56 @@ static void conv_gemm(const void *team, const isbrt_conv *p, int64_t n, const fl
     }
 }
 
+/* ---- im2col on packed weights ----------------------------------------------------------
+ * One group, weights packed for pointwise.c's kernel: blocks of whole output rows (about 384
+ * positions) are lowered into the calling thread's slice of scratch and multiplied there with
+ * the epilogue fused, so the lowered matrix stays in cache and the weights are not repacked
+ * on every call as sgemm does. */
+static int64_t i2c_rows(const isbrt_conv *p) {
+    const int64_t r = 384 / p->ow;
+    return r < 1 ? 1 : r > p->oh ? p->oh : r;
+}
+
+static size_t i2c_thread_floats(const isbrt_conv *p) {
+    return (size_t)(p->c_in * p->kh * p->kw * i2c_rows(p) * p->ow);
+}
+
+typedef struct i2c_job {
+    const isbrt_conv *p;
+    int64_t n;
+    const float *x, *w, *bias, *res;
+    float *y, *scratch;
+} i2c_job;
+
+/* A share of the (instance, block of output rows) pairs. */
+static void i2c_chunk(void *ctx, const isbrt__team *t) {
+    const i2c_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    const int64_t rows = i2c_rows(p), nrb = (p->oh + rows - 1) / rows;
+    const int64_t k = p->c_in * p->kh * p->kw, hw = p->h * p->w, ohow = p->oh * p->ow;
+    const int64_t mblk = (p->c_out + ISBRT__PW_MR - 1) / ISBRT__PW_MR;
+    float *col = j->scratch + i2c_thread_floats(p) * (size_t)t->thread;
+    int64_t lo, hi;
+    isbrt__share(t, j->n * nrb, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        const int64_t b = i / nrb, oy0 = i % nrb * rows;
+        const int64_t oy1 = oy0 + rows < p->oh ? oy0 + rows : p->oh, ld = (oy1 - oy0) * p->ow;
+        im2col(p, 0, p->c_in, j->x + b * p->c_in * hw, col, ld, oy0, oy1);
+        const int64_t at = b * p->c_out * ohow + oy0 * p->ow;
+        isbrt__pw_gemm(j->w, p->c_out, k, 0, mblk, col, ld, 0, ld, j->y + at, ohow, j->bias,
+                       j->res ? j->res + at : NULL, &p->act);
+    }
+}
+
+static void conv_i2c_packed(const void *team, const isbrt_conv *p, int64_t n, const float *x,
+                            const float *w, const float *bias, const float *residual, float *y,
+                            float *scratch) {
+    i2c_job j = {p, n, x, w, bias, residual, y, scratch};
+    const int64_t rows = i2c_rows(p), nrb = (p->oh + rows - 1) / rows;
+    const int64_t macs = p->c_out * p->c_in * p->kh * p->kw * p->oh * p->ow * n;
+    isbrt__parallel(team, macs, isbrt__chunks(team, macs, n * nrb), i2c_chunk, &j);
+}
+
 /* ---- Winograd F(2x2, 3x3) path -------------------------------------------------------- */
 
 /* 3x3, stride 1, no dilation, one group: y = A^T [(G g G^T) . (B^T d B)] A per 2x2 output tile
@@ -265,29 +320,50 @@ static size_t wino_scratch(const isbrt_conv *p) {
 /* U[e][k][c] = (G g[k][c] G^T)[e], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. Blocks of WB
  * pairs go through a local buffer so each of the 16 output rows is written in runs. */
 enum { WB = 64 };
+
+/* v[e] = (G g G^T)[e] for one 3x3 kernel g. */
+static inline __attribute__((always_inline)) void wino_g(const float *g, float v[16]) {
+    float t[4][3];
+    for (int c = 0; c < 3; c++) {
+        t[0][c] = g[c];
+        t[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
+        t[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
+        t[3][c] = g[6 + c];
+    }
+    for (int a = 0; a < 4; a++) {
+        v[a * 4 + 0] = t[a][0];
+        v[a * 4 + 1] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+        v[a * 4 + 2] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+        v[a * 4 + 3] = t[a][2];
+    }
+}
+
 ISBRT_CLONES static void wino_weights(int64_t kc, int64_t lo, int64_t hi, const float *w,
                                       float *u) {
     float r[16][WB];
     for (int64_t i0 = lo; i0 < hi; i0 += WB) {
         const int64_t nb = hi - i0 < WB ? hi - i0 : WB;
         for (int64_t j = 0; j < nb; j++) {
-            const float *g = w + (i0 + j) * 9;
-            float t[4][3];
-            for (int c = 0; c < 3; c++) {
-                t[0][c] = g[c];
-                t[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
-                t[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
-                t[3][c] = g[6 + c];
-            }
-            for (int a = 0; a < 4; a++) {
-                r[a * 4 + 0][j] = t[a][0];
-                r[a * 4 + 1][j] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-                r[a * 4 + 2][j] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-                r[a * 4 + 3][j] = t[a][2];
-            }
+            float v[16];
+            wino_g(w + (i0 + j) * 9, v);
+            for (int e = 0; e < 16; e++) r[e][j] = v[e];
         }
         for (int e = 0; e < 16; e++) memcpy(u + e * kc + i0, r[e], (size_t)nb * sizeof(float));
     }
+}
+
+/* The packed form: U[e] (c_out x c_in) of each e in pointwise.c's row blocks, one after the
+ * other (isbrt__pw_rows_floats apart). */
+static void wino_weights_packed(const isbrt_conv *p, const float *w, float *out) {
+    const int64_t k = p->c_in, stride = (int64_t)isbrt__pw_rows_floats(p->c_out, k);
+    memset(out, 0, (size_t)(16 * stride) * sizeof(float));
+    for (int64_t co = 0; co < p->c_out; co++)
+        for (int64_t ci = 0; ci < k; ci++) {
+            float v[16];
+            wino_g(w + (co * k + ci) * 9, v);
+            const int64_t at = ((co / ISBRT__PW_MR) * k + ci) * ISBRT__PW_MR + co % ISBRT__PW_MR;
+            for (int e = 0; e < 16; e++) out[e * stride + at] = v[e];
+        }
 }
 
 /* V[e][c][t] = (B^T d B)[e] for the 4x4 input patch d of tile t (zero outside the input),
@@ -417,6 +493,15 @@ static void wino_gemm_chunk(void *ctx, const isbrt__team *t) {
     const int64_t kc = p->c_out * p->c_in, tiles = ((p->oh + 1) / 2) * ((p->ow + 1) / 2);
     int64_t lo, hi;
     isbrt__share(t, 16, &lo, &hi);
+    if (p->packed) {
+        const int64_t stride = (int64_t)isbrt__pw_rows_floats(p->c_out, p->c_in);
+        const int64_t mblk = (p->c_out + ISBRT__PW_MR - 1) / ISBRT__PW_MR;
+        for (int64_t e = lo; e < hi; e++)
+            isbrt__pw_gemm(j->u + e * stride, p->c_out, p->c_in, 0, mblk,
+                           j->v + e * p->c_in * tiles, tiles, 0, tiles, j->m + e * p->c_out * tiles,
+                           tiles, NULL, NULL, NULL);
+        return;
+    }
     for (int64_t e = lo; e < hi; e++)
         isbrt__sgemm(0, 0, p->c_out, tiles, p->c_in, 1.0f, j->u + e * kc, p->c_in,
                      j->v + e * p->c_in * tiles, tiles, 0.0f, j->m + e * p->c_out * tiles, tiles);
@@ -838,18 +923,26 @@ static int conv_is_pw_packed(const isbrt_conv *p) {
     return conv_is_pointwise(p) && p->group == 1 && p->h * p->w >= PW_MIN_PLANE;
 }
 
+/* im2col convs of one group run on pointwise.c's kernel when their weights are packed. */
+static int conv_is_im2col_packed(const isbrt_conv *p) {
+    return p->group == 1 && !conv_is_direct(p) && !conv_is_winograd(p) && !conv_is_pointwise(p);
+}
+
 size_t isbrt_conv2d_packed_size(const isbrt_conv *p) {
-    if (conv_is_winograd(p)) return (size_t)(16 * p->c_out * p->c_in) * sizeof(float);
-    if (conv_is_pw_packed(p)) return isbrt__pw_packed_floats(p) * sizeof(float);
+    if (conv_is_winograd(p)) return 16 * isbrt__pw_rows_floats(p->c_out, p->c_in) * sizeof(float);
+    if (conv_is_pw_packed(p)) return isbrt__pw_rows_floats(p->c_out, p->c_in) * sizeof(float);
+    if (conv_is_im2col_packed(p))
+        return isbrt__pw_rows_floats(p->c_out, p->c_in * p->kh * p->kw) * sizeof(float);
     return 0;
 }
 
 void isbrt_conv2d_pack(const isbrt_conv *p, const float *w, float *out) {
-    const int64_t kc = p->c_out * p->c_in;
     if (conv_is_winograd(p))
-        wino_weights(kc, 0, kc, w, out);
+        wino_weights_packed(p, w, out);
     else if (conv_is_pw_packed(p))
-        isbrt__pw_pack(p, w, out);
+        isbrt__pw_pack_rows(p->c_out, p->c_in, w, out);
+    else if (conv_is_im2col_packed(p))
+        isbrt__pw_pack_rows(p->c_out, p->c_in * p->kh * p->kw, w, out);
 }
 
 void isbrt_conv2d_team(void *team, const isbrt_conv *p, int64_t n, const float *x, const float *w,
@@ -859,6 +952,8 @@ void isbrt_conv2d_team(void *team, const isbrt_conv *p, int64_t n, const float *
         conv_direct(team, p, n, x, w, bias, residual, y, scratch);
     else if (p->packed && conv_is_pw_packed(p))
         isbrt__pw_conv(team, p, n, x, w, bias, residual, y);
+    else if (p->packed && conv_is_im2col_packed(p))
+        conv_i2c_packed(team, p, n, x, w, bias, residual, y, scratch);
     else if (conv_is_winograd(p))
         conv_winograd(team, p, n, x, w, bias, residual, y, scratch);
     else

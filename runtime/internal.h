@@ -60,11 +60,20 @@ ISBRT_HIDDEN void isbrt__parallel(const void *team, int64_t work, int64_t chunks
 /* This chunk's share [lo, hi) of n items. */
 ISBRT_HIDDEN void isbrt__share(const isbrt__team *chunk, int64_t n, int64_t *lo, int64_t *hi);
 
-/* Pointwise convolution on pre-packed weights (pointwise.c): 1x1, stride 1, no padding, one
- * group. Floats of the packed weights, the packing, and the convolution (split over the run's
- * team when given; residual may be y itself). */
-ISBRT_HIDDEN size_t isbrt__pw_packed_floats(const isbrt_conv *p);
-ISBRT_HIDDEN void isbrt__pw_pack(const isbrt_conv *p, const float *w, float *out);
+/* GEMM on weights pre-packed in blocks of output rows (pointwise.c), with the conv epilogue
+ * fused into the store. isbrt__pw_pack_rows packs a [m, k] row-major matrix into
+ * isbrt__pw_rows_floats(m, k) floats. isbrt__pw_gemm: for the packed row blocks [rb_lo,
+ * rb_hi) (ISBRT__PW_MR rows each) and columns [c_lo, c_hi): y[r][c] = act(sum_kk a[r][kk]
+ * x[kk][c] + bias[r] + res[r][c]) (bias, res, act may be NULL; res may be y; y and res rows
+ * have stride ldy, x rows ldx). isbrt__pw_conv: a 1x1, stride 1, unpadded, one-group
+ * convolution on weights so packed, split over the run's team when given. */
+#define ISBRT__PW_MR 12
+ISBRT_HIDDEN size_t isbrt__pw_rows_floats(int64_t m, int64_t k);
+ISBRT_HIDDEN void isbrt__pw_pack_rows(int64_t m, int64_t k, const float *w, float *out);
+ISBRT_HIDDEN void isbrt__pw_gemm(const float *a, int64_t m, int64_t k, int64_t rb_lo, int64_t rb_hi,
+                                 const float *x, int64_t ldx, int64_t c_lo, int64_t c_hi, float *y,
+                                 int64_t ldy, const float *bias, const float *res,
+                                 const isbrt_actp *act);
 ISBRT_HIDDEN void isbrt__pw_conv(const void *team, const isbrt_conv *p, int64_t n, const float *x,
                                  const float *packed, const float *bias, const float *residual,
                                  float *y);

@@ -15,20 +15,22 @@
 
 #include "internal.h"
 
-enum { PW_MR = 12, PW_NB = 32 };
+/* Tile rows and columns; depth of a block of k (its slice of the input, PW_KC x PW_NB floats,
+ * stays in L1 while every row block runs over it). */
+enum { PW_MR = ISBRT__PW_MR, PW_NB = 32, PW_KC = 256 };
 
-size_t isbrt__pw_packed_floats(const isbrt_conv *p) {
-    return (size_t)((p->c_out + PW_MR - 1) / PW_MR * PW_MR * p->c_in);
+size_t isbrt__pw_rows_floats(int64_t m, int64_t k) {
+    return (size_t)((m + PW_MR - 1) / PW_MR * PW_MR * k);
 }
 
-/* out[blk][ci][r] = w[blk * PW_MR + r][ci], zero past c_out. */
-void isbrt__pw_pack(const isbrt_conv *p, const float *w, float *out) {
-    const int64_t k = p->c_in, nblk = (p->c_out + PW_MR - 1) / PW_MR;
+/* out[blk][kk][r] = w[blk * PW_MR + r][kk], zero past m. */
+void isbrt__pw_pack_rows(int64_t m, int64_t k, const float *w, float *out) {
+    const int64_t nblk = (m + PW_MR - 1) / PW_MR;
     for (int64_t b = 0; b < nblk; b++)
-        for (int64_t ci = 0; ci < k; ci++)
+        for (int64_t kk = 0; kk < k; kk++)
             for (int64_t r = 0; r < PW_MR; r++) {
-                const int64_t co = b * PW_MR + r;
-                out[(b * k + ci) * PW_MR + r] = co < p->c_out ? w[co * k + ci] : 0.0f;
+                const int64_t row = b * PW_MR + r;
+                out[(b * k + kk) * PW_MR + r] = row < m ? w[row * k + kk] : 0.0f;
             }
 }
 
@@ -50,9 +52,10 @@ static void pw_row_act(const pw_out *o, float *y, int64_t n) {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f,fma"))) static void
-pw_tile_avx512(const float *restrict a, const float *restrict x, int64_t ldx, int64_t k, int64_t mr,
-               int64_t nc, const pw_out *o, int64_t co) {
+/* The PW_MR x (16 * NV) tile in AVX-512 registers (NV = 1 or 2), the columns past nc masked. */
+__attribute__((target("avx512f,fma"))) static inline __attribute__((always_inline)) void
+pw_tile512(const float *restrict a, const float *restrict x, int64_t ldx, int64_t k, int64_t mr,
+           int64_t nc, const pw_out *o, int64_t co, const int NV) {
     __m512 acc[PW_MR][2];
 #pragma GCC unroll 12
     for (int r = 0; r < PW_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -60,13 +63,13 @@ pw_tile_avx512(const float *restrict a, const float *restrict x, int64_t ldx, in
     const __mmask16 m1 = nc >= 32 ? 0xFFFF : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
     for (int64_t ci = 0; ci < k; ci++) {
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + ci * ldx);
-        const __m512 b1 = _mm512_maskz_loadu_ps(m1, x + ci * ldx + 16);
+        const __m512 b1 = NV == 2 ? _mm512_maskz_loadu_ps(m1, x + ci * ldx + 16) : b0;
         const float *ar = a + ci * PW_MR;
 #pragma GCC unroll 12
         for (int r = 0; r < PW_MR; r++) {
             const __m512 av = _mm512_set1_ps(ar[r]);
             acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+            if (NV == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
         }
     }
     const __m512 lo = _mm512_set1_ps(o->lo), hi = _mm512_set1_ps(o->hi);
@@ -79,14 +82,25 @@ pw_tile_avx512(const float *restrict a, const float *restrict x, int64_t ldx, in
         if (o->res) {
             const float *rr = o->res + (co + r) * o->ld;
             v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, rr));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, rr + 16));
+            if (NV == 2) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, rr + 16));
         }
         v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);
-        v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
         _mm512_mask_storeu_ps(y, m0, v0);
-        _mm512_mask_storeu_ps(y + 16, m1, v1);
+        if (NV == 2) {
+            v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
+            _mm512_mask_storeu_ps(y + 16, m1, v1);
+        }
         pw_row_act(o, y, nc);
     }
+}
+
+__attribute__((target("avx512f,fma"))) static void
+pw_tile_avx512(const float *restrict a, const float *restrict x, int64_t ldx, int64_t k, int64_t mr,
+               int64_t nc, const pw_out *o, int64_t co) {
+    if (nc > 16)
+        pw_tile512(a, x, ldx, k, mr, nc, o, co, 2);
+    else
+        pw_tile512(a, x, ldx, k, mr, nc, o, co, 1);
 }
 
 /* AVX2: the PW_MR x PW_NB tile as steps of 8 columns. */
@@ -149,12 +163,48 @@ static void pw_tile_c(const float *restrict a, const float *restrict x, int64_t 
 typedef void (*pw_tile_fn)(const float *, const float *, int64_t, int64_t, int64_t, int64_t,
                            const pw_out *, int64_t);
 
+static pw_tile_fn pw_tile_pick(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx512f")) return pw_tile_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return pw_tile_avx2;
+#endif
+    return pw_tile_c;
+}
+
+void isbrt__pw_gemm(const float *a, int64_t m, int64_t k, int64_t rb_lo, int64_t rb_hi,
+                    const float *x, int64_t ldx, int64_t c_lo, int64_t c_hi, float *y, int64_t ldy,
+                    const float *bias, const float *res, const isbrt_actp *act) {
+    const pw_tile_fn tile = pw_tile_pick();
+    /* The last block of k adds the bias and applies the activation; the others have none. */
+    pw_out last = {NULL, NULL, bias, ldy, act, -INFINITY, INFINITY, 0};
+    if (act && act->kind == ISBRT_ACT_RELU)
+        last.lo = 0.0f;
+    else if (act && act->kind == ISBRT_ACT_CLIP)
+        last.lo = act->a, last.hi = act->b;
+    else
+        last.other = !isbrt__act_none(act);
+    const pw_out inner = {NULL, NULL, NULL, ldy, NULL, -INFINITY, INFINITY, 0};
+    for (int64_t c0 = c_lo; c0 < c_hi; c0 += PW_NB) {
+        const int64_t nc = c_hi - c0 < PW_NB ? c_hi - c0 : PW_NB;
+        for (int64_t k0 = 0; k0 < k; k0 += PW_KC) {
+            const int64_t kc = k - k0 < PW_KC ? k - k0 : PW_KC;
+            pw_out o = k0 + kc == k ? last : inner;
+            o.y = y + c0;
+            /* the first block adds the residual, the later ones what is already in y */
+            o.res = k0 == 0 ? (res ? res + c0 : NULL) : y + c0;
+            for (int64_t rb = rb_lo; rb < rb_hi; rb++) {
+                const int64_t row = rb * PW_MR, mr = m - row < PW_MR ? m - row : PW_MR;
+                tile(a + rb * PW_MR * k + k0 * PW_MR, x + k0 * ldx + c0, ldx, kc, mr, nc, &o, row);
+            }
+        }
+    }
+}
+
 typedef struct pw_job {
     const isbrt_conv *p;
     int64_t n;
     const float *x, *w, *bias, *res;
     float *y;
-    pw_tile_fn tile;
     int cols; /* chunks split column blocks (else channel blocks) */
 } pw_job;
 
@@ -170,43 +220,19 @@ static void pw_part(void *ctx, const isbrt__team *t) {
         isbrt__share(t, nblk, &clo, &chi);
     else
         isbrt__share(t, mblk, &rlo, &rhi);
-    pw_out o = {NULL, NULL, j->bias, hw, &p->act, -INFINITY, INFINITY, 0};
-    if (p->act.kind == ISBRT_ACT_RELU)
-        o.lo = 0.0f;
-    else if (p->act.kind == ISBRT_ACT_CLIP)
-        o.lo = p->act.a, o.hi = p->act.b;
-    else
-        o.other = !isbrt__act_none(&p->act);
-    for (int64_t b = 0; b < j->n; b++) {
-        const float *xb = j->x + b * k * hw;
-        o.y = j->y + b * p->c_out * hw;
-        o.res = j->res ? j->res + b * p->c_out * hw : NULL;
-        for (int64_t cb = clo; cb < chi; cb++) {
-            const int64_t c0 = cb * PW_NB, nc = hw - c0 < PW_NB ? hw - c0 : PW_NB;
-            pw_out oc = o;
-            oc.y += c0;
-            if (oc.res) oc.res += c0;
-            for (int64_t rb = rlo; rb < rhi; rb++) {
-                const int64_t co = rb * PW_MR;
-                const int64_t mr = p->c_out - co < PW_MR ? p->c_out - co : PW_MR;
-                j->tile(j->w + rb * PW_MR * k, xb + c0, hw, k, mr, nc, &oc, co);
-            }
-        }
-    }
+    clo *= PW_NB;
+    chi = chi * PW_NB < hw ? chi * PW_NB : hw;
+    for (int64_t b = 0; b < j->n; b++)
+        isbrt__pw_gemm(j->w, p->c_out, k, rlo, rhi, j->x + b * k * hw, hw, clo, chi,
+                       j->y + b * p->c_out * hw, hw, j->bias,
+                       j->res ? j->res + b * p->c_out * hw : NULL, &p->act);
 }
 
 void isbrt__pw_conv(const void *team, const isbrt_conv *p, int64_t n, const float *x,
                     const float *packed, const float *bias, const float *residual, float *y) {
-    pw_tile_fn tile = pw_tile_c;
-#if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx512f"))
-        tile = pw_tile_avx512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        tile = pw_tile_avx2;
-#endif
     const int64_t work = n * p->c_out * p->c_in * p->h * p->w, hw = p->h * p->w;
     const int64_t nblk = (hw + PW_NB - 1) / PW_NB, mblk = (p->c_out + PW_MR - 1) / PW_MR;
     const int64_t parts = isbrt__parts_for(team, work);
-    pw_job j = {p, n, x, packed, bias, residual, y, tile, nblk >= 2 * parts || mblk < parts};
+    pw_job j = {p, n, x, packed, bias, residual, y, nblk >= 2 * parts || mblk < parts};
     isbrt__parallel(team, work, isbrt__chunks(team, work, j.cols ? nblk : mblk), pw_part, &j);
 }

@@ -8,19 +8,21 @@
  *    columns so every tap is a contiguous load. Rows above and below the input simply skip
  *    kernel rows. 3x3 and 5x5 kernels with all rows inside run as one fused pass per output
  *    row (ReLU/Clip folded into its store); kernel widths 3, 5, 7 at stride 1 or 2 have
- *    unrolled row kernels; anything else (dilation, other sizes) a generic tap loop.
- *  - 3x3, stride 1, one group, enough channels and output tiles: Winograd F(2x2, 3x3), the
- *    weights transformed on each call unless the compiler passes them pre-transformed
- *    (isbrt_conv2d_pack, p->packed), 16 GEMMs per instance.
- *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand; on weights the
- *    compiler packed (one group), pointwise.c's own kernel, else one sgemm per instance and
- *    group.
- *  - everything else: im2col into the scratch buffer and one sgemm per group, over up to 4
- *    instances side by side when the output planes are small.
- * Bias, residual and activation are applied in one pass over each output plane. A residual
- * that is y itself (in-place accumulation) is folded into the GEMM as beta = 1. Given the run's
- * team (isbrt_conv2d_team) every path splits over it; without one, large GEMM and Winograd
- * calls split over threads created for the call (thread.c).
+ *    unrolled row kernels; anything else (dilation, other sizes) a generic tap loop. Narrow
+ *    3x3 planes take a flat path over the whole (polyphase) padded plane instead.
+ *  - 3x3, stride 1, one group, enough channels and output tiles: Winograd F(2x2, 3x3), 16
+ *    GEMMs per instance.
+ *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand.
+ *  - everything else: im2col into scratch, then the GEMM.
+ * Weights may come packed (isbrt_conv2d_pack, p->packed; the compiler packs constant ones):
+ * the GEMMs of one group then run on pointwise.c's kernel, which fuses bias, residual and
+ * activation into its stores (im2col then goes over blocks of output rows that stay in
+ * cache), and Winograd's weights come already transformed. Otherwise the GEMMs are sgemm,
+ * one per group, over up to 4 instances side by side when the planes are small, and bias,
+ * residual and activation are one pass over each output plane (a residual that is y itself
+ * is folded into the GEMM as beta = 1). Every path splits into chunks over the run's team
+ * (isbrt_conv2d_team); without one, large calls split over threads started for the call
+ * (thread.c).
  */
 #include <cblas.h>
 #include <string.h>
@@ -30,10 +32,6 @@
 /* The flat 3x3 depthwise path takes output planes narrower than this. */
 #ifndef DW_FLAT_MAX_OW
 #define DW_FLAT_MAX_OW 32
-#endif
-/* Pointwise convs take pointwise.c's kernel from this many output positions per plane. */
-#ifndef PW_MIN_PLANE
-#define PW_MIN_PLANE 400
 #endif
 /* Winograd needs at least this many 2x2 output tiles per plane to beat im2col + GEMM. */
 #ifndef WINO_MIN_TILES
@@ -917,10 +915,9 @@ static void conv_direct(const void *team, const isbrt_conv *p, int64_t n, const 
     isbrt__parallel(team, work, isbrt__chunks(team, work, n * p->c_out), dw_part, &j);
 }
 
-/* Pointwise convs of one group run on pointwise.c's kernel when their weights are packed and
- * the plane is large enough (on small planes, 14x14 and 7x7, OpenBLAS is a little faster). */
+/* Pointwise convs of one group run on pointwise.c's kernel when their weights are packed. */
 static int conv_is_pw_packed(const isbrt_conv *p) {
-    return conv_is_pointwise(p) && p->group == 1 && p->h * p->w >= PW_MIN_PLANE;
+    return conv_is_pointwise(p) && p->group == 1;
 }
 
 /* im2col convs of one group run on pointwise.c's kernel when their weights are packed. */

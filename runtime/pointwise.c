@@ -163,18 +163,21 @@ static void pw_tile_c(const float *restrict a, const float *restrict x, int64_t 
 typedef void (*pw_tile_fn)(const float *, const float *, int64_t, int64_t, int64_t, int64_t,
                            const pw_out *, int64_t);
 
-static pw_tile_fn pw_tile_pick(void) {
+/* The tile kernel for `nc` columns: AVX-512 (AVX2 for 8 columns or fewer, half the width),
+ * else AVX2, else plain C. */
+static pw_tile_fn pw_tile_pick(int64_t nc) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx512f")) return pw_tile_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return pw_tile_avx2;
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (__builtin_cpu_supports("avx512f") && (nc > 8 || !avx2)) return pw_tile_avx512;
+    if (avx2) return pw_tile_avx2;
 #endif
+    (void)nc;
     return pw_tile_c;
 }
 
 void isbrt__pw_gemm(const float *a, int64_t m, int64_t k, int64_t rb_lo, int64_t rb_hi,
                     const float *x, int64_t ldx, int64_t c_lo, int64_t c_hi, float *y, int64_t ldy,
                     const float *bias, const float *res, const isbrt_actp *act) {
-    const pw_tile_fn tile = pw_tile_pick();
     /* The last block of k adds the bias and applies the activation; the others have none. */
     pw_out last = {NULL, NULL, bias, ldy, act, -INFINITY, INFINITY, 0};
     if (act && act->kind == ISBRT_ACT_RELU)
@@ -184,8 +187,12 @@ void isbrt__pw_gemm(const float *a, int64_t m, int64_t k, int64_t rb_lo, int64_t
     else
         last.other = !isbrt__act_none(act);
     const pw_out inner = {NULL, NULL, NULL, ldy, NULL, -INFINITY, INFINITY, 0};
-    for (int64_t c0 = c_lo; c0 < c_hi; c0 += PW_NB) {
-        const int64_t nc = c_hi - c0 < PW_NB ? c_hi - c0 : PW_NB;
+    for (int64_t c0 = c_lo, nc; c0 < c_hi; c0 += nc) {
+        /* 32 columns at a time; a remainder of 17 to 24 as 16 and the rest (narrower tiles
+         * cost less) */
+        const int64_t rem = c_hi - c0;
+        nc = rem >= PW_NB ? PW_NB : rem > 16 && rem <= 24 ? 16 : rem;
+        const pw_tile_fn tile = pw_tile_pick(nc);
         for (int64_t k0 = 0; k0 < k; k0 += PW_KC) {
             const int64_t kc = k - k0 < PW_KC ? k - k0 : PW_KC;
             pw_out o = k0 + kc == k ? last : inner;

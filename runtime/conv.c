@@ -794,12 +794,55 @@ dw_copy_plane(const isbrt_conv *p, const dw_geom *g, const float *xp, float *buf
     }
 }
 
+/* A 3x3, stride 1, "same" (one pixel of padding all round) plane without residual, read in
+ * place: the interior columns run the fused row kernel straight on the input rows (a zeroed
+ * row, zrow, stands for the rows above and below the input), the two edge columns are summed
+ * here. Saves dw_plane's copy of the plane into padded rows. */
+static inline __attribute__((always_inline)) void dw_plane_same3(const isbrt_conv *p,
+                                                                 const float *xp, const float *wk,
+                                                                 float bias, float *yp,
+                                                                 const float *zrow) {
+    const int64_t h = p->h, w = p->w;
+    float lo = -INFINITY, hi = INFINITY;
+    int clamp = 1;
+    if (p->act.kind == ISBRT_ACT_RELU)
+        lo = 0.0f;
+    else if (p->act.kind == ISBRT_ACT_CLIP)
+        lo = p->act.a, hi = p->act.b;
+    else
+        clamp = isbrt__act_none(&p->act);
+    for (int64_t oy = 0; oy < h; oy++) {
+        float *a = yp + oy * w;
+        const float *rows[3];
+        for (int ky = 0; ky < 3; ky++) {
+            const int64_t iy = oy - 1 + ky;
+            rows[ky] = iy < 0 || iy >= h ? zrow : xp + iy * w;
+        }
+        dw_rows_k3s1(a + 1, rows, 0, wk, w - 2, 1, bias, lo, hi);
+        float e0 = bias, e1 = bias;
+        for (int ky = 0; ky < 3; ky++) {
+            const float *r = rows[ky], *k = wk + ky * 3;
+            e0 += k[1] * r[0] + k[2] * r[1];
+            e1 += k[0] * r[w - 2] + k[1] * r[w - 1];
+        }
+        e0 = e0 < lo ? lo : e0 > hi ? hi : e0;
+        e1 = e1 < lo ? lo : e1 > hi ? hi : e1;
+        a[0] = e0, a[w - 1] = e1;
+        if (!clamp) isbrt__act_inline(&p->act, a, w);
+    }
+}
+
 /* One output plane of a depthwise convolution: yp = act(conv(xp, wk) + bias + rp). rp may be
  * yp itself (in-place residual). buf: dw_scratch bytes. */
 ISBRT_CLONES static void dw_plane(const isbrt_conv *p, const float *xp, const float *wk, float bias,
                                   const float *rp, float *yp, float *buf) {
     const int64_t h = p->h, oh = p->oh, ow = p->ow, kh = p->kh, kw = p->kw;
     const int64_t sh = p->stride_h, sw = p->stride_w, dh = p->dil_h, dw = p->dil_w;
+    if (kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && p->pad_t == 1 &&
+        p->pad_l == 1 && oh == h && ow == p->w && ow >= 3 && rp == NULL && buf != NULL) {
+        dw_plane_same3(p, xp, wk, bias, yp, buf); /* buf: zeroed by dw_part, >= w floats */
+        return;
+    }
     const dw_geom g = dw_geometry(p);
     const float *src = xp;
     int64_t rs = p->w; /* row stride of src */

@@ -652,8 +652,8 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
     return 0;
 }
 
-/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs, then each branch
- * value's rows are added for the instances where its branch ran. */
+/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs and, row by row, of the
+ * branch values whose branch ran for that instance. */
 static int emit_branch_sum(Cg *c, const Node *n) {
     const Graph *g = c->g;
     int y = n->out[0];
@@ -678,32 +678,74 @@ static int emit_branch_sum(Cg *c, const Node *n) {
             cg_call(c, "isbrt_acc_f32", c->t_void, 3, ts, args);
         }
     }
-    if (nplain == 0) cg_memset0(c, yp, cg_bytes(c, y));
+    /* the branch values: per instance row, the first live one is copied when there is no
+     * plain input (rows without any stay zero), the others are added */
+    int *bx = malloc(sizeof *bx * (size_t)(n->nin + 1)), nb = 0;
+    const Guard **bg = malloc(sizeof *bg * (size_t)(n->nin + 1));
+    if (!bx || !bg) abort();
+    SymInt rows = sym_const(1);
     for (int k = 0; k < n->nin; k++) {
         int x = n->in[k], gid = -1;
         for (int q = 0; q < g->nguard; q++)
             if (g->guards[q].value == x) gid = q;
         if (gid < 0 || gval(g, x)->def < 0 || gnode(g, gval(g, x)->def)->guard != gid) continue;
-        const Guard *gd = &g->guards[gid];
-        SymInt rows;
-        if (guard_check(c, gd, &rows) < 0) return -1;
-        int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
-        int64_t row = type_numel(yt, 1) / nrows1;
-        LLVMValueRef xp = cg_ptr(c, x);
-        if (cg_may_overlap(c, x, y)) return cg_fail(c, "input %d overlaps the output", k);
-        CgLoop l = cg_loop_begin(c, cg_sym(c, rows), "bsum.row");
+        SymInt r;
+        int bad = guard_check(c, &g->guards[gid], &r);
+        if (!bad && nb > 0 && (r.n != rows.n || r.k != rows.k))
+            bad = cg_fail(c, "branch values of different batch rows");
+        if (!bad && cg_may_overlap(c, x, y)) bad = cg_fail(c, "input %d overlaps the output", k);
+        if (bad) {
+            free(bx), free(bg);
+            return -1;
+        }
+        rows = r;
+        bx[nb] = x, bg[nb++] = &g->guards[gid];
+    }
+    if (nb == 0) {
+        if (nplain == 0) cg_memset0(c, yp, cg_bytes(c, y));
+        free(bx), free(bg);
+        return 0;
+    }
+    int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
+    int64_t row = type_numel(yt, 1) / nrows1;
+    LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+    LLVMValueRef started = cg_alloca(c, 1, 1);
+    CgLoop l = cg_loop_begin(c, cg_sym(c, rows), "bsum.row");
+    LLVMValueRef off = LLVMBuildNUWMul(c->b, l.iv, cg_i64(c, row * 4), "");
+    LLVMValueRef yrow = cg_gep(c, yp, off);
+    LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, nplain > 0, 0), started);
+    for (int t = 0; t < nb; t++) {
+        LLVMBasicBlockRef live = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBuildCondBr(c->b, guard_active(c, gd, l.iv), add, next);
+        LLVMBuildCondBr(c->b, guard_active(c, bg[t], l.iv), live, next);
+        LLVMPositionBuilderAtEnd(c->b, live);
+        LLVMValueRef xrow = cg_gep(c, cg_ptr(c, bx[t]), off);
+        LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
+        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st, LLVMConstInt(c->t_i8, 0, 0), ""),
+                        add, copy);
         LLVMPositionBuilderAtEnd(c->b, add);
-        LLVMValueRef off = LLVMBuildNUWMul(c->b, l.iv, cg_i64(c, row * 4), "");
-        LLVMValueRef args[3] = {cg_i64(c, row), cg_gep(c, xp, off), cg_gep(c, yp, off)};
-        LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+        LLVMValueRef args[3] = {cg_i64(c, row), xrow, yrow};
         cg_call(c, "isbrt_acc_f32", c->t_void, 3, ts, args);
         LLVMBuildBr(c->b, next);
+        LLVMPositionBuilderAtEnd(c->b, copy);
+        cg_memcpy(c, yrow, xrow, cg_i64(c, row * 4));
+        LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, 1, 0), started);
+        LLVMBuildBr(c->b, next);
         LLVMPositionBuilderAtEnd(c->b, next);
-        cg_loop_end(c, &l);
     }
+    LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st, LLVMConstInt(c->t_i8, 0, 0), ""), done,
+                    zero);
+    LLVMPositionBuilderAtEnd(c->b, zero);
+    cg_memset0(c, yrow, cg_i64(c, row * 4));
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    cg_loop_end(c, &l);
+    free(bx), free(bg);
     return 0;
 }
 

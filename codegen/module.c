@@ -596,13 +596,16 @@ static int guard_check(Cg *c, const Guard *gd, SymInt *rows) {
 static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scratch) {
     const Graph *g = c->g;
     const Guard *gd = &g->guards[gid];
+    int64_t flops = 0; /* of the nodes here (Guard.flops may predate shape inference) */
+    for (int i = first; i < last; i++)
+        if (!gnode(g, i)->dead) flops += node_flops(g, gnode(g, i));
     bool dense = true;
     for (int t = 0; t < gd->nterm; t++) dense &= gd->terms[t].threshold <= 0;
     if (dense) { /* dense by definition */
         SymInt r0 = sym_dim(&gval(g, gd->terms[0].gate)->type, 0);
         LLVMValueRef all = r0.n || r0.k ? cg_sym(c, r0) : cg_i64(c, 1);
         if (gd->value >= 0) stats_add(c, 1, all);
-        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, gd->flops), ""));
+        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, flops), ""));
         return emit_nodes(c, first, last);
     }
     SymInt rows;
@@ -624,7 +627,7 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
         stats_add(c, 1, count);
         stats_add(c, 2, LLVMBuildSub(c->b, nrows, count, ""));
     }
-    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, gd->flops), ""));
+    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, flops), ""));
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.none");
     LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.run");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.join");

@@ -256,6 +256,8 @@ static int import_constant(Importer *im, const Onnx__NodeProto *np, int idx) {
 
 /* ---- nodes --------------------------------------------------------------------------------- */
 
+static int import_if(Importer *im, const Onnx__ModelProto *m, const Onnx__NodeProto *np, int idx);
+
 static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__NodeProto *np,
                        int idx) {
     Graph *g = im->g;
@@ -271,6 +273,7 @@ static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__Node
                     (long long)ver, lab);
     }
     if (!strcmp(opt, "Constant")) return import_constant(im, np, idx);
+    if (!strcmp(opt, "If")) return import_if(im, m, np, idx);
     int op = op_from_name(opt);
     if (op < 0 || (op_info(op)->flags & OPF_INTERNAL))
         return diag(im->d, "unsupported: %s (opset %d) at node '%s'", opt, g->opset, lab);
@@ -329,6 +332,125 @@ static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__Node
 out:
     free(in);
     free(out);
+    return rc;
+}
+
+/* ---- If ----------------------------------------------------------------------------------- */
+
+/* A fresh value named after `base` and `suffix`, type unknown (inferred later). */
+static int fresh(Graph *g, const char *base, const char *suffix) {
+    char name[300];
+    snprintf(name, sizeof name, "%s.%s", base, suffix);
+    Type t = type_make(DT_UNDEF, 0, NULL);
+    t.rank = IR_RANK_UNKNOWN;
+    return graph_add_value(g, name, t);
+}
+
+/* f32 [1] gate: 1 where the bool condition `cond` (one element) holds, or (negate) does not. */
+static int if_gate(Graph *g, int cond, const char *base, bool negate) {
+    int c = cond;
+    if (negate) {
+        int nc = fresh(g, base, "not");
+        graph_add_node(g, OP_Not, "", 1, &c, 1, &nc);
+        c = nc;
+    }
+    int f = fresh(g, base, negate ? "else_f" : "then_f");
+    int cast = graph_add_node(g, OP_Cast, "", 1, &c, 1, &f);
+    node_set_int(g, gnode(g, cast), "to", DT_F32);
+    int64_t one = 1, shape1 = 1;
+    int in[2] = {f, graph_add_const(g, NULL, type_make(DT_I64, 1, &one), &shape1)};
+    int gate = fresh(g, base, negate ? "else_gate" : "then_gate");
+    graph_add_node(g, OP_Reshape, "", 2, in, 1, &gate);
+    return gate;
+}
+
+/* Import one branch subgraph of an If: its initializers and nodes, which become the region
+ * of guard gid. out[k] = the value of its k-th output. */
+static int import_branch(Importer *im, const Onnx__ModelProto *m, const Onnx__GraphProto *sub,
+                         int gid, const char *lab, int *out, size_t nout) {
+    Graph *g = im->g;
+    if (sub->n_output != nout)
+        return diag(im->d, "If (opset %d) at node '%s': a branch has %zu outputs, the node %zu",
+                    g->opset, lab, sub->n_output, nout);
+    for (size_t i = 0; i < sub->n_initializer; i++) {
+        const Onnx__TensorProto *tp = sub->initializer[i];
+        Type t;
+        void *data;
+        if (!tp->name || tensor_from_proto(tp, im->dir, &t, &data, im->d) < 0)
+            return wrap(im->d, lab);
+        int v = add_const(im, tp->name, t, data);
+        free(data);
+        if (v < 0) return -1;
+    }
+    int first = g->nnode;
+    for (size_t i = 0; i < sub->n_node; i++) {
+        const char *op = sub->node[i]->op_type ? sub->node[i]->op_type : "";
+        if (!strcmp(op, "If") || !strcmp(op, "Loop") || !strcmp(op, "Scan"))
+            return diag(im->d, "unsupported: %s inside If (opset %d) at node '%s'", op, g->opset,
+                        lab);
+        if (import_node(im, m, sub->node[i], (int)i) < 0) return -1;
+    }
+    for (int i = first; i < g->nnode; i++) gnode(g, i)->guard = gid;
+    for (size_t k = 0; k < nout; k++) {
+        const char *name = sub->output[k]->name ? sub->output[k]->name : "";
+        if ((out[k] = graph_find_value(g, name)) < 0)
+            return diag(im->d, "If (opset %d) at node '%s': branch output '%s' is not defined",
+                        g->opset, lab, name);
+    }
+    return 0;
+}
+
+/* If-16 (and -1, -11, -13): each branch's nodes become a region (DESIGN.md: an If is a guard
+ * with an else-region) that runs only where the condition (a bool of one element) holds or
+ * does not; output k = Where(cond, then_k, else_k), which reads only the branch that ran. */
+static int import_if(Importer *im, const Onnx__ModelProto *m, const Onnx__NodeProto *np, int idx) {
+    Graph *g = im->g;
+    char lb[256];
+    const char *lab = np_label(np, idx, lb, sizeof lb);
+    const Onnx__GraphProto *br[2] = {NULL, NULL};
+    for (size_t i = 0; i < np->n_attribute; i++) {
+        const Onnx__AttributeProto *a = np->attribute[i];
+        const char *an = a->name ? a->name : "";
+        if (!strcmp(an, "then_branch") && a->g)
+            br[0] = a->g;
+        else if (!strcmp(an, "else_branch") && a->g)
+            br[1] = a->g;
+        else
+            return diag(im->d, "unsupported: If attribute '%s' (opset %d) at node '%s'", an,
+                        g->opset, lab);
+    }
+    int cond = np->n_input == 1 && *np->input[0] ? graph_find_value(g, np->input[0]) : -1;
+    if (!br[0] || !br[1] || cond < 0)
+        return diag(im->d,
+                    "If (opset %d) at node '%s': needs a defined condition input and "
+                    "then_branch and else_branch",
+                    g->opset, lab);
+    size_t nout = np->n_output;
+    int *outs[2] = {calloc(nout + 1, sizeof(int)), calloc(nout + 1, sizeof(int))};
+    if (!outs[0] || !outs[1]) abort();
+    int rc = 0;
+    for (int b = 0; b < 2 && rc == 0; b++) {
+        char name[300];
+        snprintf(name, sizeof name, "%s.%s", lab, b ? "else" : "then");
+        GuardTerm t = {if_gate(g, cond, lab, b == 1), 0, 0.5f};
+        int gid = graph_add_guard(g, (Guard){.name = name, .terms = &t, .nterm = 1, .value = -1});
+        rc = import_branch(im, m, br[b], gid, lab, outs[b], nout);
+    }
+    for (size_t k = 0; k < nout && rc == 0; k++) {
+        const char *s = np->output[k];
+        Type t;
+        if (!*s || graph_find_value(g, s) >= 0) {
+            rc = diag(im->d, "If (opset %d) at node '%s': output %zu is unnamed or defined twice",
+                      g->opset, lab, k);
+            break;
+        }
+        if ((rc = declared_type(im, s, &t)) < 0) break;
+        int y = graph_add_value(g, s, t);
+        int in[3] = {cond, outs[0][k], outs[1][k]};
+        graph_add_node(g, OP_Where, np->name, 3, in, 1, &y);
+    }
+    free(outs[0]);
+    free(outs[1]);
     return rc;
 }
 

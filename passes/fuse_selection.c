@@ -1,6 +1,6 @@
 /* fuse_selection.c — SelectionNet fusion (DESIGN.md, "Passes" 4).
  * Requires: guards from insert_guards (their terms name the gate tensors). Guarantees, for
- * every gate tensor G that guard terms read:
+ * every gate tensor G of isb.branches that guard terms read:
  * - G's SelectionNet — the nodes that exist only to compute G (walking back from G's
  *   producer while every reader of a node's outputs is in the cone; not a graph output, not
  *   in a region) — is scheduled as early as its inputs allow, its nodes kept together;
@@ -90,14 +90,18 @@ static void schedule(Graph *g, const bool *cone, int gp, int mask) {
 }
 
 int pass_fuse_selection(Graph *g, Diag *d) {
-    (void)d;
+    Branch *bs;
+    int nb = annot_branches(g, &bs, d);
+    if (nb <= 0) return nb;
     int ngate = 0;
     int *gates = malloc(sizeof *gates * (size_t)(g->nguard + 1));
     if (!gates) abort();
     for (int i = 0; i < g->nguard; i++)
         for (int t = 0; t < g->guards[i].nterm; t++) {
             int v = g->guards[i].terms[t].gate, def = gval(g, v)->def;
-            bool seen = def < 0 || gnode(g, def)->op == OP_GateMask;
+            bool annotated = false; /* a SelectionNet's gate, not e.g. an If's condition */
+            for (int b = 0; b < nb; b++) annotated |= graph_find_value(g, bs[b].gate) == v;
+            bool seen = !annotated || def < 0 || gnode(g, def)->op == OP_GateMask;
             for (int q = 0; q < ngate; q++) seen |= gates[q] == v;
             if (!seen) gates[ngate++] = v;
         }

@@ -28,7 +28,8 @@
 
 enum {
     SEQ_MAX = 4096,             /* elements of one sequence */
-    UNROLL_MAX_NODES = 1 << 16, /* body nodes times iterations */
+    UNROLL_MAX_NODES = 1 << 16, /* body nodes times iterations, per Loop */
+    GRAPH_MAX_NODES = 1 << 18,  /* nodes of the whole graph while unrolling (nested Loops) */
     CONCAT_MAX = 64,            /* inputs of one Concat node (ir/ops.def) */
 };
 
@@ -624,8 +625,13 @@ static int loop_op(Ctx *c) {
 
     for (int64_t k = 0; k < trips; k++) {
         int cv;
-        if (unroll_once(c, bg, &body, k, cond >= 0 ? cond : cond_true, state, nstate, next, scan,
-                        nscan, &cv) < 0)
+        if (c->g->nnode > GRAPH_MAX_NODES) {
+            fail(c, "unrolling makes more than %d nodes", GRAPH_MAX_NODES);
+            goto out;
+        }
+        /* The condition is known true here: each iteration reads the constant, so that no
+         * chain of Identity nodes grows across iterations. */
+        if (unroll_once(c, bg, &body, k, cond_true, state, nstate, next, scan, nscan, &cv) < 0)
             goto out;
         for (int i = 0; i < nstate; i++) state[i] = next[i];
         for (int i = 0; i < nscan; i++) stacks[i][done] = scan[i];
@@ -633,7 +639,6 @@ static int loop_op(Ctx *c) {
         int b = static_cond(c, cv, "body condition");
         if (b < 0) goto out;
         if (!b) break;
-        cond = cv;
     }
     for (int i = 0; i < nstate && i < (int)c->np->n_output; i++) {
         const char *on = c->np->output[i] ? c->np->output[i] : "";

@@ -118,6 +118,19 @@ def cases():
               [vi("a", [3])], [vi("y", None)], 13, [const("m", np.int64(3))])
     yield ("loop_sequence", m, [a], [np.concatenate([a + i for i in range(3)])])
 
+    # Nested Loops: the inner body reads an outer-scope constant and its own trip count.
+    inner = loop_body([helper.make_node("Identity", ["c"], ["co"]),
+                       helper.make_node("Add", ["v", "a"], ["vo"])],
+                      [vi("j", [], I64), vi("c", [], B), vi("v", [3])],
+                      [vi("co", [], B), vi("vo", [3])])
+    outer = loop_body([helper.make_node("Identity", ["c"], ["co"]),
+                       helper.make_node("Loop", ["two", "", "v"], ["vo"], body=inner)],
+                      [vi("i", [], I64), vi("c", [], B), vi("v", [3])],
+                      [vi("co", [], B), vi("vo", [3])])
+    m = model([helper.make_node("Loop", ["m", "", "a"], ["y"], body=outer)], [vi("a", [3])],
+              [vi("y", None)], 13, [const("m", np.int64(3)), const("two", np.int64(2))])
+    yield ("loop_nested", m, [a], [a * 7])
+
 
 def errors():
     """(name, model, inputs, message the refusal must contain)"""
@@ -160,6 +173,14 @@ def errors():
            model([helper.make_node("Loop", ["m", "", "x"], ["y"], body=body)],
                  [vi("x", [2, 3])], [vi("y", None)], 13, [const("m", np.int64(1 << 40))]),
            [x], "too much to unroll")
+    nested = loop_body([helper.make_node("Identity", ["c_in"], ["c_out"]),
+                        helper.make_node("Loop", ["m", "", "v_in"], ["v_out"], body=body)],
+                       [vi("i", [], I64), vi("c_in", [], B), vi("v_in", [2, 3])],
+                       [vi("c_out", [], B), vi("v_out", [2, 3])])
+    yield ("err_nested_blowup",
+           model([helper.make_node("Loop", ["m", "", "x"], ["y"], body=nested)],
+                 [vi("x", [2, 3])], [vi("y", None)], 13, [const("m", np.int64(30000))]),
+           [x], "more than 262144 nodes")
 
 
 def main():

@@ -194,6 +194,16 @@ static int64_t bytes_per_instance(const Graph *g, int v) {
     return type_bytes(&gval(g, v)->type, 1);
 }
 
+/* Is v a view's output sharing its input's buffer (the plan gave it the input's offset, or
+ * none)? A view in another region than its input has a buffer of its own (passes/plan.c). */
+static bool aliases_input(const Graph *g, int v) {
+    const Value *val = gval(g, v);
+    if (val->def < 0) return false;
+    const Node *n = gnode(g, val->def);
+    if (!is_view_op(n->op) || n->out[0] != v || n->in[0] < 0) return false;
+    return val->offset < 0 || val->offset == gval(g, n->in[0])->offset;
+}
+
 /* The value that owns v's storage: v itself, or the source of the view chain it ends. */
 static int storage_owner(const Graph *g, int v) {
     for (int depth = 0; depth < 10000; depth++) {
@@ -342,7 +352,7 @@ static int64_t guard_compact_layout(const Graph *g, int first, int last, int64_t
             at += (bytes_per_instance(g, x) + 63) / 64 * 64;
         }
         for (int k = 0; k < n->nout; k++) {
-            if (is_view_op(n->op) && k == 0) continue;
+            if (aliases_input(g, n->out[k])) continue;
             off[n->out[k]] = at;
             at += (bytes_per_instance(g, n->out[k]) + 63) / 64 * 64;
         }
@@ -386,7 +396,9 @@ static int region_results(const Graph *g, int first, int last, int *out) {
             int x = n->in[k];
             int def = x >= 0 ? gval(g, x)->def : -1;
             if (def < first || def >= last) continue;
-            int o = storage_owner(g, x);
+            int o = x;
+            while (aliases_input(g, o) && gval(g, o)->def >= first && gval(g, o)->def < last)
+                o = gnode(g, gval(g, o)->def)->in[0];
             int odef = gval(g, o)->def;
             if (odef < first || odef >= last) continue;
             bool dup = false;
@@ -395,7 +407,10 @@ static int region_results(const Graph *g, int first, int last, int *out) {
         }
     }
     for (int i = 0; i < g->noutput; i++) {
-        int o = storage_owner(g, g->outputs[i]), odef = gval(g, o)->def;
+        int o = g->outputs[i];
+        while (aliases_input(g, o) && gval(g, o)->def >= first && gval(g, o)->def < last)
+            o = gnode(g, gval(g, o)->def)->in[0];
+        int odef = gval(g, o)->def;
         bool dup = odef < first || odef >= last;
         for (int t = 0; t < nr; t++) dup |= out[t] == o;
         if (!dup) out[nr++] = o;

@@ -624,9 +624,11 @@ static int64_t graph_flops(const Graph *g);
  * totals the generated code counted itself (P_run_stats). */
 static bool term_holds(const Prepared *p, const GuardTerm *t, int64_t n) {
     const Graph *g = p->g;
+    int gate = t->gate, def = gval(g, gate)->def;
+    if (def >= 0 && gnode(g, def)->op == OP_GateMask) gate = gnode(g, def)->in[0]; /* same test */
     for (int k = 0; k < g->noutput; k++) {
-        if (g->outputs[k] != t->gate) continue;
-        const Type *ty = &gval(g, t->gate)->type;
+        if (g->outputs[k] != gate) continue;
+        const Type *ty = &gval(g, gate)->type;
         int64_t row = type_has_batch(ty) ? type_numel(ty, 1)
                                          : type_numel(ty, 1) / (ty->dims[0] ? ty->dims[0] : 1);
         return ((const float *)p->out[k])[n * row + t->index] >= t->threshold;

@@ -351,6 +351,13 @@ static char *read_text(const char *path, Diag *d) {
     return buf;
 }
 
+/* ImportOptions.settle: what the importer may ask for while resolving a Loop or a sequence
+ * (frontend.h) — the shapes and constants of the graph built so far. */
+static int settle_graph(Graph *g, Diag *d) {
+    if (pass_infer(g, d) < 0) return -1;
+    return pass_fold(g, d);
+}
+
 static Graph *load_model(const Opts *o, Diag *d) {
     if (has_suffix(o->model, ".ir")) {
         char *text = read_text(o->model, d);
@@ -377,8 +384,11 @@ static Graph *load_model(const Opts *o, Diag *d) {
             goto out;
         }
     }
-    ImportOptions io = {
-        .shapes = o->shapes, .nshapes = o->nshapes, .binds = binds, .nbinds = o->nbinds};
+    ImportOptions io = {.shapes = o->shapes,
+                        .nshapes = o->nshapes,
+                        .binds = binds,
+                        .nbinds = o->nbinds,
+                        .settle = settle_graph};
     g = onnx_import(o->model, &io, d);
 out:
     for (int i = 0; i < nread; i++) tensor_free(&vals[i]);

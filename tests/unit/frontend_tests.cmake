@@ -37,4 +37,8 @@ if(TARGET isbc)
   add_test(NAME unit.old_opsets
            COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_old_opsets.py
                    $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/old_opsets)
+  # Static sequences and unrolled Loops (frontend/sequence.c), and their clean refusals.
+  add_test(NAME unit.sequences
+           COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_sequences.py
+                   $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/sequences)
 endif()

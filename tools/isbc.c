@@ -777,19 +777,27 @@ static int cmd_bench(const Opts *o) {
     qsort(times, (size_t)o->iters, sizeof *times, cmp_double);
     double med = percentile(times, o->iters, 0.5), p10 = percentile(times, o->iters, 0.1),
            p90 = percentile(times, o->iters, 0.9);
-    double gflop = (double)graph_flops(p.g) * (double)p.batch / 1e9;
+    /* FLOPs of the code that ran in the last run (P_run_stats), against the dense model */
+    double executed = (double)p.stats[3], dense = (double)p.stats[4];
+    double gflop = executed / 1e9, ratio = dense > 0 ? executed / dense : 1.0;
     int threads = o->threads ? o->threads : 0;
     if (o->json) {
         printf("{\"model\": \"%s\", \"batch\": %lld, \"threads\": %d, \"iters\": %d, "
                "\"median_ms\": %.4f, \"p10_ms\": %.4f, \"p90_ms\": %.4f, \"gflops\": %.3f, "
-               "\"compile_ms\": %.1f, \"workspace_bytes\": %zu}\n",
+               "\"flops_executed\": %.0f, \"flops_dense\": %.0f, \"flops_ratio\": %.4f, "
+               "\"branches_skipped\": %lld, \"compile_ms\": %.1f, \"workspace_bytes\": %zu}\n",
                o->model, (long long)p.batch, threads, o->iters, med, p10, p90, gflop / (med / 1e3),
-               compile_ms, jit_workspace_size(p.jit, p.batch));
+               executed, dense, ratio, (long long)p.stats[2], compile_ms,
+               jit_workspace_size(p.jit, p.batch));
     } else {
         printf("%s: batch %lld, threads %s, %d iters\n", o->model, (long long)p.batch,
                threads ? "set" : "all", o->iters);
         printf("  median %.3f ms   p10 %.3f ms   p90 %.3f ms   %.2f GFLOP/s\n", med, p10, p90,
                gflop / (med / 1e3));
+        if (p.stats[0] > 0)
+            printf("  branches: %lld of %lld skipped; FLOPs executed %.0f of %.0f dense (%.3f)\n",
+                   (long long)p.stats[2], (long long)(p.stats[0] * p.batch), executed, dense,
+                   ratio);
         printf("  compile %.0f ms, workspace %zu bytes\n", compile_ms,
                jit_workspace_size(p.jit, p.batch));
     }

@@ -5,7 +5,7 @@ baseline through isbc, and both models dense through ONNX Runtime (bench/ort_ben
 onnxruntime-node installed in bench/ with `npm install --ignore-scripts`); medians of
 --iters runs, --rounds rounds interleaved (the median of the round medians is printed). Next
 to the skip/dense latency ratio it prints the executed/dense FLOPs ratio of the same images
-(`isbc run --stats`) and their quotient, the ratio of ratios (1.0 = time saved tracks
+(`isbc bench`, from the generated code's P_run_stats) and their quotient, the ratio of ratios (1.0 = time saved tracks
 FLOPs saved). Reports only; never asserts.
 
     ./bench.py [--threads 1] [--batches 1,64] [--iters 200] [--rounds 3] [--isbc PATH]
@@ -13,7 +13,6 @@ FLOPs saved). Reports only; never asserts.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -42,11 +41,14 @@ def last_json(text):
     raise ValueError("no JSON in output: " + text[-300:])
 
 
-def isbc_ms(isbc, model, xin, threads, iters, extra=()):
+def isbc_bench(isbc, model, xin, threads, iters, extra=()):
     cmd = [isbc, "bench", model, "-i", xin, "--threads", str(threads), "--iters", str(iters),
            "--json", *extra]
-    return last_json(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)[
-        "median_ms"]
+    return last_json(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+
+
+def isbc_ms(isbc, model, xin, threads, iters, extra=()):
+    return isbc_bench(isbc, model, xin, threads, iters, extra)["median_ms"]
 
 
 def ort_ms(model, batch, threads, iters):
@@ -60,10 +62,8 @@ def ort_ms(model, batch, threads, iters):
 
 
 def flops_ratio(isbc, model, xin):
-    out = subprocess.run([isbc, "run", model, "-i", xin, "--stats"], capture_output=True,
-                         text=True, check=True).stdout
-    m = re.search(r"mean FLOPs (\d+) of (\d+) dense", out)
-    return int(m.group(1)) / int(m.group(2))
+    """Executed / dense FLOPs of the compiled code on these images (P_run_stats)."""
+    return isbc_bench(isbc, model, xin, 1, 1)["flops_ratio"]
 
 
 def main():

@@ -1025,7 +1025,7 @@ static int rule_resize(Ctx *c) {
         double sc[MAXV];
         int nsc = -1;
         if (!tin(c, 2) || !value_const_floats(c->g, c->n->in[2], sc, MAXV, &nsc))
-            return unsupported(c, "with a non-constant scales");
+            return tin(c, 2) ? non_constant(c, 2, "scales") : unsupported(c, "without scales or sizes");
         if (nsc != r) return fail(c, "scales has %d values for rank %d", nsc, r);
         for (int i = 0; i < r; i++) {
             if (!(sc[i] > 0)) return fail(c, "scales[%d] is not positive", i);
@@ -1229,7 +1229,7 @@ static int rule_onehot(Ctx *c) {
     const Type *idx = tin(c, 0), *vals = tin(c, 2);
     double depth;
     if (!const_scalar(c->g, c->n->in[1], &depth))
-        return unsupported(c, "with a non-constant depth");
+        return non_constant(c, 1, "depth");
     if (depth < 1 || depth > (double)INT32_MAX) return fail(c, "depth %g", depth);
     if (type_numel(vals, 1) != 2) return fail(c, "values must have 2 elements");
     int r = idx->rank + 1, ax;
@@ -1500,6 +1500,13 @@ int infer_node(Graph *g, int node, Diag *d) {
         return rule_broadcast(&c, 0, dt, false);
     }
     case OP_BranchSum: return rule_broadcast(&c, 0, x->dtype, false);
+    case OP_GateMask: {
+        char b1[128];
+        if (x->dtype != DT_F32 || x->rank < 1)
+            return fail(&c, "gate %s is not f32 [N, ...]", tstr(x, b1));
+        set_out(&c, 0, *x);
+        return 0;
+    }
     case OP_Conv: return rule_conv(&c);
     case OP_BatchNormalization: return rule_batchnorm(&c);
     case OP_Gemm: return rule_gemm(&c);
@@ -1615,6 +1622,7 @@ int64_t node_flops(const Graph *g, const Node *n) {
         return out * (ops ? ops : 1);
     }
     case OP_BranchSum: return out * (n->nin - 1);
+    case OP_GateMask: return out;
     case OP_Identity:
     case OP_Dropout:
     case OP_Cast: return 0;

@@ -936,7 +936,8 @@ void cg_bail_if(Cg *c, LLVMValueRef bad) {
 /* A guard region as its own function, called from the entry function: one huge function
  * with every region's control flow costs the backend (register allocation) far more than the
  * calls. The region function gets the batch, the input pointers, the workspace, the arena, the
- * guard scratch and the statistics accumulators, and returns the run's status. */
+ * guard scratch, the statistics accumulators and the run's thread team, and returns the run's
+ * status. */
 static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMValueRef arena,
                           LLVMValueRef gscratch) {
     const Graph *g = c->g;

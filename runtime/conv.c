@@ -78,8 +78,8 @@ size_t isbrt_conv2d_scratch(const isbrt_conv *p) {
 /* col[((ci*kh + ky)*kw + kx) * ld + (oy - oy0)*ow + ox] =
  * x[ci][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw], zero outside the input; channels ci in
  * [ci_lo, ci_hi), output rows oy in [oy0, oy1). */
-static void im2col(const isbrt_conv *p, int64_t ci_lo, int64_t ci_hi, const float *x, float *col,
-                   int64_t ld, int64_t oy0, int64_t oy1) {
+ISBRT_CLONES static void im2col(const isbrt_conv *p, int64_t ci_lo, int64_t ci_hi, const float *x,
+                                float *col, int64_t ld, int64_t oy0, int64_t oy1) {
     const int64_t h = p->h, w = p->w, ow = p->ow;
     const int64_t sh = p->stride_h, sw = p->stride_w;
     float *dst = col + ci_lo * p->kh * p->kw * ld;
@@ -101,6 +101,8 @@ static void im2col(const isbrt_conv *p, int64_t ci_lo, int64_t ci_hi, const floa
                         const float *s = xp + iy * w + lo * sw + xoff;
                         if (sw == 1) {
                             memcpy(d + lo, s, (size_t)(hi - lo) * sizeof(float));
+                        } else if (sw == 2) { /* a constant stride vectorises */
+                            for (int64_t i = 0; i < hi - lo; i++) d[lo + i] = s[2 * i];
                         } else {
                             for (int64_t i = 0; i < hi - lo; i++) d[lo + i] = s[i * sw];
                         }

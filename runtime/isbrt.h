@@ -44,8 +44,9 @@ void isbrt_act_apply(const isbrt_actp *act, float *x, int64_t count);
  * x: [n, c_in, h, w]   w: [c_out, c_in/group, kh, kw]   bias: [c_out] or NULL
  * residual: [n, c_out, oh, ow] or NULL (added before the activation)
  * y: [n, c_out, oh, ow]
- * Computed as im2col + cblas_sgemm per instance and group; depthwise (group == c_in, any
- * channel multiplier c_out/group) takes a direct path; 1x1/stride 1/no pad skips im2col. */
+ * Depthwise (group == c_in, any channel multiplier c_out/group) takes a direct path, 3x3
+ * stride 1 Winograd F(2x2, 3x3), the rest im2col (skipped for 1x1/stride 1/no pad) and a
+ * GEMM: the runtime's own kernel on packed weights (one group), else cblas_sgemm. */
 typedef struct isbrt_conv {
     int64_t c_in, h, w;
     int64_t c_out, kh, kw;
@@ -58,9 +59,9 @@ typedef struct isbrt_conv {
     int32_t packed; /* w is in the form isbrt_conv2d_pack writes (when packed_size > 0) */
 } isbrt_conv;
 
-/* Bytes of scratch memory isbrt_conv2d needs (independent of n; when 0, scratch may be
- * NULL). scratch must be aligned for float. x and w must not overlap y; residual may be y
- * itself (y += conv), otherwise it must not overlap y. */
+/* Bytes of scratch memory isbrt_conv2d needs (independent of n, depends on p->packed; when
+ * 0, scratch may be NULL). scratch must be aligned for float. x and w must not overlap y; residual
+ * may be y itself (y += conv), otherwise it must not overlap y. */
 size_t isbrt_conv2d_scratch(const isbrt_conv *p);
 void isbrt_conv2d(const isbrt_conv *p, int64_t n, const float *x, const float *w, const float *bias,
                   const float *residual, float *y, void *scratch);

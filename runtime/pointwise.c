@@ -52,13 +52,14 @@ static void pw_row_act(const pw_out *o, float *y, int64_t n) {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-/* The PW_MR x (16 * NV) tile in AVX-512 registers (NV = 1 or 2), the columns past nc masked. */
+/* The R x (16 * NV) tile (R <= PW_MR rows, NV = 1 or 2) in AVX-512 registers, the columns
+ * past nc masked. */
 __attribute__((target("avx512f,fma"))) static inline __attribute__((always_inline)) void
 pw_tile512(const float *restrict a, const float *restrict x, int64_t ldx, int64_t k, int64_t mr,
-           int64_t nc, const pw_out *o, int64_t co, const int NV) {
+           int64_t nc, const pw_out *o, int64_t co, const int R, const int NV) {
     __m512 acc[PW_MR][2];
 #pragma GCC unroll 12
-    for (int r = 0; r < PW_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     const __mmask16 m0 = nc >= 16 ? 0xFFFF : (__mmask16)((1u << nc) - 1);
     const __mmask16 m1 = nc >= 32 ? 0xFFFF : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
     for (int64_t ci = 0; ci < k; ci++) {
@@ -66,7 +67,7 @@ pw_tile512(const float *restrict a, const float *restrict x, int64_t ldx, int64_
         const __m512 b1 = NV == 2 ? _mm512_maskz_loadu_ps(m1, x + ci * ldx + 16) : b0;
         const float *ar = a + ci * PW_MR;
 #pragma GCC unroll 12
-        for (int r = 0; r < PW_MR; r++) {
+        for (int r = 0; r < R; r++) {
             const __m512 av = _mm512_set1_ps(ar[r]);
             acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
             if (NV == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
@@ -74,7 +75,7 @@ pw_tile512(const float *restrict a, const float *restrict x, int64_t ldx, int64_
     }
     const __m512 lo = _mm512_set1_ps(o->lo), hi = _mm512_set1_ps(o->hi);
 #pragma GCC unroll 12
-    for (int r = 0; r < PW_MR; r++) {
+    for (int r = 0; r < R; r++) {
         if (r >= mr) continue;
         float *y = o->y + (co + r) * o->ld;
         const __m512 bv = _mm512_set1_ps(o->bias ? o->bias[co + r] : 0.0f);
@@ -97,10 +98,17 @@ pw_tile512(const float *restrict a, const float *restrict x, int64_t ldx, int64_
 __attribute__((target("avx512f,fma"))) static void
 pw_tile_avx512(const float *restrict a, const float *restrict x, int64_t ldx, int64_t k, int64_t mr,
                int64_t nc, const pw_out *o, int64_t co) {
-    if (nc > 16)
-        pw_tile512(a, x, ldx, k, mr, nc, o, co, 2);
-    else
-        pw_tile512(a, x, ldx, k, mr, nc, o, co, 1);
+    /* the last row block of an output not a multiple of PW_MR rows: only the rows it has */
+    if (mr <= 6) {
+        if (nc > 16)
+            pw_tile512(a, x, ldx, k, mr, nc, o, co, 6, 2);
+        else
+            pw_tile512(a, x, ldx, k, mr, nc, o, co, 6, 1);
+    } else if (nc > 16) {
+        pw_tile512(a, x, ldx, k, mr, nc, o, co, PW_MR, 2);
+    } else {
+        pw_tile512(a, x, ldx, k, mr, nc, o, co, PW_MR, 1);
+    }
 }
 
 /* AVX2: the PW_MR x PW_NB tile as steps of 8 columns. */

@@ -382,7 +382,10 @@ ISBRT_CLONES static void wino_input(const isbrt_conv *p, const float *x, float *
             const int64_t iy0 = 2 * ty - p->pad_t;
             for (int64_t tx0 = 0; tx0 < tw; tx0 += WB) {
                 const int64_t nb = tw - tx0 < WB ? tw - tx0 : WB;
-                const int64_t ix0 = 2 * tx0 - p->pad_l, span = 2 * nb + 2;
+                /* the transforms run over nv >= nb lanes, a multiple of 8 (whole vectors; the
+                 * extra lanes read zeros and are not stored) */
+                const int64_t nv = (nb + 7) & ~(int64_t)7;
+                const int64_t ix0 = 2 * tx0 - p->pad_l, span = 2 * nv + 2;
                 int64_t lo = -ix0, hi = w - ix0; /* valid columns of d */
                 lo = lo < 0 ? 0 : lo > span ? span : lo;
                 hi = hi > span ? span : hi < lo ? lo : hi;
@@ -398,7 +401,7 @@ ISBRT_CLONES static void wino_input(const isbrt_conv *p, const float *x, float *
                 }
                 for (int a = 0; a < 4; a++) {
                     const float *restrict da = d[a];
-                    for (int64_t j = 0; j < nb; j++) {
+                    for (int64_t j = 0; j < nv; j++) {
                         const float d0 = da[2 * j], d1 = da[2 * j + 1], d2 = da[2 * j + 2];
                         const float d3 = da[2 * j + 3];
                         t[a][0][j] = d0 - d2;
@@ -408,7 +411,7 @@ ISBRT_CLONES static void wino_input(const isbrt_conv *p, const float *x, float *
                     }
                 }
                 for (int b = 0; b < 4; b++)
-                    for (int64_t j = 0; j < nb; j++) {
+                    for (int64_t j = 0; j < nv; j++) {
                         r[0 + b][j] = t[0][b][j] - t[2][b][j];
                         r[4 + b][j] = t[1][b][j] + t[2][b][j];
                         r[8 + b][j] = t[2][b][j] - t[1][b][j];
@@ -429,20 +432,22 @@ ISBRT_CLONES static void wino_output(const isbrt_conv *p, const float *m, float 
     const int64_t oh = p->oh, ow = p->ow, th = (oh + 1) / 2, tw = (ow + 1) / 2;
     const int64_t ks = p->c_out * ld;
     float q[16][WB], s[2][4][WB], o[2][2 * WB];
+    memset(q, 0, sizeof q); /* lanes past nb (see nv) stay zero */
     for (int64_t k = k_lo; k < k_hi; k++) {
         float *yp = y + k * oh * ow;
         for (int64_t ty = 0; ty < th; ty++) {
             for (int64_t tx0 = 0; tx0 < tw; tx0 += WB) {
                 const int64_t nb = tw - tx0 < WB ? tw - tx0 : WB;
+                const int64_t nv = (nb + 7) & ~(int64_t)7; /* whole vectors, as in wino_input */
                 const float *src = m + k * ld + ty * tw + tx0;
                 for (int e = 0; e < 16; e++) memcpy(q[e], src + e * ks, (size_t)nb * sizeof(float));
                 for (int b = 0; b < 4; b++)
-                    for (int64_t j = 0; j < nb; j++) {
+                    for (int64_t j = 0; j < nv; j++) {
                         s[0][b][j] = q[b][j] + q[4 + b][j] + q[8 + b][j];
                         s[1][b][j] = q[4 + b][j] - q[8 + b][j] - q[12 + b][j];
                     }
                 for (int a = 0; a < 2; a++)
-                    for (int64_t j = 0; j < nb; j++) {
+                    for (int64_t j = 0; j < nv; j++) {
                         o[a][2 * j] = s[a][0][j] + s[a][1][j] + s[a][2][j];
                         o[a][2 * j + 1] = s[a][1][j] - s[a][2][j] - s[a][3][j];
                     }

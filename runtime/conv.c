@@ -61,14 +61,13 @@ static int64_t gemm_chunk(const isbrt_conv *p) {
 static int conv_is_winograd(const isbrt_conv *p);
 static size_t wino_scratch(const isbrt_conv *p);
 static int conv_is_im2col_packed(const isbrt_conv *p);
-static size_t i2c_thread_floats(const isbrt_conv *p);
+static size_t i2c_scratch_floats(const isbrt_conv *p);
 
 size_t isbrt_conv2d_scratch(const isbrt_conv *p) {
     if (conv_is_direct(p)) return dw_scratch(p);
     if (conv_is_winograd(p)) return wino_scratch(p);
     if (conv_is_pointwise(p)) return 0;
-    if (p->packed && conv_is_im2col_packed(p))
-        return i2c_thread_floats(p) * ISBRT__MAX_PARTS * sizeof(float);
+    if (p->packed && conv_is_im2col_packed(p)) return i2c_scratch_floats(p) * sizeof(float);
     const int64_t k = p->c_in / p->group * p->kh * p->kw, nb = gemm_chunk(p);
     return (size_t)((k + (nb > 1 ? p->c_out / p->group : 0)) * nb * p->oh * p->ow) * sizeof(float);
 }
@@ -262,12 +261,45 @@ static size_t i2c_thread_floats(const isbrt_conv *p) {
     return (size_t)(p->c_in * p->kh * p->kw * i2c_rows(p) * p->ow);
 }
 
+/* An output of fewer than 4 row blocks (small planes) would split over few threads: it is
+ * lowered whole instead (split by input channel), then multiplied split by output channel. */
+static int i2c_whole(const isbrt_conv *p) {
+    const int64_t rows = i2c_rows(p);
+    return (p->oh + rows - 1) / rows < 4;
+}
+
+static size_t i2c_scratch_floats(const isbrt_conv *p) {
+    if (i2c_whole(p)) return (size_t)(p->c_in * p->kh * p->kw * p->oh * p->ow);
+    return i2c_thread_floats(p) * ISBRT__MAX_PARTS;
+}
+
 typedef struct i2c_job {
     const isbrt_conv *p;
     int64_t n;
     const float *x, *w, *bias, *res;
     float *y, *scratch;
+    int64_t b; /* whole: the instance of the current phases */
 } i2c_job;
+
+/* Whole: a share of the input channels of instance b lowered into scratch. */
+static void i2c_whole_im2col(void *ctx, const isbrt__team *t) {
+    const i2c_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    int64_t lo, hi;
+    isbrt__share(t, p->c_in, &lo, &hi);
+    im2col(p, lo, hi, j->x + j->b * p->c_in * p->h * p->w, j->scratch, p->oh * p->ow, 0, p->oh);
+}
+
+/* Whole: a share of the output channel blocks of instance b. */
+static void i2c_whole_gemm(void *ctx, const isbrt__team *t) {
+    const i2c_job *j = ctx;
+    const isbrt_conv *p = j->p;
+    const int64_t ohow = p->oh * p->ow, at = j->b * p->c_out * ohow;
+    int64_t lo, hi;
+    isbrt__share(t, (p->c_out + ISBRT__PW_MR - 1) / ISBRT__PW_MR, &lo, &hi);
+    isbrt__pw_gemm(j->w, p->c_out, p->c_in * p->kh * p->kw, lo, hi, j->scratch, ohow, 0, ohow,
+                   j->y + at, ohow, j->bias, j->res ? j->res + at : NULL, &p->act);
+}
 
 /* A share of the (instance, block of output rows) pairs. */
 static void i2c_chunk(void *ctx, const isbrt__team *t) {
@@ -292,9 +324,17 @@ static void i2c_chunk(void *ctx, const isbrt__team *t) {
 static void conv_i2c_packed(const void *team, const isbrt_conv *p, int64_t n, const float *x,
                             const float *w, const float *bias, const float *residual, float *y,
                             float *scratch) {
-    i2c_job j = {p, n, x, w, bias, residual, y, scratch};
+    i2c_job j = {p, n, x, w, bias, residual, y, scratch, 0};
     const int64_t rows = i2c_rows(p), nrb = (p->oh + rows - 1) / rows;
     const int64_t macs = p->c_out * p->c_in * p->kh * p->kw * p->oh * p->ow * n;
+    if (i2c_whole(p)) {
+        const int64_t mblk = (p->c_out + ISBRT__PW_MR - 1) / ISBRT__PW_MR;
+        for (j.b = 0; j.b < n; j.b++) {
+            isbrt__parallel(team, macs, isbrt__chunks(team, macs, p->c_in), i2c_whole_im2col, &j);
+            isbrt__parallel(team, macs, isbrt__chunks(team, macs, mblk), i2c_whole_gemm, &j);
+        }
+        return;
+    }
     isbrt__parallel(team, macs, isbrt__chunks(team, macs, n * nrb), i2c_chunk, &j);
 }
 

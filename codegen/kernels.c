@@ -68,12 +68,11 @@ static int ints_or(const Node *n, const char *name, int count, int64_t dflt, int
     return 0;
 }
 
+/* A scalar (rank 0) takes axis 0, as a rank-1 tensor would. */
 static int norm_axis(Cg *c, int64_t axis, int rank, int64_t *out) {
-    *out = 0;
-    if (axis < 0) axis += rank;
-    if (axis < 0 || axis >= (rank ? rank : 1))
-        return cg_fail(c, "axis %" PRId64 " out of range", axis);
-    *out = axis;
+    int a = axis_index(axis, rank ? rank : 1);
+    *out = a < 0 ? 0 : a;
+    if (a < 0) return cg_fail(c, "axis %" PRId64 " out of range", axis);
     return 0;
 }
 

@@ -194,6 +194,16 @@ static int64_t bytes_per_instance(const Graph *g, int v) {
     return type_bytes(&gval(g, v)->type, 1);
 }
 
+/* Is v a view's output sharing its input's buffer (the plan gave it the input's offset, or
+ * none)? A view in another region than its input has a buffer of its own (passes/plan.c). */
+static bool aliases_input(const Graph *g, int v) {
+    const Value *val = gval(g, v);
+    if (val->def < 0) return false;
+    const Node *n = gnode(g, val->def);
+    if (!is_view_op(n->op) || n->out[0] != v || n->in[0] < 0) return false;
+    return val->offset < 0 || val->offset == gval(g, n->in[0])->offset;
+}
+
 /* The value that owns v's storage: v itself, or the source of the view chain it ends. */
 static int storage_owner(const Graph *g, int v) {
     for (int depth = 0; depth < 10000; depth++) {
@@ -336,7 +346,7 @@ static int64_t guard_compact_layout(const Graph *g, int first, int last, int64_t
             at += (bytes_per_instance(g, x) + 63) / 64 * 64;
         }
         for (int k = 0; k < n->nout; k++) {
-            if (is_view_op(n->op) && k == 0) continue;
+            if (aliases_input(g, n->out[k])) continue;
             off[n->out[k]] = at;
             at += (bytes_per_instance(g, n->out[k]) + 63) / 64 * 64;
         }
@@ -380,7 +390,9 @@ static int region_results(const Graph *g, int first, int last, int *out) {
             int x = n->in[k];
             int def = x >= 0 ? gval(g, x)->def : -1;
             if (def < first || def >= last) continue;
-            int o = storage_owner(g, x);
+            int o = x;
+            while (aliases_input(g, o) && gval(g, o)->def >= first && gval(g, o)->def < last)
+                o = gnode(g, gval(g, o)->def)->in[0];
             int odef = gval(g, o)->def;
             if (odef < first || odef >= last) continue;
             bool dup = false;
@@ -389,7 +401,10 @@ static int region_results(const Graph *g, int first, int last, int *out) {
         }
     }
     for (int i = 0; i < g->noutput; i++) {
-        int o = storage_owner(g, g->outputs[i]), odef = gval(g, o)->def;
+        int o = g->outputs[i];
+        while (aliases_input(g, o) && gval(g, o)->def >= first && gval(g, o)->def < last)
+            o = gnode(g, gval(g, o)->def)->in[0];
+        int odef = gval(g, o)->def;
         bool dup = odef < first || odef >= last;
         for (int t = 0; t < nr; t++) dup |= out[t] == o;
         if (!dup) out[nr++] = o;
@@ -575,13 +590,16 @@ static int guard_check(Cg *c, const Guard *gd, SymInt *rows) {
 static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scratch) {
     const Graph *g = c->g;
     const Guard *gd = &g->guards[gid];
+    int64_t flops = 0; /* of the nodes here (Guard.flops may predate shape inference) */
+    for (int i = first; i < last; i++)
+        if (!gnode(g, i)->dead) flops += node_flops(g, gnode(g, i));
     bool dense = true;
     for (int t = 0; t < gd->nterm; t++) dense &= gd->terms[t].threshold <= 0;
     if (dense) { /* dense by definition */
         SymInt r0 = sym_dim(&gval(g, gd->terms[0].gate)->type, 0);
         LLVMValueRef all = r0.n || r0.k ? cg_sym(c, r0) : cg_i64(c, 1);
         if (gd->value >= 0) stats_add(c, 1, all);
-        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, gd->flops), ""));
+        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, flops), ""));
         return emit_nodes(c, first, last);
     }
     SymInt rows;
@@ -603,7 +621,7 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
         stats_add(c, 1, count);
         stats_add(c, 2, LLVMBuildSub(c->b, nrows, count, ""));
     }
-    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, gd->flops), ""));
+    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, flops), ""));
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.none");
     LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.run");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.join");
@@ -631,8 +649,8 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
     return 0;
 }
 
-/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs, then each branch
- * value's rows are added for the instances where its branch ran. */
+/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs and, row by row, of the
+ * branch values whose branch ran for that instance. */
 static int emit_branch_sum(Cg *c, const Node *n) {
     const Graph *g = c->g;
     int y = n->out[0];
@@ -657,32 +675,74 @@ static int emit_branch_sum(Cg *c, const Node *n) {
             cg_call(c, "isbrt_acc_f32", c->t_void, 3, ts, args);
         }
     }
-    if (nplain == 0) cg_memset0(c, yp, cg_bytes(c, y));
+    /* the branch values: per instance row, the first live one is copied when there is no
+     * plain input (rows without any stay zero), the others are added */
+    int *bx = malloc(sizeof *bx * (size_t)(n->nin + 1)), nb = 0;
+    const Guard **bg = malloc(sizeof *bg * (size_t)(n->nin + 1));
+    if (!bx || !bg) abort();
+    SymInt rows = sym_const(1);
     for (int k = 0; k < n->nin; k++) {
         int x = n->in[k], gid = -1;
         for (int q = 0; q < g->nguard; q++)
             if (g->guards[q].value == x) gid = q;
         if (gid < 0 || gval(g, x)->def < 0 || gnode(g, gval(g, x)->def)->guard != gid) continue;
-        const Guard *gd = &g->guards[gid];
-        SymInt rows;
-        if (guard_check(c, gd, &rows) < 0) return -1;
-        int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
-        int64_t row = type_numel(yt, 1) / nrows1;
-        LLVMValueRef xp = cg_ptr(c, x);
-        if (cg_may_overlap(c, x, y)) return cg_fail(c, "input %d overlaps the output", k);
-        CgLoop l = cg_loop_begin(c, cg_sym(c, rows), "bsum.row");
+        SymInt r;
+        int bad = guard_check(c, &g->guards[gid], &r);
+        if (!bad && nb > 0 && (r.n != rows.n || r.k != rows.k))
+            bad = cg_fail(c, "branch values of different batch rows");
+        if (!bad && cg_may_overlap(c, x, y)) bad = cg_fail(c, "input %d overlaps the output", k);
+        if (bad) {
+            free(bx), free(bg);
+            return -1;
+        }
+        rows = r;
+        bx[nb] = x, bg[nb++] = &g->guards[gid];
+    }
+    if (nb == 0) {
+        if (nplain == 0) cg_memset0(c, yp, cg_bytes(c, y));
+        free(bx), free(bg);
+        return 0;
+    }
+    int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
+    int64_t row = type_numel(yt, 1) / nrows1;
+    LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+    LLVMValueRef started = cg_alloca(c, 1, 1);
+    CgLoop l = cg_loop_begin(c, cg_sym(c, rows), "bsum.row");
+    LLVMValueRef off = LLVMBuildNUWMul(c->b, l.iv, cg_i64(c, row * 4), "");
+    LLVMValueRef yrow = cg_gep(c, yp, off);
+    LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, nplain > 0, 0), started);
+    for (int t = 0; t < nb; t++) {
+        LLVMBasicBlockRef live = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBuildCondBr(c->b, guard_active(c, gd, l.iv), add, next);
+        LLVMBuildCondBr(c->b, guard_active(c, bg[t], l.iv), live, next);
+        LLVMPositionBuilderAtEnd(c->b, live);
+        LLVMValueRef xrow = cg_gep(c, cg_ptr(c, bx[t]), off);
+        LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
+        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st, LLVMConstInt(c->t_i8, 0, 0), ""),
+                        add, copy);
         LLVMPositionBuilderAtEnd(c->b, add);
-        LLVMValueRef off = LLVMBuildNUWMul(c->b, l.iv, cg_i64(c, row * 4), "");
-        LLVMValueRef args[3] = {cg_i64(c, row), cg_gep(c, xp, off), cg_gep(c, yp, off)};
-        LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+        LLVMValueRef args[3] = {cg_i64(c, row), xrow, yrow};
         cg_call(c, "isbrt_acc_f32", c->t_void, 3, ts, args);
         LLVMBuildBr(c->b, next);
+        LLVMPositionBuilderAtEnd(c->b, copy);
+        cg_memcpy(c, yrow, xrow, cg_i64(c, row * 4));
+        LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, 1, 0), started);
+        LLVMBuildBr(c->b, next);
         LLVMPositionBuilderAtEnd(c->b, next);
-        cg_loop_end(c, &l);
     }
+    LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st, LLVMConstInt(c->t_i8, 0, 0), ""), done,
+                    zero);
+    LLVMPositionBuilderAtEnd(c->b, zero);
+    cg_memset0(c, yrow, cg_i64(c, row * 4));
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    cg_loop_end(c, &l);
+    free(bx), free(bg);
     return 0;
 }
 

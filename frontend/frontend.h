@@ -31,6 +31,11 @@ typedef struct ImportOptions {
     int nshapes;
     const InputBinding *binds;
     int nbinds;
+    /* Optional: shape inference and constant folding of the graph built so far (the driver
+     * passes pass_infer then pass_fold). The importer calls it only when resolving a Loop or
+     * a sequence operator needs a constant or a type it does not have yet (a trip count
+     * computed from shapes); without it such a model is refused. */
+    int (*settle)(Graph *g, Diag *d);
 } ImportOptions;
 
 /* Read an ONNX model (opsets 1-17 of the default domain). Initializers (also raw_data and

@@ -12,17 +12,6 @@
 
 enum { OPSET_MIN = 1, OPSET_MAX = 17 };
 
-typedef struct Importer {
-    Graph *g;
-    const char *path;
-    const char *dir; /* for external data */
-    const ImportOptions *opts;
-    Diag *d;
-    StrMap vinfo; /* value name -> index into the types below */
-    const Onnx__ValueInfoProto **vis;
-    int nvis;
-} Importer;
-
 static bool default_domain(const char *dom) {
     return !dom || !*dom || !strcmp(dom, "ai.onnx");
 }
@@ -40,6 +29,41 @@ static int wrap(Diag *d, const char *prefix) {
     char msg[sizeof d->msg];
     snprintf(msg, sizeof msg, "%s", d->msg);
     return diag(d, "%s: %s", prefix, msg);
+}
+
+/* ---- names ------------------------------------------------------------------------------- */
+
+int im_lookup(const Importer *im, const char *name) {
+    for (const Scope *s = im->scope; s; s = s->parent) {
+        if (!s->parent) return graph_find_value(im->g, name);
+        int v = strmap_get(&s->vals, name);
+        if (v >= 0) return v;
+        if (strmap_get(&s->seqs, name) >= 0) return -1;
+    }
+    return graph_find_value(im->g, name);
+}
+
+bool im_defined_here(const Importer *im, const char *name) {
+    const Scope *s = im->scope;
+    if (s && strmap_get(&s->seqs, name) >= 0) return true;
+    if (!s || !s->parent) return graph_find_value(im->g, name) >= 0;
+    return strmap_get(&s->vals, name) >= 0;
+}
+
+int im_define(Importer *im, const char *name, Type t) {
+    const Scope *s = im->scope;
+    if (!s || !s->parent || !name || !*name) return graph_add_value(im->g, name, t);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.400s%s", name, s->suffix);
+    int v = graph_add_value(im->g, buf, t);
+    im_bind(im, name, v);
+    return v;
+}
+
+void im_bind(Importer *im, const char *name, int v) {
+    Scope *s = im->scope;
+    assert(s && s->parent);
+    strmap_put(&s->vals, graph_strdup(im->g, name), v);
 }
 
 /* ---- types --------------------------------------------------------------------------------- */
@@ -90,6 +114,7 @@ static int vi_type(Importer *im, const Onnx__ValueInfoProto *vi, bool graph_inpu
 static int declared_type(Importer *im, const char *name, Type *t) {
     *t = type_make(DT_UNDEF, 0, NULL);
     t->rank = IR_RANK_UNKNOWN;
+    if (im->scope && im->scope->parent) return 0; /* a Loop body: inferred later */
     int k = strmap_get(&im->vinfo, name);
     if (k < 0) return 0;
     if (vi_type(im, im->vis[k], false, t) < 0) return -1;
@@ -205,10 +230,15 @@ static int import_attr(Importer *im, int node, int op, const Onnx__NodeProto *np
 /* Empty payloads still need a non-NULL pointer: NULL means "elided" to graph_add_const. */
 static const uint8_t empty_payload[16];
 
-static int add_const(Importer *im, const char *name, Type t, const void *data) {
-    if (graph_find_value(im->g, name) >= 0)
-        return diag(im->d, "value '%s' is defined more than once", name);
-    return graph_add_const(im->g, name, t, data ? data : empty_payload);
+int im_add_const(Importer *im, const char *name, Type t, const void *data) {
+    if (im_defined_here(im, name)) return diag(im->d, "value '%s' is defined more than once", name);
+    int v = im_define(im, name, t);
+    Value *val = gval(im->g, v);
+    val->flags |= VAL_CONST;
+    if (!data) data = empty_payload;
+    val->data = arena_memdup(im->g->arena, data, (size_t)type_bytes(&t, 1));
+    val->hash = value_hash(&t, data);
+    return v;
 }
 
 /* A Constant node (Constant-13: value, value_float(s), value_int(s)) becomes a constant. */
@@ -249,15 +279,17 @@ static int import_constant(Importer *im, const Onnx__NodeProto *np, int idx) {
         return diag(im->d, "unsupported: Constant attribute '%s' (opset %d) at node '%s'", an,
                     g->opset, lab);
     }
-    int v = add_const(im, np->output[0], t, data);
+    int v = im_add_const(im, np->output[0], t, data);
     free(data);
     return v < 0 ? wrap(im->d, pre) : 0;
 }
 
 /* ---- nodes --------------------------------------------------------------------------------- */
 
-static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__NodeProto *np,
-                       int idx) {
+static int import_if(Importer *im, const Onnx__NodeProto *np, int idx);
+
+int import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
+    const Onnx__ModelProto *m = im->model;
     Graph *g = im->g;
     char lb[256];
     const char *lab = np_label(np, idx, lb, sizeof lb);
@@ -271,6 +303,8 @@ static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__Node
                     (long long)ver, lab);
     }
     if (!strcmp(opt, "Constant")) return import_constant(im, np, idx);
+    if (!strcmp(opt, "If")) return import_if(im, np, idx);
+    if (seq_handles(opt)) return seq_import_node(im, np, idx);
     int op = op_from_name(opt);
     if (op < 0 || (op_info(op)->flags & OPF_INTERNAL))
         return diag(im->d, "unsupported: %s (opset %d) at node '%s'", opt, g->opset, lab);
@@ -284,7 +318,14 @@ static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__Node
     int rc = -1;
     for (int i = 0; i < nin; i++) {
         const char *s = np->input[i];
-        in[i] = *s ? graph_find_value(g, s) : -1;
+        in[i] = *s ? im_lookup(im, s) : -1;
+        if (*s && in[i] < 0 && seq_lookup(im, s) >= 0) {
+            diag(im->d,
+                 "unsupported: %s (opset %d) at node '%s': input '%s' is a sequence (only "
+                 "sequence operators read sequences)",
+                 opt, g->opset, lab, s);
+            goto out;
+        }
         if (*s && in[i] < 0) {
             diag(im->d, "%s (opset %d) at node '%s': input '%s' is not defined before use", opt,
                  g->opset, lab, s);
@@ -296,13 +337,13 @@ static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__Node
     for (int i = 0; i < nout; i++) {
         const char *s = np->output[i];
         Type t;
-        if (*s && graph_find_value(g, s) >= 0) {
+        if (*s && im_defined_here(im, s)) {
             diag(im->d, "%s (opset %d) at node '%s': output '%s' is defined more than once", opt,
                  g->opset, lab, s);
             goto out;
         }
         if (declared_type(im, s, &t) < 0) goto out;
-        out[i] = graph_add_value(g, *s ? s : NULL, t);
+        out[i] = im_define(im, s, t);
     }
     int node = graph_add_node(g, op, np->name, nin, in, nout, out);
     for (size_t i = 0; i < np->n_attribute; i++)
@@ -329,6 +370,125 @@ static int import_node(Importer *im, const Onnx__ModelProto *m, const Onnx__Node
 out:
     free(in);
     free(out);
+    return rc;
+}
+
+/* ---- If ----------------------------------------------------------------------------------- */
+
+/* A fresh value named after `base` and `suffix`, type unknown (inferred later). */
+static int fresh(Graph *g, const char *base, const char *suffix) {
+    char name[300];
+    snprintf(name, sizeof name, "%s.%s", base, suffix);
+    Type t = type_make(DT_UNDEF, 0, NULL);
+    t.rank = IR_RANK_UNKNOWN;
+    return graph_add_value(g, name, t);
+}
+
+/* f32 [1] gate: 1 where the bool condition `cond` (one element) holds, or (negate) does not. */
+static int if_gate(Graph *g, int cond, const char *base, bool negate) {
+    int c = cond;
+    if (negate) {
+        int nc = fresh(g, base, "not");
+        graph_add_node(g, OP_Not, "", 1, &c, 1, &nc);
+        c = nc;
+    }
+    int f = fresh(g, base, negate ? "else_f" : "then_f");
+    int cast = graph_add_node(g, OP_Cast, "", 1, &c, 1, &f);
+    node_set_int(g, gnode(g, cast), "to", DT_F32);
+    int64_t one = 1, shape1 = 1;
+    int in[2] = {f, graph_add_const(g, NULL, type_make(DT_I64, 1, &one), &shape1)};
+    int gate = fresh(g, base, negate ? "else_gate" : "then_gate");
+    graph_add_node(g, OP_Reshape, "", 2, in, 1, &gate);
+    return gate;
+}
+
+/* Import one branch subgraph of an If: its initializers and nodes, which become the region
+ * of guard gid. out[k] = the value of its k-th output. */
+static int import_branch(Importer *im, const Onnx__GraphProto *sub, int gid, const char *lab,
+                         int *out, size_t nout) {
+    Graph *g = im->g;
+    if (sub->n_output != nout)
+        return diag(im->d, "If (opset %d) at node '%s': a branch has %zu outputs, the node %zu",
+                    g->opset, lab, sub->n_output, nout);
+    for (size_t i = 0; i < sub->n_initializer; i++) {
+        const Onnx__TensorProto *tp = sub->initializer[i];
+        Type t;
+        void *data;
+        if (!tp->name || tensor_from_proto(tp, im->dir, &t, &data, im->d) < 0)
+            return wrap(im->d, lab);
+        int v = im_add_const(im, tp->name, t, data);
+        free(data);
+        if (v < 0) return -1;
+    }
+    int first = g->nnode;
+    for (size_t i = 0; i < sub->n_node; i++) {
+        const char *op = sub->node[i]->op_type ? sub->node[i]->op_type : "";
+        if (!strcmp(op, "If") || !strcmp(op, "Loop") || !strcmp(op, "Scan"))
+            return diag(im->d, "unsupported: %s inside If (opset %d) at node '%s'", op, g->opset,
+                        lab);
+        if (import_node(im, sub->node[i], (int)i) < 0) return -1;
+    }
+    for (int i = first; i < g->nnode; i++) gnode(g, i)->guard = gid;
+    for (size_t k = 0; k < nout; k++) {
+        const char *name = sub->output[k]->name ? sub->output[k]->name : "";
+        if ((out[k] = graph_find_value(g, name)) < 0)
+            return diag(im->d, "If (opset %d) at node '%s': branch output '%s' is not defined",
+                        g->opset, lab, name);
+    }
+    return 0;
+}
+
+/* If-16 (and -1, -11, -13): each branch's nodes become a region (DESIGN.md: an If is a guard
+ * with an else-region) that runs only where the condition (a bool of one element) holds or
+ * does not; output k = Where(cond, then_k, else_k), which reads only the branch that ran. */
+static int import_if(Importer *im, const Onnx__NodeProto *np, int idx) {
+    Graph *g = im->g;
+    char lb[256];
+    const char *lab = np_label(np, idx, lb, sizeof lb);
+    const Onnx__GraphProto *br[2] = {NULL, NULL};
+    for (size_t i = 0; i < np->n_attribute; i++) {
+        const Onnx__AttributeProto *a = np->attribute[i];
+        const char *an = a->name ? a->name : "";
+        if (!strcmp(an, "then_branch") && a->g)
+            br[0] = a->g;
+        else if (!strcmp(an, "else_branch") && a->g)
+            br[1] = a->g;
+        else
+            return diag(im->d, "unsupported: If attribute '%s' (opset %d) at node '%s'", an,
+                        g->opset, lab);
+    }
+    int cond = np->n_input == 1 && *np->input[0] ? graph_find_value(g, np->input[0]) : -1;
+    if (!br[0] || !br[1] || cond < 0)
+        return diag(im->d,
+                    "If (opset %d) at node '%s': needs a defined condition input and "
+                    "then_branch and else_branch",
+                    g->opset, lab);
+    size_t nout = np->n_output;
+    int *outs[2] = {calloc(nout + 1, sizeof(int)), calloc(nout + 1, sizeof(int))};
+    if (!outs[0] || !outs[1]) abort();
+    int rc = 0;
+    for (int b = 0; b < 2 && rc == 0; b++) {
+        char name[300];
+        snprintf(name, sizeof name, "%s.%s", lab, b ? "else" : "then");
+        GuardTerm t = {if_gate(g, cond, lab, b == 1), 0, 0.5f};
+        int gid = graph_add_guard(g, (Guard){.name = name, .terms = &t, .nterm = 1, .value = -1});
+        rc = import_branch(im, br[b], gid, lab, outs[b], nout);
+    }
+    for (size_t k = 0; k < nout && rc == 0; k++) {
+        const char *s = np->output[k];
+        Type t;
+        if (!*s || graph_find_value(g, s) >= 0) {
+            rc = diag(im->d, "If (opset %d) at node '%s': output %zu is unnamed or defined twice",
+                      g->opset, lab, k);
+            break;
+        }
+        if ((rc = declared_type(im, s, &t)) < 0) break;
+        int y = graph_add_value(g, s, t);
+        int in[3] = {cond, outs[0][k], outs[1][k]};
+        graph_add_node(g, OP_Where, np->name, 3, in, 1, &y);
+    }
+    free(outs[0]);
+    free(outs[1]);
     return rc;
 }
 
@@ -363,7 +523,7 @@ static int bind_input(Importer *im, const Onnx__ValueInfoProto *vi, const Type *
     }
     if (find_override(im->opts, vi->name))
         return diag(im->d, "--bind %s: the input also has a --shape; give one of them", b->name);
-    return add_const(im, vi->name, *bt, b->value->data) < 0 ? -1 : 0;
+    return im_add_const(im, vi->name, *bt, b->value->data) < 0 ? -1 : 0;
 }
 
 static int import_graph(Importer *im, const Onnx__ModelProto *m) {
@@ -376,7 +536,7 @@ static int import_graph(Importer *im, const Onnx__ModelProto *m) {
         Type t;
         void *data;
         if (tensor_from_proto(tp, im->dir, &t, &data, im->d) < 0) return wrap(im->d, im->path);
-        int v = add_const(im, tp->name, t, data);
+        int v = im_add_const(im, tp->name, t, data);
         free(data);
         if (v < 0) return -1;
     }
@@ -442,18 +602,24 @@ static int import_graph(Importer *im, const Onnx__ModelProto *m) {
         if (im->vis[i]->name && *im->vis[i]->name) strmap_put(&im->vinfo, im->vis[i]->name, i);
 
     for (size_t i = 0; i < gp->n_node; i++)
-        if (import_node(im, m, gp->node[i], (int)i) < 0) return -1;
+        if (import_node(im, gp->node[i], (int)i) < 0) return -1;
     /* normalize_node may append nodes (opsets < 7); restore execution order. */
     if (graph_compact(g, im->d) < 0) return -1;
 
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = gp->output[i]->name ? gp->output[i]->name : "";
         int v = graph_find_value(g, name);
+        if (v < 0 && seq_lookup(im, name) >= 0)
+            return diag(im->d,
+                        "unsupported: graph output '%s' is a sequence (a compiled model returns "
+                        "tensors only)",
+                        name);
         if (v < 0) return diag(im->d, "graph output '%s' is not defined", name);
         graph_add_output(g, v);
     }
     if (gp->n_output == 0) return diag(im->d, "%s: the graph has no outputs", im->path);
-    return 0;
+    seq_finish(im);
+    return graph_compact(g, im->d);
 }
 
 Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d) {
@@ -497,8 +663,13 @@ Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d) {
             *slash = 0;
         else
             strcpy(dir, ".");
-        Importer im = {.g = g, .path = path, .dir = dir, .opts = o, .d = d};
+        Scope top = {.suffix = "", .parent = NULL};
+        strmap_init(&top.vals, g->arena);
+        strmap_init(&top.seqs, g->arena);
+        Importer im = {
+            .g = g, .path = path, .dir = dir, .opts = o, .d = d, .model = m, .scope = &top};
         int rc = import_graph(&im, m);
+        seq_free(&im);
         Branch *branches; /* DESIGN.md, "Branch annotations": a bad one is an error */
         if (rc == 0 && annot_branches(g, &branches, d) < 0) rc = -1;
         free(im.vis);

@@ -376,6 +376,18 @@ int graph_add_guard(Graph *g, Guard gd) {
     return g->nguard++;
 }
 
+void graph_apply_order(Graph *g, const int *order) {
+    int n = g->nnode;
+    Node *copy = malloc(sizeof *copy * (size_t)(n + 1));
+    if (!copy) abort();
+    memcpy(copy, g->nodes, sizeof *copy * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        g->nodes[i] = copy[order[i]];
+        for (int j = 0; j < g->nodes[i].nout; j++) gval(g, g->nodes[i].out[j])->def = i;
+    }
+    free(copy);
+}
+
 void graph_pin_guards(const Graph *g, bool *pinned) {
     for (int i = 0; i < g->nguard; i++) {
         for (int t = 0; t < g->guards[i].nterm; t++) pinned[g->guards[i].terms[t].gate] = true;

@@ -251,6 +251,9 @@ void graph_set_meta(Graph *g, const char *key, const char *value);
 const char *graph_meta(const Graph *g, const char *key); /* NULL if absent */
 /* Add a guard; its name and terms are copied into the arena. */
 int graph_add_guard(Graph *g, Guard gd);
+/* Reorder the nodes: order[i] is the id of the node that moves to position i (a permutation
+ * that keeps every value defined before its readers; defs are updated). */
+void graph_apply_order(Graph *g, const int *order);
 /* pinned[v] = true for every guard's gates and value (values passes must keep). */
 void graph_pin_guards(const Graph *g, bool *pinned);
 

@@ -1501,6 +1501,13 @@ int infer_node(Graph *g, int node, Diag *d) {
         return rule_broadcast(&c, 0, dt, false);
     }
     case OP_BranchSum: return rule_broadcast(&c, 0, x->dtype, false);
+    case OP_GateMask: {
+        char b1[128];
+        if (x->dtype != DT_F32 || x->rank < 1)
+            return fail(&c, "gate %s is not f32 [N, ...]", tstr(x, b1));
+        set_out(&c, 0, *x);
+        return 0;
+    }
     case OP_Conv: return rule_conv(&c);
     case OP_BatchNormalization: return rule_batchnorm(&c);
     case OP_Gemm: return rule_gemm(&c);
@@ -1616,6 +1623,7 @@ int64_t node_flops(const Graph *g, const Node *n) {
         return out * (ops ? ops : 1);
     }
     case OP_BranchSum: return out * (n->nin - 1);
+    case OP_GateMask: return out;
     case OP_Identity:
     case OP_Dropout:
     case OP_Cast: return 0;

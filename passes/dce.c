@@ -3,14 +3,29 @@
  * read by a remaining node, is a graph output, or is a guard's gate or value (ONNX ops have
  * no side effects); values that are neither graph inputs, read, produced by a node, nor
  * referenced by a guard (unused constants, orphaned intermediates) are removed. Value ids
- * are renumbered (order kept); node order is kept. Guards left without nodes stay (their
- * value is then produced elsewhere or the guard is empty, which the verifier reports). */
+ * are renumbered (order kept); node order is kept. A guard's gates and value are read while
+ * one of its nodes remains; guards left without nodes are dropped (ids renumbered). */
 #include "passes.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* Remove values not marked in keep[]; renumber every reference. */
+/* Drop the guards no live node belongs to (renumbering the others). */
+static void compact_guards(Graph *g, const bool *live) {
+    int *map = malloc(sizeof(int) * ((size_t)g->nguard + 1));
+    if (!map) abort();
+    int ng = 0;
+    for (int i = 0; i < g->nguard; i++) {
+        map[i] = live[i] ? ng : -1;
+        if (live[i]) g->guards[ng++] = g->guards[i];
+    }
+    g->nguard = ng;
+    for (int i = 0; i < g->nnode; i++)
+        if (gnode(g, i)->guard >= 0) gnode(g, i)->guard = map[gnode(g, i)->guard];
+    free(map);
+}
+
 static void compact_values(Graph *g, const bool *keep) {
     int *map = malloc(sizeof(int) * ((size_t)g->nval + 1));
     if (!map) abort();
@@ -47,16 +62,21 @@ static void compact_values(Graph *g, const bool *keep) {
 
 int pass_dce(Graph *g, Diag *d) {
     int *uses = graph_use_counts(g);
-    for (int i = 0; i < g->nguard; i++) {
-        for (int t = 0; t < g->guards[i].nterm; t++) uses[g->guards[i].terms[t].gate]++;
-        if (g->guards[i].value >= 0) uses[g->guards[i].value]++;
-    }
-    /* Reverse order: a node's consumers are decided before the node itself. */
+    bool *live_guard = calloc((size_t)g->nguard + 1, sizeof(bool));
+    if (!live_guard) abort();
+    /* Reverse order: a node's consumers are decided before the node itself; a region's gates
+     * (computed before it) are read while one of its nodes stays. */
     for (int i = g->nnode - 1; i >= 0; i--) {
         Node *n = gnode(g, i);
         if (n->dead) continue;
         bool used = false;
         for (int k = 0; k < n->nout; k++) used |= uses[n->out[k]] > 0;
+        if (used && n->guard >= 0 && !live_guard[n->guard]) {
+            live_guard[n->guard] = true;
+            const Guard *gd = &g->guards[n->guard];
+            for (int t = 0; t < gd->nterm; t++) uses[gd->terms[t].gate]++;
+            if (gd->value >= 0) uses[gd->value]++;
+        }
         if (used) continue;
         n->dead = true;
         for (int k = 0; k < n->nin; k++)
@@ -64,8 +84,11 @@ int pass_dce(Graph *g, Diag *d) {
     }
     if (graph_compact(g, d)) {
         free(uses);
+        free(live_guard);
         return -1;
     }
+    compact_guards(g, live_guard);
+    free(live_guard);
     bool *keep = calloc((size_t)g->nval + 1, sizeof(bool));
     if (!keep) abort();
     for (int v = 0; v < g->nval; v++)

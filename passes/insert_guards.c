@@ -23,19 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* New node order: order[i] is the old id of the node now at i. */
-static void apply_order(Graph *g, const int *order) {
-    int n = g->nnode;
-    Node *copy = malloc(sizeof *copy * (size_t)(n + 1));
-    if (!copy) abort();
-    memcpy(copy, g->nodes, sizeof *copy * (size_t)n);
-    for (int i = 0; i < n; i++) {
-        g->nodes[i] = copy[order[i]];
-        for (int j = 0; j < g->nodes[i].nout; j++) gval(g, g->nodes[i].out[j])->def = i;
-    }
-    free(copy);
-}
-
 /* Move every guard's nodes to the position of its last node (valid: cone nodes are read
  * only inside the cone, whose last node is the value's producer). */
 static void make_contiguous(Graph *g) {
@@ -56,7 +43,7 @@ static void make_contiguous(Graph *g) {
                 if (gnode(g, j)->guard == gd) order[k++] = j;
         }
     }
-    apply_order(g, order);
+    graph_apply_order(g, order);
     free(last);
     free(order);
 }
@@ -233,7 +220,7 @@ static void shared_regions(Graph *g) {
         for (int k = i; k < j; k++) emit_with_deps(&s, k);
     }
     assert(s.norder == nn);
-    apply_order(g, s.order);
+    graph_apply_order(g, s.order);
     /* regions: runs of deferred nodes with equal guard sets (ids now in the new order) */
     GuardTerm *terms = malloc(sizeof *terms * (size_t)(g->nguard + 1));
     if (!terms) abort();

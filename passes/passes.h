@@ -39,6 +39,7 @@ int pass_fold_bn(Graph *g, Diag *d);          /* BatchNormalization into Conv/Ge
 int pass_fuse_conv(Graph *g, Diag *d);        /* Conv/Gemm + bias + residual + activation */
 int pass_fuse_elementwise(Graph *g, Diag *d); /* chains of elementwise ops -> Elementwise */
 int pass_insert_guards(Graph *g, Diag *d);    /* annotated branches -> guard regions */
+int pass_fuse_selection(Graph *g, Diag *d);   /* SelectionNet cones early, gate masks */
 int pass_dce(Graph *g, Diag *d);              /* dead code elimination */
 int pass_plan(Graph *g, Diag *d);             /* memory planning */
 

@@ -14,9 +14,10 @@ const PassInfo pass_pipeline[] = {
     {"fold_bn", pass_fold_bn, "fold BatchNormalization into Conv/Gemm (else Mul+Add)"},
     {"fuse_conv", pass_fuse_conv, "fuse bias, residual Add and activation into Conv/Gemm"},
     {"fuse_elementwise", pass_fuse_elementwise, "fuse elementwise chains into Elementwise"},
-    /* issue 3: fuse_selection goes here, before insert_guards */
     {"insert_guards", pass_insert_guards,
      "move each annotated branch's exclusive cone into a guard"},
+    {"fuse_selection", pass_fuse_selection,
+     "schedule each SelectionNet as early as possible; guards read one active mask per gate"},
     {"dce", pass_dce, "dead code elimination"},
     {"plan", pass_plan, "memory planning: one activation arena with offsets"},
     {NULL, NULL, NULL},

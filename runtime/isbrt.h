@@ -171,6 +171,10 @@ void isbrt_fill(int64_t count, int64_t elem_size, const void *value, void *dst);
 /* y[i] += x[i] for i < n (a branch's contribution to a BranchSum). */
 void isbrt_acc_f32(int64_t n, const float *x, float *y);
 
+/* The active-branch mask of a gate (GateMask): for each of `rows` rows of k elements,
+ * mask[r*k + j] = gate[r*k + j] >= thr[j] ? 1 : 0. */
+void isbrt_gate_mask(int64_t rows, int64_t k, const float *thr, const float *gate, float *mask);
+
 /* ---- Index ops, cumulative sums (runtime/index.c) ----------------------------------------
  * Element types are given by their ONNX TensorProto.DataType code where arithmetic depends
  * on them (enum isbrt_dtype); pure data movement takes the element size. Dims arrays have

@@ -351,6 +351,13 @@ static char *read_text(const char *path, Diag *d) {
     return buf;
 }
 
+/* ImportOptions.settle: what the importer may ask for while resolving a Loop or a sequence
+ * (frontend.h) — the shapes and constants of the graph built so far. */
+static int settle_graph(Graph *g, Diag *d) {
+    if (pass_infer(g, d) < 0) return -1;
+    return pass_fold(g, d);
+}
+
 static Graph *load_model(const Opts *o, Diag *d) {
     if (has_suffix(o->model, ".ir")) {
         char *text = read_text(o->model, d);
@@ -377,8 +384,11 @@ static Graph *load_model(const Opts *o, Diag *d) {
             goto out;
         }
     }
-    ImportOptions io = {
-        .shapes = o->shapes, .nshapes = o->nshapes, .binds = binds, .nbinds = o->nbinds};
+    ImportOptions io = {.shapes = o->shapes,
+                        .nshapes = o->nshapes,
+                        .binds = binds,
+                        .nbinds = o->nbinds,
+                        .settle = settle_graph};
     g = onnx_import(o->model, &io, d);
 out:
     for (int i = 0; i < nread; i++) tensor_free(&vals[i]);
@@ -614,9 +624,11 @@ static int64_t graph_flops(const Graph *g);
  * totals the generated code counted itself (P_run_stats). */
 static bool term_holds(const Prepared *p, const GuardTerm *t, int64_t n) {
     const Graph *g = p->g;
+    int gate = t->gate, def = gval(g, gate)->def;
+    if (def >= 0 && gnode(g, def)->op == OP_GateMask) gate = gnode(g, def)->in[0]; /* same test */
     for (int k = 0; k < g->noutput; k++) {
-        if (g->outputs[k] != t->gate) continue;
-        const Type *ty = &gval(g, t->gate)->type;
+        if (g->outputs[k] != gate) continue;
+        const Type *ty = &gval(g, gate)->type;
         int64_t row = type_has_batch(ty) ? type_numel(ty, 1)
                                          : type_numel(ty, 1) / (ty->dims[0] ? ty->dims[0] : 1);
         return ((const float *)p->out[k])[n * row + t->index] >= t->threshold;
@@ -765,19 +777,27 @@ static int cmd_bench(const Opts *o) {
     qsort(times, (size_t)o->iters, sizeof *times, cmp_double);
     double med = percentile(times, o->iters, 0.5), p10 = percentile(times, o->iters, 0.1),
            p90 = percentile(times, o->iters, 0.9);
-    double gflop = (double)graph_flops(p.g) * (double)p.batch / 1e9;
+    /* FLOPs of the code that ran in the last run (P_run_stats), against the dense model */
+    double executed = (double)p.stats[3], dense = (double)p.stats[4];
+    double gflop = executed / 1e9, ratio = dense > 0 ? executed / dense : 1.0;
     int threads = o->threads ? o->threads : 0;
     if (o->json) {
         printf("{\"model\": \"%s\", \"batch\": %lld, \"threads\": %d, \"iters\": %d, "
                "\"median_ms\": %.4f, \"p10_ms\": %.4f, \"p90_ms\": %.4f, \"gflops\": %.3f, "
-               "\"compile_ms\": %.1f, \"workspace_bytes\": %zu}\n",
+               "\"flops_executed\": %.0f, \"flops_dense\": %.0f, \"flops_ratio\": %.4f, "
+               "\"branches_skipped\": %lld, \"compile_ms\": %.1f, \"workspace_bytes\": %zu}\n",
                o->model, (long long)p.batch, threads, o->iters, med, p10, p90, gflop / (med / 1e3),
-               compile_ms, jit_workspace_size(p.jit, p.batch));
+               executed, dense, ratio, (long long)p.stats[2], compile_ms,
+               jit_workspace_size(p.jit, p.batch));
     } else {
         printf("%s: batch %lld, threads %s, %d iters\n", o->model, (long long)p.batch,
                threads ? "set" : "all", o->iters);
         printf("  median %.3f ms   p10 %.3f ms   p90 %.3f ms   %.2f GFLOP/s\n", med, p10, p90,
                gflop / (med / 1e3));
+        if (p.stats[0] > 0)
+            printf("  branches: %lld of %lld skipped; FLOPs executed %.0f of %.0f dense (%.3f)\n",
+                   (long long)p.stats[2], (long long)(p.stats[0] * p.batch), executed, dense,
+                   ratio);
         printf("  compile %.0f ms, workspace %zu bytes\n", compile_ms,
                jit_workspace_size(p.jit, p.batch));
     }

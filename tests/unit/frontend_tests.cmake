@@ -31,7 +31,14 @@ set_tests_properties(unit.onnx_import PROPERTIES FIXTURES_REQUIRED frontend_data
 
 # Old opset forms (opsets 1-6): an old-form model and its newest-form twin through `isbc run`.
 if(TARGET isbc)
+  add_test(NAME unit.if_regions
+           COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_if.py
+                   $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/if_regions)
   add_test(NAME unit.old_opsets
            COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_old_opsets.py
                    $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/old_opsets)
+  # Static sequences and unrolled Loops (frontend/sequence.c), and their clean refusals.
+  add_test(NAME unit.sequences
+           COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_sequences.py
+                   $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/sequences)
 endif()

@@ -12,9 +12,9 @@ must be a clean refusal); tests that pass but are not listed are reported.
 isbc specialises shapes at compile time, so a shape operand (Reshape's shape, Slice's starts,
 ...) must be a constant. Some tests feed one as a graph input; when isbc refuses such a test
 naming the graph input (`... it is the graph input 'X': ... --bind X=FILE`, or `it depends
-on the graph input 'X'` for a value computed from X, e.g. a Loop trip count) and X is
-integer- or bool-typed (a Loop condition), the data set is run again with X bound to that
-data set's value (`--bind`, compiled per data set). Such passes are counted separately ("with --bind")."""
+on the graph input 'X'` for a value computed from X, e.g. a Loop trip count) and X is a
+numeric or bool tensor (a Loop condition, Resize's float scales), the data set is run again
+with X bound to that data set's value (`--bind`, compiled per data set). Such passes are counted separately ("with --bind")."""
 import argparse
 import os
 import re
@@ -56,8 +56,8 @@ def compare(got, want):
 
 
 BIND_RE = re.compile(r"it (?:is|depends on) the graph input '([^']+)'")
-# TensorProto uint8 int8 uint16 int16 int32 int64 bool uint32 uint64
-BIND_TYPES = (2, 3, 4, 5, 6, 7, 9, 12, 13)
+# TensorProto float uint8 int8 uint16 int16 int32 int64 bool float16 double uint32 uint64
+BIND_TYPES = (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13)
 
 
 def graph_inputs(model):
@@ -132,7 +132,7 @@ def run_one(isbc, test_dir, timeout, workdir):
             m = BIND_RE.search(detail) if st == "error" else None
             if not m:
                 break
-            # isbc asks for a graph input to be a constant: bind it if it is integer/bool-typed
+            # isbc asks for a graph input to be a constant: bind it if it is a numeric/bool tensor
             if inputs is None:
                 inputs = graph_inputs(model)
                 names = [n for n, _ in inputs]

@@ -51,8 +51,8 @@ static LLVMValueRef call(Cg *c, const char *name, LLVMTypeRef ret, int nargs, LL
     return cg_call(c, name, ret, nargs, t, args);
 }
 
-/* Call a kernel that returns int32 0, or nonzero on bad input data (an index out of range):
- * then the run returns EBADARG. */
+/* Call a kernel that returns int32 0, or nonzero on bad input data (an index, axis or target
+ * out of range): then the run returns EBADARG. */
 static void call_checked(Cg *c, const char *name, int nargs, LLVMValueRef *args) {
     LLVMValueRef rc = call(c, name, c->t_i32, nargs, args);
     cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
@@ -68,12 +68,11 @@ static int ints_or(const Node *n, const char *name, int count, int64_t dflt, int
     return 0;
 }
 
+/* A scalar (rank 0) takes axis 0, as a rank-1 tensor would. */
 static int norm_axis(Cg *c, int64_t axis, int rank, int64_t *out) {
-    *out = 0;
-    if (axis < 0) axis += rank;
-    if (axis < 0 || axis >= (rank ? rank : 1))
-        return cg_fail(c, "axis %" PRId64 " out of range", axis);
-    *out = axis;
+    int a = axis_index(axis, rank ? rank : 1);
+    *out = a < 0 ? 0 : a;
+    if (a < 0) return cg_fail(c, "axis %" PRId64 " out of range", axis);
     return 0;
 }
 
@@ -804,9 +803,26 @@ static int emit_expand(Cg *c, const Node *n) {
 
 /* ---- element indexing, running sums, normalizations, losses (runtime/index.c, norm.c) ---- */
 
-/* Out-of-range indices or targets in the run-time data make the run return EBADARG. */
-static void bail_nonzero(Cg *c, LLVMValueRef rc) {
-    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, 0), ""));
+/* The runtime's enum isbrt_dtype numbers dtypes as the IR does (ONNX TensorProto codes). */
+_Static_assert((int)ISBRT_DT_F32 == DT_F32 && (int)ISBRT_DT_U8 == DT_U8 &&
+                   (int)ISBRT_DT_I8 == DT_I8 && (int)ISBRT_DT_I32 == DT_I32 &&
+                   (int)ISBRT_DT_I64 == DT_I64 && (int)ISBRT_DT_F64 == DT_F64 &&
+                   (int)ISBRT_DT_U32 == DT_U32 && (int)ISBRT_DT_U64 == DT_U64,
+               "isbrt_dtype and the IR dtypes differ");
+
+/* ScatterElements-16 / ScatterND-16 attribute reduction (enum isbrt_scatter_red). */
+static int scatter_red(const char *rs) {
+    return !strcmp(rs, "add")   ? ISBRT_SCATTER_ADD
+           : !strcmp(rs, "mul") ? ISBRT_SCATTER_MUL
+           : !strcmp(rs, "max") ? ISBRT_SCATTER_MAX
+           : !strcmp(rs, "min") ? ISBRT_SCATTER_MIN
+                                : ISBRT_SCATTER_NONE;
+}
+
+/* Dtypes the scatter reductions take (isbrt_scatter_elements). */
+static bool scatter_dtype_ok(int dt) {
+    return dt == DT_F32 || dt == DT_F64 || dt == DT_I32 || dt == DT_I64 || dt == DT_U32 ||
+           dt == DT_U64 || dt == DT_U8 || dt == DT_I8;
 }
 
 static LLVMValueRef dims_array(Cg *c, const Type *t) {
@@ -828,7 +844,6 @@ static int emit_index_elements(Cg *c, const Node *n) {
     if (!y) return 0;
     if (in_ptr(c, n, 0, &x) < 0 || in_ptr(c, n, 1, &idx) < 0) return -1;
     if (!gather && in_ptr(c, n, 2, &u) < 0) return -1;
-    LLVMValueRef rc;
     if (gather) {
         LLVMValueRef args[8] = {cg_i32(c, xt->rank),
                                 dims_array(c, xt),
@@ -838,19 +853,13 @@ static int emit_index_elements(Cg *c, const Node *n) {
                                 cg_i64(c, (int64_t)dtype_size(xt->dtype)),
                                 x,
                                 y};
-        rc = call(c, "isbrt_gather_elements", c->t_i32, 8, args);
+        call_checked(c, "isbrt_gather_elements", 8, args);
     } else {
         const char *rs = attr_string(n, "reduction", "none");
-        int red = !strcmp(rs, "add")   ? ISBRT_SCATTER_ADD
-                  : !strcmp(rs, "mul") ? ISBRT_SCATTER_MUL
-                  : !strcmp(rs, "max") ? ISBRT_SCATTER_MAX
-                  : !strcmp(rs, "min") ? ISBRT_SCATTER_MIN
-                                       : ISBRT_SCATTER_NONE;
+        int red = scatter_red(rs);
         int dt = xt->dtype;
         if (dt == DT_BOOL && red == ISBRT_SCATTER_NONE) dt = DT_U8; /* a plain byte copy */
-        if (dt != DT_F32 && dt != DT_F64 && dt != DT_I32 && dt != DT_I64 && dt != DT_U32 &&
-            dt != DT_U64 && dt != DT_U8 && dt != DT_I8)
-            return cg_fail(c, "data of type %s", dtype_name(xt->dtype));
+        if (!scatter_dtype_ok(dt)) return cg_fail(c, "data of type %s", dtype_name(xt->dtype));
         LLVMValueRef args[10] = {cg_i32(c, dt),
                                  cg_i32(c, red),
                                  cg_i32(c, xt->rank),
@@ -861,9 +870,8 @@ static int emit_index_elements(Cg *c, const Node *n) {
                                  x,
                                  u,
                                  y};
-        rc = call(c, "isbrt_scatter_elements", c->t_i32, 10, args);
+        call_checked(c, "isbrt_scatter_elements", 10, args);
     }
-    bail_nonzero(c, rc);
     return 0;
 }
 
@@ -896,7 +904,7 @@ static int emit_cumsum(Cg *c, const Node *n) {
                             cg_i32(c, attr_int(n, "reverse", 0) != 0),
                             x,
                             y};
-    bail_nonzero(c, call(c, "isbrt_cumsum", c->t_i32, 8, args)); /* axis out of range */
+    call_checked(c, "isbrt_cumsum", 8, args); /* axis out of range */
     return 0;
 }
 
@@ -1020,7 +1028,7 @@ static int emit_loss(Cg *c, const Node *n) {
                              cg_i32(c, sce),
                              y,
                              lp};
-    bail_nonzero(c, call(c, "isbrt_nll_loss_f32", c->t_i32, 12, args)); /* target out of range */
+    call_checked(c, "isbrt_nll_loss_f32", 12, args); /* target out of range */
     return 0;
 }
 
@@ -1338,15 +1346,6 @@ static int emit_roialign(Cg *c, const Node *n) {
 
 /* ---- selection, indexing, Einsum, Det, recurrent layers (runtime/select.c, rnn.c) -------- */
 
-/* The isbrt_index_kind of dtype dt, or -1. */
-static int index_kind(int dt) {
-    return dt == DT_I32   ? ISBRT_IDX_I32
-           : dt == DT_I64 ? ISBRT_IDX_I64
-           : dt == DT_F32 ? ISBRT_IDX_F32
-           : dt == DT_F64 ? ISBRT_IDX_F64
-                          : -1;
-}
-
 /* TopK-11 (k from the constant input, or the attribute of TopK-1). */
 static int emit_topk(Cg *c, const Node *n) {
     if (need_f32(c, n, 1) < 0) return -1;
@@ -1400,8 +1399,9 @@ static int emit_tile(Cg *c, const Node *n) {
 /* OneHot-11: depth is the output's dim at axis. */
 static int emit_onehot(Cg *c, const Node *n) {
     const Type *it = vtype(c, n->in[0]), *yt = vtype(c, n->out[0]);
-    int kind = index_kind(it->dtype);
-    if (kind < 0) return cg_fail(c, "indices of type %s", dtype_name(it->dtype));
+    int dt = it->dtype;
+    if (dt != DT_I32 && dt != DT_I64 && dt != DT_F32 && dt != DT_F64)
+        return cg_fail(c, "indices of type %s", dtype_name(dt));
     int64_t axis;
     if (norm_axis(c, attr_int(n, "axis", -1), yt->rank, &axis) < 0) return -1;
     LLVMValueRef idx, vals, y = cg_ptr(c, n->out[0]);
@@ -1410,7 +1410,7 @@ static int emit_onehot(Cg *c, const Node *n) {
     LLVMValueRef args[8] = {cg_sym(c, sym_prod(it, 0, (int)axis)),
                             cg_i64(c, yt->dims[axis]),
                             cg_sym(c, sym_prod(it, (int)axis, it->rank)),
-                            cg_i32(c, kind),
+                            cg_i32(c, dt),
                             idx,
                             cg_i64(c, (int64_t)dtype_size(yt->dtype)),
                             vals,
@@ -1442,17 +1442,13 @@ static int emit_gathernd(Cg *c, const Node *n) {
     return 0;
 }
 
-/* ScatterND-16 (reduction none/add/mul/max/min; the last four on f32/f64/i32/i64). */
+/* ScatterND-16 (reduction none/add/mul/max/min; the last four on the dtypes of
+ * ScatterElements). */
 static int emit_scatternd(Cg *c, const Node *n) {
     const Type *xt = vtype(c, n->in[0]), *it = vtype(c, n->in[1]);
     const char *rs = attr_string(n, "reduction", "none");
-    int red = !strcmp(rs, "add")   ? ISBRT_SCATTER_ADD
-              : !strcmp(rs, "mul") ? ISBRT_SCATTER_MUL
-              : !strcmp(rs, "max") ? ISBRT_SCATTER_MAX
-              : !strcmp(rs, "min") ? ISBRT_SCATTER_MIN
-                                   : ISBRT_SCATTER_NONE;
-    int kind = index_kind(xt->dtype);
-    if (red != ISBRT_SCATTER_NONE && kind < 0)
+    int red = scatter_red(rs);
+    if (red != ISBRT_SCATTER_NONE && !scatter_dtype_ok(xt->dtype))
         return cg_fail(c, "reduction '%s' on %s", rs, dtype_name(xt->dtype));
     int q = (int)it->dims[it->rank - 1];
     SymInt dims[IR_MAX_RANK];
@@ -1469,7 +1465,7 @@ static int emit_scatternd(Cg *c, const Node *n) {
                              cg_sym(c, sym_prod(xt, q, xt->rank)),
                              cg_sym(c, sym_prod(xt, 0, xt->rank)),
                              idx,
-                             cg_i32(c, kind),
+                             cg_i32(c, xt->dtype),
                              cg_i64(c, (int64_t)dtype_size(xt->dtype)),
                              x,
                              up,

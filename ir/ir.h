@@ -96,6 +96,12 @@ int64_t type_numel(const Type *t, int64_t batch);
 int64_t type_bytes(const Type *t, int64_t batch);
 /* "f32[N,3,224,224]" into buf; returns buf. */
 char *type_str(const Type *t, char *buf, size_t len);
+/* ONNX axis a (negative counts from the end) of a tensor of rank `rank` as an index in
+ * [0, rank), or -1 if it is out of range. */
+static inline int axis_index(int64_t a, int rank) {
+    if (a < -rank || a >= rank) return -1;
+    return (int)(a < 0 ? a + rank : a);
+}
 
 /* ---- attributes ---------------------------------------------------------------------- */
 

@@ -94,10 +94,11 @@ static int64_t prod(const int64_t *dims, int from, int to) {
 }
 
 static int norm_axis(Ctx *c, int64_t a, int rank, int *out) {
-    *out = 0;
-    if (a < -rank || a >= rank)
+    *out = axis_index(a, rank);
+    if (*out < 0) {
+        *out = 0;
         return fail(c, "axis %lld is out of range for rank %d", (long long)a, rank);
-    *out = (int)(a < 0 ? a + rank : a);
+    }
     return 0;
 }
 

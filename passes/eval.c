@@ -137,11 +137,6 @@ static int64_t prod(const int64_t *d, int from, int to) {
     return p;
 }
 
-static int norm_axis(int64_t a, int rank) {
-    if (a < -rank || a >= rank) return -1;
-    return (int)(a < 0 ? a + rank : a);
-}
-
 /* ---- the node being evaluated ------------------------------------------------------------ */
 
 typedef struct Ev {
@@ -430,7 +425,7 @@ static bool ev_shape(Ev *e) {
 static bool ev_gather(Ev *e) {
     const Type *x = e->it[0], *it = e->it[1];
     size_t es = dtype_size(x->dtype);
-    int ax = norm_axis(attr_int(e->n, "axis", 0), x->rank);
+    int ax = axis_index(attr_int(e->n, "axis", 0), x->rank);
     if (ax < 0) return false;
     int64_t outer = prod(x->dims, 0, ax), len = x->dims[ax];
     size_t inner = (size_t)prod(x->dims, ax + 1, x->rank) * es;
@@ -454,7 +449,7 @@ static bool ev_concat_split(Ev *e, bool split) {
     int np = split ? e->n->nout : e->nin;
     const Type *const *pt = split ? e->ot : e->it;
     size_t es = dtype_size(whole->dtype);
-    int ax = norm_axis(attr_int(e->n, "axis", 0), whole->rank);
+    int ax = axis_index(attr_int(e->n, "axis", 0), whole->rank);
     if (ax < 0) return false;
     int64_t outer = prod(whole->dims, 0, ax);
     size_t inner = (size_t)prod(whole->dims, ax + 1, whole->rank) * es;
@@ -484,7 +479,7 @@ static bool ev_slice(Ev *e) {
     row_strides(x, xs);
     memcpy(st, xs, sizeof st);
     for (int i = 0; i < ns; i++) {
-        int a = norm_axis(na >= 0 ? ax[i] : i, x->rank);
+        int a = axis_index(na >= 0 ? ax[i] : i, x->rank);
         int64_t step = np >= 0 ? sp[i] : 1, first, len;
         if (a < 0 || step == 0) return false;
         slice_bounds(x->dims[a], s[i], en[i], step, &first, &len);
@@ -551,7 +546,7 @@ static bool ev_pad(Ev *e) {
         for (int i = 0; i < na; i++) axes[i] = i;
     }
     for (int i = 0; i < na; i++) {
-        int a = norm_axis(axes[i], x->rank);
+        int a = axis_index(axes[i], x->rank);
         if (a < 0) return false;
         pb[a] = pads[i];
     }
@@ -604,7 +599,7 @@ static bool ev_reduce(Ev *e) {
     bool noop = attr_int(e->n, "noop_with_empty_axes", 0) != 0;
     for (int i = 0; i < x->rank; i++) red[i] = na <= 0 && !noop;
     for (int i = 0; i < na; i++) {
-        int a = norm_axis(axes[i], x->rank);
+        int a = axis_index(axes[i], x->rank);
         if (a < 0) return false;
         red[a] = true;
     }
@@ -665,7 +660,7 @@ static bool ev_reduce(Ev *e) {
 static bool ev_softmax(Ev *e) {
     const Type *x = e->it[0];
     int old = e->g->opset < 13;
-    int ax = norm_axis(attr_int(e->n, "axis", old ? 1 : -1), x->rank);
+    int ax = axis_index(attr_int(e->n, "axis", old ? 1 : -1), x->rank);
     if (ax < 0) return false;
     int64_t outer = prod(x->dims, 0, ax);
     int64_t len = old ? prod(x->dims, ax, x->rank) : x->dims[ax];

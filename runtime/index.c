@@ -74,27 +74,39 @@ int isbrt_gather_elements(int32_t rank, const int64_t *x_dims, const int64_t *i_
     return 0;
 }
 
-/* y[at] = red(y[at], u[e]) for element type T; add and mul in U (unsigned for the integer
+/* y[i] = red(y[i], u[i]) for element type T; add and mul in U (unsigned for the integer
  * types, so overflow wraps instead of being undefined). */
-#define SCATTER_LOOP(T, U)                                                                         \
+#define REDUCE_LOOP(T, U)                                                                          \
     do {                                                                                           \
         T *yt = y;                                                                                 \
         const T *ut = u;                                                                           \
-        for (int64_t e = 0; e < total; e++) {                                                      \
-            int64_t at = walk_target(&w, idx, e, x_dims[axis]);                                    \
-            if (at < 0) return -1;                                                                 \
-            T a = yt[at], b = ut[e];                                                               \
-            switch (reduction) {                                                                   \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T a = yt[i], b = ut[i];                                                                \
+            switch (red) {                                                                         \
             case ISBRT_SCATTER_ADD: a = (T)((U)a + (U)b); break;                                   \
             case ISBRT_SCATTER_MUL: a = (T)((U)a * (U)b); break;                                   \
             case ISBRT_SCATTER_MAX: a = a > b ? a : b; break;                                      \
             case ISBRT_SCATTER_MIN: a = a < b ? a : b; break;                                      \
             default: a = b;                                                                        \
             }                                                                                      \
-            yt[at] = a;                                                                            \
-            walk_next(&w);                                                                         \
+            yt[i] = a;                                                                             \
         }                                                                                          \
     } while (0)
+
+int isbrt__scatter_reduce(int32_t dtype, int32_t red, void *y, const void *u, int64_t n) {
+    switch (dtype) {
+    case ISBRT_DT_F32: REDUCE_LOOP(float, float); break;
+    case ISBRT_DT_F64: REDUCE_LOOP(double, double); break;
+    case ISBRT_DT_I32: REDUCE_LOOP(int32_t, uint32_t); break;
+    case ISBRT_DT_I64: REDUCE_LOOP(int64_t, uint64_t); break;
+    case ISBRT_DT_U32: REDUCE_LOOP(uint32_t, uint32_t); break;
+    case ISBRT_DT_U64: REDUCE_LOOP(uint64_t, uint64_t); break;
+    case ISBRT_DT_U8: REDUCE_LOOP(uint8_t, unsigned); break;
+    case ISBRT_DT_I8: REDUCE_LOOP(int8_t, unsigned); break;
+    default: return -1;
+    }
+    return 0;
+}
 
 static int64_t dtype_bytes(int32_t dtype) {
     switch (dtype) {
@@ -120,16 +132,16 @@ int isbrt_scatter_elements(int32_t dtype, int32_t reduction, int32_t rank, const
     strides_of(rank, x_dims, xs);
     Walk w = {.rank = rank, .axis = axis, .dims = i_dims, .xs = xs};
     int64_t total = numel(rank, i_dims);
-    switch (dtype) {
-    case ISBRT_DT_F32: SCATTER_LOOP(float, float); break;
-    case ISBRT_DT_F64: SCATTER_LOOP(double, double); break;
-    case ISBRT_DT_I32: SCATTER_LOOP(int32_t, uint32_t); break;
-    case ISBRT_DT_I64: SCATTER_LOOP(int64_t, uint64_t); break;
-    case ISBRT_DT_U32: SCATTER_LOOP(uint32_t, uint32_t); break;
-    case ISBRT_DT_U64: SCATTER_LOOP(uint64_t, uint64_t); break;
-    case ISBRT_DT_U8: SCATTER_LOOP(uint8_t, unsigned); break;
-    case ISBRT_DT_I8: SCATTER_LOOP(int8_t, unsigned); break;
-    default: return -1;
+    char *yb = y;
+    const char *ub = u;
+    for (int64_t e = 0; e < total; e++) {
+        int64_t at = walk_target(&w, idx, e, x_dims[axis]);
+        if (at < 0) return -1;
+        if (reduction == ISBRT_SCATTER_NONE)
+            copy_elem(yb + at * es, ub + e * es, es);
+        else
+            isbrt__scatter_reduce(dtype, reduction, yb + at * es, ub + e * es, 1);
+        walk_next(&w);
     }
     return 0;
 }

@@ -173,6 +173,13 @@ static inline void isbrt__valid_range(int64_t off, int64_t stride, int64_t n_in,
     *hi = h;
 }
 
+/* The reduction (enum isbrt_scatter_red other than none) of ScatterElements-16 and
+ * ScatterND-16 over n elements of dtype (enum isbrt_dtype: f32, f64, i32, i64, u32, u64, u8,
+ * i8): y[i] = red(y[i], u[i]). Integer add and mul are done unsigned, so overflow wraps
+ * instead of being undefined. Returns -1 for another dtype, else 0 (index.c). */
+ISBRT_HIDDEN int isbrt__scatter_reduce(int32_t dtype, int32_t red, void *y, const void *u,
+                                       int64_t n);
+
 /* Number of j in [0, k) with lo <= start + j*d < hi (d > 0). */
 static inline int64_t isbrt__count_in(int64_t start, int64_t k, int64_t d, int64_t lo, int64_t hi) {
     int64_t first = isbrt__ceildiv(lo - start, d);

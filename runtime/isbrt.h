@@ -374,9 +374,9 @@ void isbrt_topk_f32(int64_t outer, int64_t len, int64_t inner, int64_t k, int32_
                     const float *x, float *y, int64_t *idx);
 
 /* OneHot-11: y [outer, depth, inner] = values[1] where idx[o, i] (negative counts from the
- * end) equals the depth position, else values[0]. idx has idx_kind element type. */
-enum isbrt_index_kind { ISBRT_IDX_I32 = 0, ISBRT_IDX_I64, ISBRT_IDX_F32, ISBRT_IDX_F64 };
-void isbrt_onehot(int64_t outer, int64_t depth, int64_t inner, int32_t idx_kind, const void *idx,
+ * end) equals the depth position, else values[0]. idx_dtype (enum isbrt_dtype) is i32, i64,
+ * f32 or f64. */
+void isbrt_onehot(int64_t outer, int64_t depth, int64_t inner, int32_t idx_dtype, const void *idx,
                   int64_t elem_size, const void *values, void *y);
 
 /* GatherND-13: per batch b < nbatch, per tuple j < ntup: y[b, j, :] = the slice (slice
@@ -386,11 +386,11 @@ int isbrt_gather_nd(int64_t nbatch, int64_t ntup, int32_t q, const int64_t *dims
                     int64_t xbatch, const int64_t *idx, int64_t elem_size, const void *x, void *y);
 
 /* ScatterND-16: y = x (copied unless y == x), then per tuple j: y[idx[j]] (a slice) =, +=,
- * *=, max= or min= updates[j, :] (enum isbrt_scatter_red). Reduction other than none is
- * f32/f64/i32/i64 only (kind ISBRT_IDX_*). Returns -1 on an index out of range or an unsupported
- * type. */
+ * *=, max= or min= updates[j, :] (enum isbrt_scatter_red). A reduction other than none needs
+ * dtype (enum isbrt_dtype) to be one isbrt_scatter_elements takes. Returns -1 on an index out
+ * of range or an unsupported dtype. */
 int isbrt_scatter_nd(int32_t red, int64_t ntup, int32_t q, const int64_t *dims, int64_t slice,
-                     int64_t total, const int64_t *idx, int32_t kind, int64_t elem_size,
+                     int64_t total, const int64_t *idx, int32_t dtype, int64_t elem_size,
                      const void *x, const void *updates, void *y);
 
 /* ReverseSequence-10: x viewed as [A, B, inner] with time on axis time_axis (0 or 1) and batch

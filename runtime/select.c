@@ -41,16 +41,20 @@ void isbrt_topk_f32(int64_t outer, int64_t len, int64_t inner, int64_t k, int32_
 
 /* ---- OneHot ------------------------------------------------------------------------------ */
 
-static int64_t index_at(int32_t kind, const void *p, int64_t i) {
-    switch (kind) {
-    case ISBRT_IDX_I32: return ((const int32_t *)p)[i];
-    case ISBRT_IDX_F32: return (int64_t)((const float *)p)[i];
-    case ISBRT_IDX_F64: return (int64_t)((const double *)p)[i];
+/* Element i of an index tensor of dtype (enum isbrt_dtype: i32, i64, f32 or f64); a float
+ * that no int64 holds (NaN, huge) gives INT64_MIN, out of range for any axis. */
+static int64_t index_at(int32_t dtype, const void *p, int64_t i) {
+    double v;
+    switch (dtype) {
+    case ISBRT_DT_I32: return ((const int32_t *)p)[i];
+    case ISBRT_DT_F32: v = ((const float *)p)[i]; break;
+    case ISBRT_DT_F64: v = ((const double *)p)[i]; break;
     default: return ((const int64_t *)p)[i];
     }
+    return v > -0x1p63 && v < 0x1p63 ? (int64_t)v : INT64_MIN;
 }
 
-void isbrt_onehot(int64_t outer, int64_t depth, int64_t inner, int32_t idx_kind, const void *idx,
+void isbrt_onehot(int64_t outer, int64_t depth, int64_t inner, int32_t idx_dtype, const void *idx,
                   int64_t elem_size, const void *values, void *y) {
     const char *off = values, *on = (const char *)values + elem_size;
     char *out = y;
@@ -58,7 +62,7 @@ void isbrt_onehot(int64_t outer, int64_t depth, int64_t inner, int32_t idx_kind,
     for (int64_t i = 0; i < outer * depth * inner; i++) memcpy(out + i * es, off, es);
     for (int64_t o = 0; o < outer; o++)
         for (int64_t in = 0; in < inner; in++) {
-            int64_t v = index_at(idx_kind, idx, o * inner + in);
+            int64_t v = index_at(idx_dtype, idx, o * inner + in);
             if (v < 0) v += depth;
             if (v < 0 || v >= depth) continue; /* out of range: all off */
             memcpy(out + ((o * depth + v) * inner + in) * es, on, es);
@@ -94,21 +98,8 @@ int isbrt_gather_nd(int64_t nbatch, int64_t ntup, int32_t q, const int64_t *dims
     return 0;
 }
 
-#define SCATTER_LOOP(T)                                                                            \
-    do {                                                                                           \
-        T *d = (T *)dst;                                                                           \
-        const T *u = (const T *)src;                                                               \
-        for (int64_t i = 0; i < slice; i++) {                                                      \
-            T a = d[i], v = u[i];                                                                  \
-            d[i] = red == ISBRT_SCATTER_ADD   ? a + v                                                 \
-                   : red == ISBRT_SCATTER_MUL ? a * v                                                 \
-                   : red == ISBRT_SCATTER_MAX ? (v > a ? v : a)                                       \
-                                           : (v < a ? v : a);                                      \
-        }                                                                                          \
-    } while (0)
-
 int isbrt_scatter_nd(int32_t red, int64_t ntup, int32_t q, const int64_t *dims, int64_t slice,
-                     int64_t total, const int64_t *idx, int32_t kind, int64_t elem_size,
+                     int64_t total, const int64_t *idx, int32_t dtype, int64_t elem_size,
                      const void *x, const void *updates, void *y) {
     if (y != x) memmove(y, x, (size_t)(total * elem_size));
     size_t bytes = (size_t)(slice * elem_size);
@@ -117,17 +108,10 @@ int isbrt_scatter_nd(int32_t red, int64_t ntup, int32_t q, const int64_t *dims, 
         if (off < 0 || off + slice > total) return -1;
         char *dst = (char *)y + off * elem_size;
         const char *src = (const char *)updates + j * (int64_t)bytes;
-        if (red == ISBRT_SCATTER_NONE) {
+        if (red == ISBRT_SCATTER_NONE)
             memcpy(dst, src, bytes);
-            continue;
-        }
-        switch (kind) {
-        case ISBRT_IDX_F32: SCATTER_LOOP(float); break;
-        case ISBRT_IDX_F64: SCATTER_LOOP(double); break;
-        case ISBRT_IDX_I32: SCATTER_LOOP(int32_t); break;
-        case ISBRT_IDX_I64: SCATTER_LOOP(int64_t); break;
-        default: return -1;
-        }
+        else if (isbrt__scatter_reduce(dtype, red, dst, src, slice) < 0)
+            return -1;
     }
     return 0;
 }

@@ -962,6 +962,30 @@ static int test_index(void) {
         fails++;
         fprintf(stderr, "FAIL cumsum i32 reverse exclusive / bad axis\n");
     }
+    /* ScatterND add/mul on int32 wrap like ScatterElements (no signed overflow), and a
+     * reduction on a dtype the scatters do not take is refused. */
+    int32_t sx[2] = {INT32_MAX, 3}, su[2] = {1, INT32_MAX}, sy[2];
+    int64_t sidx[2] = {0, 1}, sdim = 2;
+    runs++;
+    if (isbrt_scatter_nd(ISBRT_SCATTER_ADD, 2, 1, &sdim, 1, 2, sidx, ISBRT_DT_I32, 4, sx, su, sy) !=
+            0 ||
+        sy[0] != INT32_MIN || sy[1] != (int32_t)(3u + (uint32_t)INT32_MAX) ||
+        isbrt_scatter_nd(ISBRT_SCATTER_MUL, 2, 1, &sdim, 1, 2, sidx, ISBRT_DT_I32, 4, sx, su, sy) !=
+            0 ||
+        sy[0] != INT32_MAX || sy[1] != (int32_t)(3u * (uint32_t)INT32_MAX) ||
+        isbrt_scatter_nd(ISBRT_SCATTER_ADD, 2, 1, &sdim, 1, 2, sidx, 10 /* f16 */, 2, sx, su, sy) !=
+            -1) {
+        fails++;
+        fprintf(stderr, "FAIL scatter_nd i32 add/mul wrap, or f16 reduction accepted\n");
+    }
+    /* OneHot: a float index no int64 holds (NaN, 1e30) is out of range: the row stays off */
+    float oidx[3] = {NAN, 1e30f, 1.0f}, ovals[2] = {0.0f, 1.0f}, oy[6];
+    runs++;
+    isbrt_onehot(3, 2, 1, ISBRT_DT_F32, oidx, 4, ovals, oy);
+    if (oy[0] != 0 || oy[1] != 0 || oy[2] != 0 || oy[3] != 0 || oy[4] != 0 || oy[5] != 1) {
+        fails++;
+        fprintf(stderr, "FAIL onehot with NaN / huge float indices\n");
+    }
     printf("index: %d cases, %d failed\n", runs, fails);
     return fails != 0;
 }

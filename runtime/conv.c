@@ -9,7 +9,8 @@
  *    kernel rows. 3x3 and 5x5 kernels with all rows inside run as one fused pass per output
  *    row (ReLU/Clip folded into its store); kernel widths 3, 5, 7 at stride 1 or 2 have
  *    unrolled row kernels; anything else (dilation, other sizes) a generic tap loop. Narrow
- *    3x3 planes take a flat path over the whole (polyphase) padded plane instead.
+ *    planes with a square 3x3 or 5x5 kernel (any dilation) take a flat path over the whole
+ *    (polyphase) padded plane instead.
  *  - 3x3, stride 1, one group, enough channels and output tiles: Winograd F(2x2, 3x3), 16
  *    GEMMs per instance.
  *  - 1x1, stride 1, no padding: the input plane already is the GEMM operand.
@@ -29,7 +30,7 @@
 
 #include "internal.h"
 
-/* The flat 3x3 depthwise path takes output planes narrower than this. */
+/* The flat depthwise path takes output planes narrower than this. */
 #ifndef DW_FLAT_MAX_OW
 #define DW_FLAT_MAX_OW 32
 #endif
@@ -612,66 +613,36 @@ static dw_geom dw_geometry(const isbrt_conv *p) {
     return g;
 }
 
-/* ---- flat 3x3 depthwise ----
- * A 3x3 kernel (no dilation, stride 1 or 2, any pads) on a plane too narrow for the row
- * kernels to vectorise well. The zero-padded input is copied into phase planes of width wq:
- * for stride 1 the padded plane itself, for stride 2 its four polyphase components
- * Q[a][b][i][j] = P[2i + a][2j + b]. Every tap of output (oy, ox) is then Q[ph][q + off] with
- * q = oy * wq + ox, so one flat loop over q (each row's wq - ow extra columns computed and
- * dropped) runs the whole plane as long vectors; the rows are then copied out through the
- * bias/residual/activation epilogue. Scratch per part: the phase planes and the flat result. */
+/* ---- flat small-plane depthwise ----
+ * A square 3x3 or 5x5 kernel (any dilation, stride 1 or 2, any pads) on a plane too narrow
+ * for the row kernels to vectorise well. The zero-padded input is copied into phase planes
+ * of width wq (isbrt__phase_copy): for stride 1 the padded plane itself, for stride 2 its
+ * four polyphase components. Every tap of output (oy, ox) is then one phase plane at
+ * q + off with q = oy * wq + ox, so one flat loop over q (each row's wq - ow extra columns
+ * computed and dropped) runs the whole plane as long vectors; the rows are then copied out
+ * through the bias/residual/activation epilogue. Scratch per part: the phase planes and the
+ * flat result. */
 typedef struct dwf_geom {
     int64_t wq, hq, phases; /* phase plane width, height (with one row of overrun), count */
 } dwf_geom;
 
 static int dw_is_flat(const isbrt_conv *p) {
-    return p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1 &&
+    return p->kh == p->kw && (p->kh == 3 || p->kh == 5) && p->dil_h == p->dil_w &&
            p->stride_h == p->stride_w && (p->stride_w == 1 || p->stride_w == 2) &&
            p->ow < DW_FLAT_MAX_OW;
 }
 
+/* The kernel's extent e = (k - 1) * dil reaches e / s phase columns (rows) past the output
+ * position; one extra row absorbs the flat loop's overrun past the last output row. */
 static dwf_geom dwf_geometry(const isbrt_conv *p) {
-    dwf_geom g;
-    if (p->stride_w == 1) {
-        g.wq = p->ow + 2, g.hq = p->oh + 3, g.phases = 1;
-    } else {
-        g.wq = p->ow + 1, g.hq = p->oh + 2, g.phases = 4;
-    }
+    const int64_t s = p->stride_w, e = (p->kw - 1) * p->dil_w / s;
+    dwf_geom g = {p->ow + e, p->oh + e + 1, s * s};
     return g;
 }
 
 static size_t dwf_floats(const isbrt_conv *p) {
     const dwf_geom g = dwf_geometry(p);
     return (size_t)(g.phases * g.hq * g.wq + p->oh * g.wq);
-}
-
-/* Q[a][b][i][j] = x[s*i + a - pt][s*j + b - pl] (zero outside the input), phase (a, b) at
- * q + (a * s + b) * hq * wq (stride 1: only (0, 0)). */
-static inline __attribute__((always_inline)) void
-dwf_copy(const isbrt_conv *p, const dwf_geom *g, const float *restrict x, float *restrict q) {
-    const int64_t s = p->stride_w, h = p->h, w = p->w, wq = g->wq;
-    for (int64_t a = 0; a < s; a++)
-        for (int64_t b = 0; b < s; b++) {
-            float *restrict ph = q + (a * s + b) * g->hq * wq;
-            /* columns j with 0 <= s*j + b - pl < w */
-            int64_t lo, hi;
-            isbrt__valid_range(b - p->pad_l, s, w, wq, &lo, &hi);
-            for (int64_t i = 0; i < g->hq; i++) {
-                float *restrict d = ph + i * wq;
-                const int64_t iy = s * i + a - p->pad_t;
-                if (iy < 0 || iy >= h || hi <= lo) {
-                    for (int64_t j = 0; j < wq; j++) d[j] = 0.0f;
-                    continue;
-                }
-                for (int64_t j = 0; j < lo; j++) d[j] = 0.0f;
-                const float *restrict src = x + iy * w + (s * lo + b - p->pad_l);
-                if (s == 1)
-                    for (int64_t j = 0; j < hi - lo; j++) d[lo + j] = src[j];
-                else
-                    for (int64_t j = 0; j < hi - lo; j++) d[lo + j] = src[2 * j];
-                for (int64_t j = hi; j < wq; j++) d[j] = 0.0f;
-            }
-        }
 }
 
 /* t[q] = bias + sum of the 9 taps k: wk[k] * tap[k][q], for q < len. */
@@ -691,23 +662,45 @@ static inline __attribute__((always_inline)) void dwf_taps(const float *const *t
     }
 }
 
-/* One output plane on the flat path; arguments as dw_plane. Short rows: the copies are plain
- * loops, not calls to memcpy/memset. */
+/* 5x5: one pass per kernel row (its 5 weights stay in registers), t[q] = (ky == 0 ? bias :
+ * t[q]) + sum_kx wk[ky*5 + kx] * tap[ky*5 + kx][q]. */
+static inline __attribute__((always_inline)) void dwf_taps5(const float *const *tap,
+                                                            const float *restrict wk, float bias,
+                                                            float *restrict t, int64_t len) {
+    for (int ky = 0; ky < 5; ky++) {
+        const float *const *tr = tap + ky * 5;
+        const float *restrict t0 = tr[0], *restrict t1 = tr[1], *restrict t2 = tr[2];
+        const float *restrict t3 = tr[3], *restrict t4 = tr[4];
+        const float w0 = wk[ky * 5], w1 = wk[ky * 5 + 1], w2 = wk[ky * 5 + 2];
+        const float w3 = wk[ky * 5 + 3], w4 = wk[ky * 5 + 4];
+        if (ky == 0)
+            for (int64_t i = 0; i < len; i++)
+                t[i] = bias + ((w0 * t0[i] + w1 * t1[i]) + (w2 * t2[i] + w3 * t3[i]) + w4 * t4[i]);
+        else
+            for (int64_t i = 0; i < len; i++)
+                t[i] += (w0 * t0[i] + w1 * t1[i]) + (w2 * t2[i] + w3 * t3[i]) + w4 * t4[i];
+    }
+}
+
+/* One output plane on the flat path; arguments as dw_plane. */
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) ISBRT_CLONES static void
 dwf_plane(const isbrt_conv *p, const float *xp, const float *wk, float bias, const float *rp,
           float *yp, float *buf) {
     const dwf_geom g = dwf_geometry(p);
-    const int64_t s = p->stride_w, oh = p->oh, ow = p->ow, wq = g.wq;
+    const int64_t s = p->stride_w, d = p->dil_w, k = p->kw, oh = p->oh, ow = p->ow, wq = g.wq;
     float *t = buf + g.phases * g.hq * wq;
-    dwf_copy(p, &g, xp, buf);
-    const float *tap[9];
-    for (int ky = 0; ky < 3; ky++)
-        for (int kx = 0; kx < 3; kx++) {
-            const int64_t ph = s == 1 ? 0 : (ky & 1) * 2 + (kx & 1);
-            const int64_t off = s == 1 ? ky * wq + kx : (ky >> 1) * wq + (kx >> 1);
-            tap[ky * 3 + kx] = buf + ph * g.hq * wq + off;
+    isbrt__phase_copy(xp, p->h, p->w, p->pad_t, p->pad_l, s, g.hq, wq, 0.0f, buf);
+    const float *tap[25];
+    for (int64_t ky = 0; ky < k; ky++)
+        for (int64_t kx = 0; kx < k; kx++) {
+            const int64_t dy = ky * d, dx = kx * d;
+            const int64_t ph = s == 1 ? 0 : (dy & 1) * 2 + (dx & 1);
+            tap[ky * k + kx] = buf + ph * g.hq * wq + dy / s * wq + dx / s;
         }
-    dwf_taps(tap, wk, bias, t, oh * wq);
+    if (k == 3)
+        dwf_taps(tap, wk, bias, t, oh * wq);
+    else
+        dwf_taps5(tap, wk, bias, t, oh * wq);
     const int inplace = rp == yp;
     for (int64_t oy = 0; oy < oh; oy++) {
         float *restrict yr = yp + oy * ow;

@@ -189,4 +189,38 @@ static inline int64_t isbrt__count_in(int64_t start, int64_t k, int64_t d, int64
     return last > first ? last - first : 0;
 }
 
+/* Polyphase copy of one zero-padded (or `fill`-padded) plane, for the flat small-plane paths
+ * of depthwise conv (conv.c) and pooling (pool.c): for stride s (1 or 2),
+ * Q[a][b][i][j] = x[s*i + a - pad_t][s*j + b - pad_l] for i < hq, j < wq, and `fill` where
+ * that lies outside the h x w input; phase (a, b) starts at q + (a*s + b) * hq * wq. A tap
+ * (dy, dx) of the padded plane at output (oy, ox) is then phase ((dy & 1), (dx & 1)) at
+ * (oy + dy/s) * wq + ox + dx/s (stride 1: dy * wq + ox + dx). Short rows: the copies are plain
+ * loops; callers should disable GCC's memcpy/memset pattern replacement. */
+static inline __attribute__((always_inline)) void
+isbrt__phase_copy(const float *restrict x, int64_t h, int64_t w, int64_t pad_t, int64_t pad_l,
+                  int64_t s, int64_t hq, int64_t wq, float fill, float *restrict q) {
+    for (int64_t a = 0; a < s; a++)
+        for (int64_t b = 0; b < s; b++) {
+            float *restrict ph = q + (a * s + b) * hq * wq;
+            /* columns j with 0 <= s*j + b - pad_l < w */
+            int64_t lo, hi;
+            isbrt__valid_range(b - pad_l, s, w, wq, &lo, &hi);
+            for (int64_t i = 0; i < hq; i++) {
+                float *restrict d = ph + i * wq;
+                const int64_t iy = s * i + a - pad_t;
+                if (iy < 0 || iy >= h || hi <= lo) {
+                    for (int64_t j = 0; j < wq; j++) d[j] = fill;
+                    continue;
+                }
+                for (int64_t j = 0; j < lo; j++) d[j] = fill;
+                const float *restrict src = x + iy * w + (s * lo + b - pad_l);
+                if (s == 1)
+                    for (int64_t j = 0; j < hi - lo; j++) d[lo + j] = src[j];
+                else
+                    for (int64_t j = 0; j < hi - lo; j++) d[lo + j] = src[2 * j];
+                for (int64_t j = hi; j < wq; j++) d[j] = fill;
+            }
+        }
+}
+
 #endif

@@ -466,6 +466,10 @@ static int test_pool(void) {
         p.kh = 1 + rng_int(&r, 4), p.kw = rng_int(&r, 2) ? p.kh : 1 + rng_int(&r, 4);
         p.stride_h = 1 + rng_int(&r, 3), p.stride_w = 1 + rng_int(&r, 3);
         p.dil_h = 1 + (rng_int(&r, 4) == 0), p.dil_w = 1 + (rng_int(&r, 4) == 0);
+        if (t % 4 == 0) { /* pool.c's flat path: 3x3, dilation 1, stride 1 or 2 */
+            p.kh = p.kw = 3, p.dil_h = p.dil_w = 1;
+            p.stride_h = p.stride_w = 1 + (p.stride_h & 1);
+        }
         /* ONNX requires pads smaller than the kernel. */
         p.pad_t = rng_int(&r, p.kh), p.pad_b = rng_int(&r, p.kh);
         p.pad_l = rng_int(&r, p.kw), p.pad_r = rng_int(&r, p.kw);

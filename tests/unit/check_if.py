@@ -7,12 +7,14 @@ Hand-built models whose branches compute from outer values (so nothing folds awa
 computed condition, an If with two outputs of int64 and float, an If inside a batch-symbolic
 model, and an If whose branch has its own initializer. A nested If is refused cleanly."""
 import os
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from isbc_run import run_model  # noqa: E402
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
 
@@ -30,18 +32,8 @@ def model(nodes, inputs, outputs, opset=13):
 
 
 def run(isbc, work, name, m, feeds, nout=1):
-    path = os.path.join(work, name + ".onnx")
-    onnx.save(m, path)
-    cmd = [isbc, "run", path]
-    for i, a in enumerate(feeds):
-        p = os.path.join(work, f"{name}.in{i}.npy")
-        np.save(p, a)
-        cmd += ["-i", p]
-    outs = [os.path.join(work, f"{name}.out{k}.npy") for k in range(nout)]
-    for o in outs:
-        cmd += ["-o", o]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    return r, [np.load(o) for o in outs] if r.returncode == 0 else None
+    rc, err, got = run_model(isbc, work, name, m, feeds, nout)
+    return (rc, err), got
 
 
 def float_if():
@@ -113,7 +105,7 @@ def main():
         x = x.astype(np.float32)
         r, y = run(isbc, work, f"float_if{k}", m, [x])
         good = y is not None and np.allclose(y[0], ref(x), rtol=1e-6, atol=1e-6)
-        print(f"float_if sum={x.sum():+.2f}: {'ok' if good else 'FAIL ' + r.stderr}")
+        print(f"float_if sum={x.sum():+.2f}: {'ok' if good else 'FAIL ' + r[1]}")
         ok &= good
 
     m = two_outputs()
@@ -123,7 +115,7 @@ def main():
         r, y = run(isbc, work, f"two_{c}", m, [np.array(c), n, x], nout=2)
         wn, wv = (n + 1, x * 3) if c else (n * 2, -x)
         good = y is not None and np.array_equal(y[0], wn) and np.allclose(y[1], wv)
-        print(f"two_outputs c={c}: {'ok' if good else 'FAIL ' + r.stderr}")
+        print(f"two_outputs c={c}: {'ok' if good else 'FAIL ' + r[1]}")
         ok &= good
 
     m = batch_if()
@@ -133,12 +125,12 @@ def main():
         r, y = run(isbc, work, f"batch_{p}", m, [x, np.array([p], np.float32)])
         want = x * w if p > 0.5 else x + w
         good = y is not None and np.allclose(y[0], want)
-        print(f"batch_if p={p}: {'ok' if good else 'FAIL ' + r.stderr}")
+        print(f"batch_if p={p}: {'ok' if good else 'FAIL ' + r[1]}")
         ok &= good
 
     r, _ = run(isbc, work, "nested", nested_if(), [np.array(True), np.ones(2, np.float32)])
-    good = r.returncode == 1 and "unsupported: If inside If" in r.stderr
-    print(f"nested If refused: {'ok' if good else 'FAIL ' + str(r.returncode) + r.stderr}")
+    good = r[0] == 1 and "unsupported: If inside If" in r[1]
+    print(f"nested If refused: {'ok' if good else 'FAIL ' + str(r[0]) + r[1]}")
     ok &= good
     sys.exit(0 if ok else 1)
 

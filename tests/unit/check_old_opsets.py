@@ -5,12 +5,14 @@ Each case is a hand-built model in an old form and the same computation in the n
 both go through `isbc run` on the same inputs and must agree with each other and with a
 NumPy reference. Error cases must be refused cleanly (exit 1) with the given message."""
 import os
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from isbc_run import run_model  # noqa: E402
 
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
 rng = np.random.default_rng(3)
@@ -28,17 +30,8 @@ def vi(name, shape, dt=F):
 
 
 def run(isbc, work, name, m, feeds):
-    path = os.path.join(work, name + ".onnx")
-    onnx.save(m, path)
-    cmd = [isbc, "run", path]
-    for i, a in enumerate(feeds):
-        p = os.path.join(work, f"{name}.in{i}.npy")
-        np.save(p, a)
-        cmd += ["-i", p]
-    out = os.path.join(work, name + ".out.npy")
-    cmd += ["-o", out]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    return r.returncode, r.stderr.strip(), (np.load(out) if r.returncode == 0 else None)
+    rc, err, got = run_model(isbc, work, name, m, feeds)
+    return rc, err, got[0] if got else None
 
 
 def cases():

@@ -5,12 +5,14 @@ Each case is a hand-built model run through `isbc run` and compared with a NumPy
 (the ONNX operator spec's semantics, computed by hand here). Error cases must be refused
 cleanly (exit 1) with the given message."""
 import os
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from isbc_run import run_model  # noqa: E402
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
 rng = np.random.default_rng(5)
@@ -32,19 +34,7 @@ def const(name, a):
 
 
 def run(isbc, work, name, m, feeds, nout):
-    path = os.path.join(work, name + ".onnx")
-    onnx.save(m, path)
-    cmd = [isbc, "run", path]
-    for i, a in enumerate(feeds):
-        p = os.path.join(work, f"{name}.in{i}.npy")
-        np.save(p, a)
-        cmd += ["-i", p]
-    outs = [os.path.join(work, f"{name}.out{i}.npy") for i in range(nout)]
-    for o in outs:
-        cmd += ["-o", o]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    got = [np.load(o) for o in outs] if r.returncode == 0 else None
-    return r.returncode, r.stderr.strip(), got
+    return run_model(isbc, work, name, m, feeds, nout)
 
 
 def loop_body(nodes, inputs, outputs):

@@ -966,6 +966,11 @@ int main(int argc, char **argv) {
         int rc = parse_opts(cmds[k].name, argc - 2, argv + 2, cmds[k].allowed, &o);
         if (rc == 3) {
             fputs(cmds[k].help, stdout);
+            if (!strcmp(cmds[k].name, "dump") || !strcmp(cmds[k].name, "compile")) {
+                printf("\nPasses, in pipeline order (for --after, --dump-after, --passes):\n");
+                for (const PassInfo *pi = pass_pipeline; pi->name; pi++)
+                    printf("  %-18s %s\n", pi->name, pi->what);
+            }
             return 0;
         }
         if (rc) return rc;

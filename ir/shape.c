@@ -1026,7 +1026,8 @@ static int rule_resize(Ctx *c) {
         double sc[MAXV];
         int nsc = -1;
         if (!tin(c, 2) || !value_const_floats(c->g, c->n->in[2], sc, MAXV, &nsc))
-            return tin(c, 2) ? non_constant(c, 2, "scales") : unsupported(c, "without scales or sizes");
+            return tin(c, 2) ? non_constant(c, 2, "scales")
+                             : unsupported(c, "without scales or sizes");
         if (nsc != r) return fail(c, "scales has %d values for rank %d", nsc, r);
         for (int i = 0; i < r; i++) {
             if (!(sc[i] > 0)) return fail(c, "scales[%d] is not positive", i);
@@ -1229,8 +1230,7 @@ static int rule_tile(Ctx *c) {
 static int rule_onehot(Ctx *c) {
     const Type *idx = tin(c, 0), *vals = tin(c, 2);
     double depth;
-    if (!const_scalar(c->g, c->n->in[1], &depth))
-        return non_constant(c, 1, "depth");
+    if (!const_scalar(c->g, c->n->in[1], &depth)) return non_constant(c, 1, "depth");
     if (depth < 1 || depth > (double)INT32_MAX) return fail(c, "depth %g", depth);
     if (type_numel(vals, 1) != 2) return fail(c, "values must have 2 elements");
     int r = idx->rank + 1, ax;

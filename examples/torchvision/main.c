@@ -98,8 +98,8 @@ int main(int argc, char **argv) {
     int64_t batch = in.rank > 0 ? in.shape[0] : 0, per = 1;
     for (int i = 1; i < in.rank; i++) per *= in.shape[i];
     if (batch < 1 || per != IMAGE_SIZE) {
-        fprintf(stderr, "classify: %s: expected [N, ...] with %d floats per instance\n",
-                argv[1], IMAGE_SIZE);
+        fprintf(stderr, "classify: %s: expected [N, ...] with %d floats per instance\n", argv[1],
+                IMAGE_SIZE);
         return 1;
     }
 

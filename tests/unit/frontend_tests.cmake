@@ -1,9 +1,7 @@
 # Frontend tests (included by tests/unit/CMakeLists.txt): tensor files and the ONNX importer.
 # make_frontend_data.py writes the numpy/onnx-made inputs (fixture), test_tensor_io runs the C
 # side, and the same script then checks that numpy and onnx read back what isbc wrote.
-if(NOT DEFINED ISBC_PYTHON)
-  set(ISBC_PYTHON /usr/bin/python3) # Debian's, with python3-numpy and python3-onnx
-endif()
+set(ISBC_PYTHON ${ISBC_SYSTEM_PYTHON}) # tests/CMakeLists.txt
 set(FRONTEND_TEST_DATA ${CMAKE_CURRENT_BINARY_DIR}/frontend_data)
 set(ONNX_TESTDATA /usr/share/libonnx-testdata/data)
 set(FRONTEND_DATA_SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/make_frontend_data.py)

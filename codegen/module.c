@@ -422,6 +422,32 @@ static void copy_rows(Cg *c, int v, LLVMValueRef dst, LLVMValueRef dst_row, LLVM
               cg_gep(c, src, LLVMBuildNUWMul(c->b, src_row, bytes, "")), bytes);
 }
 
+/* For each instance r with guard gd active, in order (j counts them): copy row r of full[v]
+ * to row j of compact[v] (gather), or row j of compact[v] to row r of full[v] (scatter), for
+ * the values vs[0..nv). */
+static void copy_active_rows(Cg *c, const Guard *gd, LLVMValueRef nrows, int nv, const int *vs,
+                             LLVMValueRef *compact, LLVMValueRef *full, bool gather) {
+    LLVMValueRef jslot = cg_alloca(c, 8, 8);
+    LLVMBuildStore(c->b, cg_i64(c, 0), jslot);
+    CgLoop l = cg_loop_begin(c, nrows, gather ? "guard.gather" : "guard.scatter");
+    LLVMBasicBlockRef take = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBuildCondBr(c->b, guard_active(c, gd, l.iv), take, next);
+    LLVMPositionBuilderAtEnd(c->b, take);
+    LLVMValueRef j = LLVMBuildLoad2(c->b, c->t_i64, jslot, "");
+    for (int t = 0; t < nv; t++) {
+        int v = vs[t];
+        if (gather)
+            copy_rows(c, v, compact[v], j, full[v], l.iv);
+        else
+            copy_rows(c, v, full[v], l.iv, compact[v], j);
+    }
+    LLVMBuildStore(c->b, LLVMBuildNUWAdd(c->b, j, cg_i64(c, 1), ""), jslot);
+    LLVMBuildBr(c->b, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+    cg_loop_end(c, &l);
+}
+
 /* Run nodes [first, last) once for the `count` active instances (DESIGN.md, "Code
  * generation": gather, run, scatter). When every instance is active (`all`) the region runs
  * in place on the whole batch; otherwise the rows of the region's inputs are first gathered
@@ -442,7 +468,6 @@ static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, LLVMV
         compact[v] = off[v] >= 0
                          ? cg_gep(c, scratch, LLVMBuildNUWMul(c->b, count, cg_i64(c, off[v]), ""))
                          : NULL;
-    LLVMValueRef jslot = cg_alloca(c, 8, 8);
     LLVMBasicBlockRef gather = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.gather");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.body");
     LLVMBuildCondBr(c->b, all, body, gather);
@@ -462,18 +487,7 @@ static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, LLVMV
             if (!dup) xs[nx++] = x;
         }
     }
-    LLVMBuildStore(c->b, cg_i64(c, 0), jslot);
-    CgLoop l = cg_loop_begin(c, nrows, "guard.gather");
-    LLVMBasicBlockRef take = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBuildCondBr(c->b, guard_active(c, gd, l.iv), take, next);
-    LLVMPositionBuilderAtEnd(c->b, take);
-    LLVMValueRef j = LLVMBuildLoad2(c->b, c->t_i64, jslot, "");
-    for (int t = 0; t < nx; t++) copy_rows(c, xs[t], compact[xs[t]], j, saved[xs[t]], l.iv);
-    LLVMBuildStore(c->b, LLVMBuildNUWAdd(c->b, j, cg_i64(c, 1), ""), jslot);
-    LLVMBuildBr(c->b, next);
-    LLVMPositionBuilderAtEnd(c->b, next);
-    cg_loop_end(c, &l);
+    copy_active_rows(c, gd, nrows, nx, xs, compact, saved, true);
     LLVMBuildBr(c->b, body);
 
     /* run: whole-batch buffers if all, else compact ones */
@@ -502,18 +516,7 @@ static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, LLVMV
         LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBuildCondBr(c->b, all, done, scatter);
         LLVMPositionBuilderAtEnd(c->b, scatter);
-        LLVMBuildStore(c->b, cg_i64(c, 0), jslot);
-        CgLoop s = cg_loop_begin(c, nrows, "guard.scatter");
-        LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBuildCondBr(c->b, guard_active(c, gd, s.iv), put, cont);
-        LLVMPositionBuilderAtEnd(c->b, put);
-        j = LLVMBuildLoad2(c->b, c->t_i64, jslot, "");
-        for (int t = 0; t < nr; t++) copy_rows(c, xs[t], cg_ptr(c, xs[t]), s.iv, compact[xs[t]], j);
-        LLVMBuildStore(c->b, LLVMBuildNUWAdd(c->b, j, cg_i64(c, 1), ""), jslot);
-        LLVMBuildBr(c->b, cont);
-        LLVMPositionBuilderAtEnd(c->b, cont);
-        cg_loop_end(c, &s);
+        copy_active_rows(c, gd, nrows, nr, xs, compact, saved, false);
         LLVMBuildBr(c->b, done);
         LLVMPositionBuilderAtEnd(c->b, done);
     }

@@ -4,7 +4,8 @@ cell (two gate tensors, [N,2,3] and [N,4]), a gate read through a 3-D row, branc
 Relu and a pool, a skip branch, per-branch thresholds, a branch value that is also read
 outside its sum, and a graph output of its own from inside a cell. Exported with
 python/isb_annotate; `isbc run` at several batches and thresholds must equal the thresholded
-reference (isb_annotate.masked_model evaluated by isb_annotate.run_onnx), and the per-instance
+reference (isb_annotate.masked_model evaluated by isb_annotate.run_onnx, and for a threshold
+given on the command line also PyTorch eager under isb.masked(T)), and the per-instance
 skip masks of --stats must equal the gates' (gate < T).
 
     check_generic.py --isbc ISBC --workdir DIR
@@ -107,8 +108,20 @@ def main():
             gate_names = sorted({b["gate"] for b in branches})
             masked = masked_model(proto, threshold=t)
             ref = run_onnx.run(masked, {"x": x}, extra=gate_names)
+            # PyTorch eager under isb.masked(T) as a second reference (an explicit T only:
+            # masked() has no per-branch thresholds)
+            torch_ref = None
+            if t is not None:
+                with torch.no_grad(), isb.masked(t):
+                    torch_ref = [o.numpy() for o in model(torch.from_numpy(x))]
             for k, name in enumerate(("logits", "first")):
                 got, want = np.load(outs[k]), ref[name]
+                if torch_ref is not None:
+                    terr = float(np.abs(got - torch_ref[k]).max())
+                    tgood = terr <= 1e-4 * max(float(np.abs(torch_ref[k]).max()), 1e-6)
+                    print(f"b{batch} T={t} {name}: vs PyTorch max|diff| {terr:.3g}"
+                          f"{'' if tgood else '  FAIL'}")
+                    ok &= tgood
                 err, scale = float(np.abs(got - want).max()), float(np.abs(want).max())
                 good = got.shape == want.shape and err <= 1e-4 * max(scale, 1e-6)
                 print(f"b{batch} T={t} {name}: max|diff| {err:.3g} (max|ref| {scale:.3g})"

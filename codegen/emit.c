@@ -27,6 +27,7 @@
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
+#include "../runtime/isbrt.h"
 #include "cg.h"
 
 #ifndef ISBC_RUNTIME_LIB
@@ -97,12 +98,33 @@ static LLVMTargetMachineRef create_tm(const CodegenOptions *o, Diag *d) {
 }
 
 /* Build, retarget and optimise the module for tm. */
+/* The module references the runtime's isbrt_abi_<ISBRT_ABI_VERSION> (kept by llvm.used), so
+ * linking or loading it against a libisbrt of another ABI version fails with that symbol
+ * undefined instead of misreading the parameter structs. */
+static void reference_abi(LLVMModuleRef m) {
+    LLVMContextRef ctx = LLVMGetModuleContext(m);
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), ptr = LLVMPointerTypeInContext(ctx, 0);
+    char name[32];
+    snprintf(name, sizeof name, "isbrt_abi_%d", ISBRT_ABI_VERSION);
+    LLVMValueRef abi = LLVMAddGlobal(m, i32, name);
+    LLVMSetGlobalConstant(abi, 1);
+    LLVMValueRef ref = LLVMAddGlobal(m, ptr, "isbc.abi");
+    LLVMSetInitializer(ref, abi);
+    LLVMSetGlobalConstant(ref, 1);
+    LLVMSetLinkage(ref, LLVMInternalLinkage);
+    LLVMValueRef used = LLVMAddGlobal(m, LLVMArrayType2(ptr, 1), "llvm.used");
+    LLVMSetInitializer(used, LLVMConstArray2(ptr, &ref, 1));
+    LLVMSetLinkage(used, LLVMAppendingLinkage);
+    LLVMSetSection(used, "llvm.metadata");
+}
+
 static LLVMModuleRef make_module(LLVMContextRef ctx, const Graph *g, const CodegenOptions *o,
                                  LLVMTargetMachineRef tm, Diag *d) {
     if (check_prefix(o, d) < 0) return NULL;
     CodegenOptions def = {"model", 2, "native"};
     LLVMModuleRef m = cg_build_module(ctx, g, o ? o : &def, d);
     if (!m) return NULL;
+    reference_abi(m);
     char *triple = LLVMGetTargetMachineTriple(tm);
     LLVMSetTarget(m, triple);
     LLVMDisposeMessage(triple);

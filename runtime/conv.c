@@ -127,15 +127,16 @@ typedef struct gemm_job {
 
 /* Output channels [c_lo, c_hi) (of group gi) x columns [lo, hi) of instance b from the GEMM
  * of src (row stride ld): y (+)= W src, then the epilogue. */
-static void gemm_block(const gemm_job *j, int64_t b, int64_t gi, const float *src, int64_t ld,
-                       int64_t c_lo, int64_t c_hi, int64_t lo, int64_t hi) {
+static void gemm_block(const isbrt__team *t, const gemm_job *j, int64_t b, int64_t gi,
+                       const float *src, int64_t ld, int64_t c_lo, int64_t c_hi, int64_t lo,
+                       int64_t hi) {
     const isbrt_conv *p = j->p;
     const int64_t cog = p->c_out / p->group, ohow = p->oh * p->ow;
     const int64_t k = p->c_in / p->group * p->kh * p->kw;
     if (c_hi <= c_lo || hi <= lo) return;
     float *yg = j->y + (b * p->c_out + gi * cog) * ohow;
-    isbrt__sgemm(0, 0, c_hi - c_lo, hi - lo, k, 1.0f, j->w + (gi * cog + c_lo) * k, k, src + lo, ld,
-                 j->inplace ? 1.0f : 0.0f, yg + c_lo * ohow + lo, ohow);
+    isbrt__sgemm(t, 0, 0, c_hi - c_lo, hi - lo, k, 1.0f, j->w + (gi * cog + c_lo) * k, k, src + lo,
+                 ld, j->inplace ? 1.0f : 0.0f, yg + c_lo * ohow + lo, ohow);
     for (int64_t co = c_lo; co < c_hi; co++) {
         const int64_t c = gi * cog + co;
         const float *res = j->residual ? j->residual + (b * p->c_out + c) * ohow + lo : NULL;
@@ -166,7 +167,7 @@ static void gemm_pw_chunk(void *ctx, const isbrt__team *t) {
     gemm_share(j, t, &c_lo, &c_hi, &lo, &hi);
     for (int64_t b = 0; b < j->n; b++)
         for (int64_t gi = 0; gi < g; gi++)
-            gemm_block(j, b, gi, j->x + (b * p->c_in + gi * cig) * hw, hw, c_lo, c_hi, lo, hi);
+            gemm_block(t, j, b, gi, j->x + (b * p->c_in + gi * cig) * hw, hw, c_lo, c_hi, lo, hi);
 }
 
 /* im2col phase: a share of the input channels of instances [b0, b0 + nb), group gi. */
@@ -192,12 +193,12 @@ static void gemm_rows_chunk(void *ctx, const isbrt__team *t) {
     int64_t c_lo, c_hi, lo, hi;
     gemm_share(j, t, &c_lo, &c_hi, &lo, &hi);
     if (nb == 1) {
-        gemm_block(j, j->b0, j->gi, j->col, ohow, c_lo, c_hi, lo, hi);
+        gemm_block(t, j, j->b0, j->gi, j->col, ohow, c_lo, c_hi, lo, hi);
         return;
     }
     if (c_hi <= c_lo) return;
     float *tmp = j->col + k * ld;
-    isbrt__sgemm(0, 0, c_hi - c_lo, ld, k, 1.0f, j->w + (j->gi * cog + c_lo) * k, k, j->col, ld,
+    isbrt__sgemm(t, 0, 0, c_hi - c_lo, ld, k, 1.0f, j->w + (j->gi * cog + c_lo) * k, k, j->col, ld,
                  0.0f, tmp + c_lo * ld, ld);
     float *yg = j->y + (j->b0 * p->c_out + j->gi * cog) * ohow;
     for (int64_t co = c_lo; co < c_hi; co++) {
@@ -549,7 +550,7 @@ static void wino_gemm_chunk(void *ctx, const isbrt__team *t) {
         return;
     }
     for (int64_t e = lo; e < hi; e++)
-        isbrt__sgemm(0, 0, p->c_out, tiles, p->c_in, 1.0f, j->u + e * kc, p->c_in,
+        isbrt__sgemm(t, 0, 0, p->c_out, tiles, p->c_in, 1.0f, j->u + e * kc, p->c_in,
                      j->v + e * p->c_in * tiles, tiles, 0.0f, j->m + e * p->c_out * tiles, tiles);
 }
 

@@ -89,8 +89,8 @@ void isbrt_convnd_f32(const isbrt_convnd *p, int64_t n, const float *x, const fl
                 } while (next_k(p, kk));
             }
             float *yg = y + (b * p->c_out + g * cog) * lout;
-            isbrt__sgemm(0, 0, cog, lout, cig * ks, 1.0f, w + g * cog * cig * ks, cig * ks, col,
-                         lout, inplace ? 1.0f : 0.0f, yg, lout);
+            isbrt__sgemm(NULL, 0, 0, cog, lout, cig * ks, 1.0f, w + g * cog * cig * ks, cig * ks,
+                         col, lout, inplace ? 1.0f : 0.0f, yg, lout);
         }
         for (int64_t co = 0; co < p->c_out; co++) {
             const int64_t at = (b * p->c_out + co) * lout;
@@ -108,8 +108,8 @@ void isbrt_convtranspose_f32(const isbrt_convnd *p, int64_t n, const float *x, c
     for (int64_t b = 0; b < n; b++) {
         for (int64_t g = 0; g < p->group; g++) {
             const float *xg = x + (b * p->c_in + g * cig) * lin;
-            isbrt__sgemm(1, 0, cog * ks, lin, cig, 1.0f, w + g * cig * cog * ks, cog * ks, xg, lin,
-                         0.0f, col, lin);
+            isbrt__sgemm(NULL, 1, 0, cog * ks, lin, cig, 1.0f, w + g * cig * cog * ks, cog * ks, xg,
+                         lin, 0.0f, col, lin);
             float *yg = y + (b * p->c_out + g * cog) * lout;
             memset(yg, 0, sizeof(float) * (size_t)(cog * lout));
             float *row = col;

@@ -20,13 +20,6 @@
 ISBRT_HIDDEN void isbrt__epilogue(float *y, int64_t len, float bias, const float *res,
                                   const isbrt_actp *act);
 
-/* cblas_sgemm (row-major) that runs single-threaded when the product is too small for
- * OpenBLAS's threads to pay off (their wake-up and hand-off cost more than they save); the
- * caller's thread setting is restored afterwards. */
-ISBRT_HIDDEN void isbrt__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                               float alpha, const float *a, int64_t lda, const float *b,
-                               int64_t ldb, float beta, float *c, int64_t ldc);
-
 /* One chunk of a kernel's work (thread.c): chunk `part` of `parts`, run by thread `thread`
  * (0: the caller's; < ISBRT__MAX_PARTS, for per-thread scratch). */
 typedef struct isbrt__team {
@@ -44,6 +37,14 @@ typedef void (*isbrt__team_fn)(void *ctx, const isbrt__team *chunk);
 /* Chunks per thread: more balance the load when a thread is slowed down, fewer cost less. */
 #define ISBRT__CHUNKS_PER_PART 4
 
+/* C = alpha op(A) op(B) + beta C, row-major. Called from a chunk of a team job (`chunk`, see
+ * isbrt__parallel) or with too few multiply-adds to pay for OpenBLAS's threads, it runs on
+ * our own kernel on the calling thread; otherwise cblas_sgemm with OpenBLAS's thread setting
+ * as the caller left it. Never writes OpenBLAS's (process-wide) thread count. */
+ISBRT_HIDDEN void isbrt__sgemm(const isbrt__team *chunk, int trans_a, int trans_b, int64_t m,
+                               int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                               const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 /* Threads a kernel may use: OpenBLAS's current setting (isbrt_set_threads). */
 ISBRT_HIDDEN int isbrt__threads(void);
 /* Threads a call of `work` on `team` (a run's team, or NULL) runs on: the team's when work >=
@@ -53,8 +54,8 @@ ISBRT_HIDDEN int isbrt__parts_for(const void *team, int64_t work);
 /* A chunk count for splitting `items` (at most items, at least 1) on those threads. */
 ISBRT_HIDDEN int64_t isbrt__chunks(const void *team, int64_t work, int64_t items);
 /* Run fn for chunks [0, chunks) on isbrt__parts_for(team, work) threads (inline when 1), each
- * chunk once, in any order, concurrently; returns when all are done. Inside, OpenBLAS runs
- * single-threaded. */
+ * chunk once, in any order, concurrently; returns when all are done. A chunk's products
+ * go through isbrt__sgemm with the chunk, so they stay on the chunk's thread. */
 ISBRT_HIDDEN void isbrt__parallel(const void *team, int64_t work, int64_t chunks, isbrt__team_fn fn,
                                   void *ctx);
 /* This chunk's share [lo, hi) of n items. */

@@ -74,7 +74,7 @@ static void proj(int64_t rows, int64_t cols, int64_t k, const float *a, const fl
                  const float *bias, float *out, int64_t ldo) {
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) out[i * ldo + j] = bias ? bias[j] : 0.0f;
-    if (k > 0) isbrt__sgemm(0, 1, rows, cols, k, 1.0f, a, k, m, k, 1.0f, out, ldo);
+    if (k > 0) isbrt__sgemm(NULL, 0, 1, rows, cols, k, 1.0f, a, k, m, k, 1.0f, out, ldo);
 }
 
 /* One time step for the active rows: gx = X W^T + Wb is ready; updates h (and c). */

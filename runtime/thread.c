@@ -11,8 +11,8 @@
  *    kernel, so even small kernels split.
  *  - without one (a kernel called directly), a run's team started and ended for that call:
  *    only for large calls (thread creation costs ~70 us).
- * While a team runs a kernel, OpenBLAS is kept on one thread per call and the caller's
- * setting restored afterwards. */
+ * The products of a chunk run on the chunk's thread (isbrt__sgemm), so no OpenBLAS thread
+ * is started from inside a team and nothing here writes OpenBLAS's process-wide setting. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -20,7 +20,6 @@
 
 #include "internal.h"
 
-void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 
 /* Spins of a waiting thread before it yields the CPU (each spin is one pause) and, for an idle
@@ -144,8 +143,6 @@ void isbrt_team_end(void *mem) {
 
 /* Run chunks [0, n) of fn on the team; returns when all are done. */
 static void run_on_team(run_team *t, int64_t n, isbrt__team_fn fn, void *ctx) {
-    const int saved = openblas_get_num_threads();
-    if (saved > 1) openblas_set_num_threads(1);
     t->fn = fn;
     t->ctx = ctx;
     t->gen = (t->gen + 1) & 0xFFFF;
@@ -159,7 +156,6 @@ static void run_on_team(run_team *t, int64_t n, isbrt__team_fn fn, void *ctx) {
         else
             sched_yield();
     }
-    if (saved > 1) openblas_set_num_threads(saved);
 }
 
 int isbrt__threads(void) {

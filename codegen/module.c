@@ -38,8 +38,7 @@ int cg_fail(Cg *c, const char *fmt, ...) {
     if (c->node < 0) return diag(c->d, "codegen: %s", detail);
     const Node *n = gnode(c->g, c->node);
     node_label(c->g, c->node, lbl, sizeof lbl);
-    return diag(c->d, "unsupported: %s (opset %d) at node '%s': %s", op_info(n->op)->name,
-                c->g->opset, lbl, detail);
+    return diag_unsupported(c->d, op_info(n->op)->name, NULL, c->g->opset, lbl, ": %s", detail);
 }
 
 /* ---- small IR helpers ---------------------------------------------------------------- */

@@ -69,24 +69,26 @@ static const char *label(const Ctx *c, char *buf, size_t len) {
 static int want_one_input(const Ctx *c, const Node *n) {
     char buf[256];
     if (n->nin == 1) return 0;
-    return diag(c->d, "%s (opset %d) at node '%s': expected 1 input, got %d", op_info(n->op)->name,
-                c->g->opset, label(c, buf, sizeof buf), n->nin);
+    return diag_node(c->d, op_info(n->op)->name, c->g->opset, label(c, buf, sizeof buf),
+                     ": expected 1 input, got %d", n->nin);
 }
 
 static int missing(const Ctx *c, const Node *n, const char *attr) {
     char buf[256];
-    return diag(c->d, "%s (opset %d) at node '%s': missing attribute '%s'", op_info(n->op)->name,
-                c->g->opset, label(c, buf, sizeof buf), attr);
+    return diag_node(c->d, op_info(n->op)->name, c->g->opset, label(c, buf, sizeof buf),
+                     ": missing attribute '%s'", attr);
 }
 
 /* Attributes that only exist before opset `since`: at a later opset they are unsupported. */
 static int reject_after(const Ctx *c, const Node *n, int since, const char *const *attrs) {
-    char buf[256];
+    char buf[256], what[300];
     if (c->g->opset < since) return 0;
     for (; *attrs; attrs++)
-        if (node_attr(n, *attrs))
-            return diag(c->d, "unsupported: %s attribute '%s' (opset %d) at node '%s'",
-                        op_info(n->op)->name, *attrs, c->g->opset, label(c, buf, sizeof buf));
+        if (node_attr(n, *attrs)) {
+            snprintf(what, sizeof what, "attribute '%s'", *attrs);
+            return diag_unsupported(c->d, op_info(n->op)->name, what, c->g->opset,
+                                    label(c, buf, sizeof buf), NULL);
+        }
     return 0;
 }
 
@@ -142,10 +144,10 @@ static void unsqueeze_input(const Ctx *c, int k, int first, int count) {
 
 static int unknown_rank(const Ctx *c, const Node *n, const char *what) {
     char buf[256];
-    return diag(c->d,
-                "unsupported: %s %s (opset %d) at node '%s': the rank of an input is not known "
-                "at import (declare it in the model's value_info)",
-                op_info(n->op)->name, what, c->g->opset, label(c, buf, sizeof buf));
+    return diag_unsupported(c->d, op_info(n->op)->name, what, c->g->opset,
+                            label(c, buf, sizeof buf),
+                            ": the rank of an input is not known at import (declare it in the "
+                            "model's value_info)");
 }
 
 /* Add-1/6 (and Sub, Mul, Div, Pow, Equal, Less, Greater, And, Or, Xor before opset 7):
@@ -164,9 +166,9 @@ static int old_broadcast(const Ctx *c) {
     if (ra == IR_RANK_UNKNOWN || rb == IR_RANK_UNKNOWN) return unknown_rank(c, n, "broadcast axis");
     int64_t axis = ax.i < 0 ? ax.i + ra : ax.i;
     if (axis < 0 || axis + rb > ra)
-        return diag(
-            c->d, "%s (opset %d) at node '%s': broadcast axis %lld does not fit ranks %d and %d",
-            op_info(n->op)->name, c->g->opset, label(c, buf, sizeof buf), (long long)ax.i, ra, rb);
+        return diag_node(c->d, op_info(n->op)->name, c->g->opset, label(c, buf, sizeof buf),
+                         ": broadcast axis %lld does not fit ranks %d and %d", (long long)ax.i, ra,
+                         rb);
     if (ra - axis - rb > 0) unsqueeze_input(c, 1, rb, (int)(ra - axis - rb));
     return 0;
 }
@@ -191,9 +193,8 @@ static int want_test_mode(const Ctx *c, Node *n) {
     char buf[256];
     Attr a;
     if (take_attr(n, "is_test", &a) && a.i != 0) return 0;
-    return diag(c->d,
-                "unsupported: %s attribute 'is_test'=0 (opset %d) at node '%s': training mode",
-                op_info(n->op)->name, c->g->opset, label(c, buf, sizeof buf));
+    return diag_unsupported(c->d, op_info(n->op)->name, "attribute 'is_test'=0", c->g->opset,
+                            label(c, buf, sizeof buf), ": training mode");
 }
 
 /* Cast-1: `to` is a string naming the TensorProto data type; Cast-6 takes its number. */
@@ -201,7 +202,7 @@ static int old_cast(const Ctx *c, Node *n) {
     static const char *const names[] = {"UNDEFINED", "FLOAT",  "UINT8",  "INT8",   "UINT16",
                                         "INT16",     "INT32",  "INT64",  "STRING", "BOOL",
                                         "FLOAT16",   "DOUBLE", "UINT32", "UINT64"};
-    char buf[256];
+    char buf[256], what[300];
     const Attr *a = node_attr(n, "to");
     if (!a || a->kind != ATTR_STRING) return 0;
     for (int i = 1; i < (int)(sizeof names / sizeof names[0]); i++)
@@ -209,8 +210,8 @@ static int old_cast(const Ctx *c, Node *n) {
             node_set_int(c->g, n, "to", i);
             return 0;
         }
-    return diag(c->d, "unsupported: Cast to '%s' (opset %d) at node '%s'", a->s, c->g->opset,
-                label(c, buf, sizeof buf));
+    snprintf(what, sizeof what, "to '%s'", a->s);
+    return diag_unsupported(c->d, "Cast", what, c->g->opset, label(c, buf, sizeof buf), NULL);
 }
 
 /* Attributes of opsets < 7 that no newer version of the op has; the importer accepts them
@@ -266,8 +267,8 @@ static int resize_from_old(const Ctx *c, Node *n) {
         if (upsample && reject_after(c, n, 9, old) < 0) return -1;
         if (n->nin != 2) {
             char buf[256];
-            return diag(c->d, "%s (opset %d) at node '%s': expected 2 inputs, got %d",
-                        op_info(n->op)->name, g->opset, label(c, buf, sizeof buf), n->nin);
+            return diag_node(c->d, op_info(n->op)->name, g->opset, label(c, buf, sizeof buf),
+                             ": expected 2 inputs, got %d", n->nin);
         }
     }
     int in[3] = {n->in[0], -1, scales};
@@ -302,8 +303,8 @@ static int normalize_op(Ctx *c, Node *n) {
         const char *pads = g->opset < 2 ? "paddings" : "pads";
         if (g->opset >= 11) return reject_after(c, n, 11, old);
         if (g->opset < 2 && node_attr(n, "pads"))
-            return diag(d, "unsupported: Pad attribute 'pads' (opset %d) at node '%s'", g->opset,
-                        label(c, buf, sizeof buf));
+            return diag_unsupported(d, "Pad", "attribute 'pads'", g->opset,
+                                    label(c, buf, sizeof buf), NULL);
         if (want_one_input(c, n) < 0) return -1;
         if (!take_attr(n, pads, &a)) return missing(c, n, pads);
         int in[3] = {n->in[0], ints_const(g, n, &a), -1};
@@ -345,10 +346,8 @@ static int normalize_op(Ctx *c, Node *n) {
         if (g->opset >= 9) return reject_after(c, n, 9, old);
         if (g->opset < 7 && want_test_mode(c, n) < 0) return -1; /* BatchNormalization-1/6 */
         if (take_attr(n, "spatial", &a) && a.i == 0)
-            return diag(d,
-                        "unsupported: BatchNormalization attribute 'spatial'=0 (opset %d) at "
-                        "node '%s'",
-                        g->opset, label(c, buf, sizeof buf));
+            return diag_unsupported(d, "BatchNormalization", "attribute 'spatial'=0", g->opset,
+                                    label(c, buf, sizeof buf), NULL);
         return 0;
     }
     case OP_Add:
@@ -393,9 +392,11 @@ int normalize_node(Graph *g, int node, Diag *d) {
     n = gnode(g, node); /* normalize_op may have appended nodes */
     take_attr(n, "consumed_inputs", &a);
     for (int i = 0; i < n->nattr; i++)
-        if (op_attr_kind(n->op, n->attrs[i].name) != (int)n->attrs[i].kind)
-            return diag(d, "unsupported: %s attribute '%s' (opset %d) at node '%s'",
-                        op_info(n->op)->name, n->attrs[i].name, g->opset,
-                        label(&c, buf, sizeof buf));
+        if (op_attr_kind(n->op, n->attrs[i].name) != (int)n->attrs[i].kind) {
+            char what[300];
+            snprintf(what, sizeof what, "attribute '%s'", n->attrs[i].name);
+            return diag_unsupported(d, op_info(n->op)->name, what, g->opset,
+                                    label(&c, buf, sizeof buf), NULL);
+        }
     return 0;
 }

@@ -176,23 +176,22 @@ static int import_attr(Importer *im, int node, int op, const Onnx__NodeProto *np
     /* An attribute of an old version of the op (an empty list may carry no kind: ints). */
     int old_kind = have >= 0 ? have : ATTR_INTS;
     if (kind != have && normalize_legacy_attr(op, aname, old_kind, g->opset)) kind = old_kind;
+    char what[320];
+    snprintf(what, sizeof what, "attribute '%s'", aname);
     if (kind < 0 || kind == ATTR_GRAPH)
-        return diag(im->d, "unsupported: %s attribute '%s' (opset %d) at node '%s'", opname, aname,
-                    g->opset, lab);
-    if (a->ref_attr_name && *a->ref_attr_name)
-        return diag(im->d,
-                    "unsupported: %s attribute '%s' refers to a function attribute "
-                    "(opset %d) at node '%s'",
-                    opname, aname, g->opset, lab);
+        return diag_unsupported(im->d, opname, what, g->opset, lab, NULL);
+    if (a->ref_attr_name && *a->ref_attr_name) {
+        snprintf(what, sizeof what, "attribute '%s' refers to a function attribute", aname);
+        return diag_unsupported(im->d, opname, what, g->opset, lab, NULL);
+    }
     /* An empty list has no field to tell its kind by. */
     bool empty_list = !a->has_type && have < 0 &&
                       (kind == ATTR_INTS || kind == ATTR_FLOATS || kind == ATTR_STRINGS);
     if (have != kind && !empty_list)
-        return diag(im->d, "%s (opset %d) at node '%s': attribute '%s' is %s, expected %s", opname,
-                    g->opset, lab, aname, kind_name(have), kind_name(kind));
+        return diag_node(im->d, opname, g->opset, lab, ": attribute '%s' is %s, expected %s", aname,
+                         kind_name(have), kind_name(kind));
     if (a->n_ints > 1 << 20 || a->n_floats > 1 << 20 || a->n_strings > 1 << 20)
-        return diag(im->d, "%s (opset %d) at node '%s': attribute '%s' is too long", opname,
-                    g->opset, lab, aname);
+        return diag_node(im->d, opname, g->opset, lab, ": attribute '%s' is too long", aname);
     Node *n = gnode(g, node);
     const char *name = aname;
     switch (kind) {
@@ -276,8 +275,9 @@ static int import_constant(Importer *im, const Onnx__NodeProto *np, int idx) {
         data = a->n_ints ? malloc(a->n_ints * sizeof(int64_t)) : NULL;
         if (data) memcpy(data, a->ints, a->n_ints * sizeof(int64_t));
     } else {
-        return diag(im->d, "unsupported: Constant attribute '%s' (opset %d) at node '%s'", an,
-                    g->opset, lab);
+        char what[320];
+        snprintf(what, sizeof what, "attribute '%s'", an);
+        return diag_unsupported(im->d, "Constant", what, g->opset, lab, NULL);
     }
     int v = im_add_const(im, np->output[0], t, data);
     free(data);
@@ -307,10 +307,9 @@ int import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
     if (seq_handles(opt)) return seq_import_node(im, np, idx);
     int op = op_from_name(opt);
     if (op < 0 || (op_info(op)->flags & OPF_INTERNAL))
-        return diag(im->d, "unsupported: %s (opset %d) at node '%s'", opt, g->opset, lab);
+        return diag_unsupported(im->d, opt, NULL, g->opset, lab, NULL);
     if (np->n_input > 1024 || np->n_output > 1024)
-        return diag(im->d, "%s (opset %d) at node '%s': too many inputs or outputs", opt, g->opset,
-                    lab);
+        return diag_node(im->d, opt, g->opset, lab, ": too many inputs or outputs");
 
     int nin = (int)np->n_input, nout = (int)np->n_output;
     int *in = malloc((size_t)(nin + 1) * sizeof(int));
@@ -320,15 +319,13 @@ int import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
         const char *s = np->input[i];
         in[i] = *s ? im_lookup(im, s) : -1;
         if (*s && in[i] < 0 && seq_lookup(im, s) >= 0) {
-            diag(im->d,
-                 "unsupported: %s (opset %d) at node '%s': input '%s' is a sequence (only "
-                 "sequence operators read sequences)",
-                 opt, g->opset, lab, s);
+            diag_unsupported(im->d, opt, NULL, g->opset, lab,
+                             ": input '%s' is a sequence (only sequence operators read sequences)",
+                             s);
             goto out;
         }
         if (*s && in[i] < 0) {
-            diag(im->d, "%s (opset %d) at node '%s': input '%s' is not defined before use", opt,
-                 g->opset, lab, s);
+            diag_node(im->d, opt, g->opset, lab, ": input '%s' is not defined before use", s);
             goto out;
         }
     }
@@ -338,8 +335,7 @@ int import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
         const char *s = np->output[i];
         Type t;
         if (*s && im_defined_here(im, s)) {
-            diag(im->d, "%s (opset %d) at node '%s': output '%s' is defined more than once", opt,
-                 g->opset, lab, s);
+            diag_node(im->d, opt, g->opset, lab, ": output '%s' is defined more than once", s);
             goto out;
         }
         if (declared_type(im, s, &t) < 0) goto out;
@@ -354,16 +350,14 @@ int import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
     const OpInfo *oi = op_info(n->op); /* normalize_node may have changed the op */
     if (n->nin < oi->min_in || n->nin > oi->max_in || n->nout < oi->min_out ||
         n->nout > oi->max_out) {
-        diag(im->d,
-             "%s (opset %d) at node '%s': %d inputs and %d outputs (expected %d-%d inputs, %d-%d "
-             "outputs)",
-             opt, g->opset, lab, n->nin, n->nout, oi->min_in, oi->max_in, oi->min_out, oi->max_out);
+        diag_node(im->d, opt, g->opset, lab,
+                  ": %d inputs and %d outputs (expected %d-%d inputs, %d-%d outputs)", n->nin,
+                  n->nout, oi->min_in, oi->max_in, oi->min_out, oi->max_out);
         goto out;
     }
     for (int i = 0; i < oi->min_in; i++)
         if (n->in[i] < 0) {
-            diag(im->d, "%s (opset %d) at node '%s': required input %d is absent", opt, g->opset,
-                 lab, i);
+            diag_node(im->d, opt, g->opset, lab, ": required input %d is absent", i);
             goto out;
         }
     rc = 0;
@@ -408,8 +402,8 @@ static int import_branch(Importer *im, const Onnx__GraphProto *sub, int gid, con
                          int *out, size_t nout) {
     Graph *g = im->g;
     if (sub->n_output != nout)
-        return diag(im->d, "If (opset %d) at node '%s': a branch has %zu outputs, the node %zu",
-                    g->opset, lab, sub->n_output, nout);
+        return diag_node(im->d, "If", g->opset, lab, ": a branch has %zu outputs, the node %zu",
+                         sub->n_output, nout);
     for (size_t i = 0; i < sub->n_initializer; i++) {
         const Onnx__TensorProto *tp = sub->initializer[i];
         Type t;
@@ -424,16 +418,15 @@ static int import_branch(Importer *im, const Onnx__GraphProto *sub, int gid, con
     for (size_t i = 0; i < sub->n_node; i++) {
         const char *op = sub->node[i]->op_type ? sub->node[i]->op_type : "";
         if (!strcmp(op, "If") || !strcmp(op, "Loop") || !strcmp(op, "Scan"))
-            return diag(im->d, "unsupported: %s inside If (opset %d) at node '%s'", op, g->opset,
-                        lab);
+            return diag_unsupported(im->d, op, "inside If", g->opset, lab, NULL);
         if (import_node(im, sub->node[i], (int)i) < 0) return -1;
     }
     for (int i = first; i < g->nnode; i++) gnode(g, i)->guard = gid;
     for (size_t k = 0; k < nout; k++) {
         const char *name = sub->output[k]->name ? sub->output[k]->name : "";
         if ((out[k] = graph_find_value(g, name)) < 0)
-            return diag(im->d, "If (opset %d) at node '%s': branch output '%s' is not defined",
-                        g->opset, lab, name);
+            return diag_node(im->d, "If", g->opset, lab, ": branch output '%s' is not defined",
+                             name);
     }
     return 0;
 }
@@ -453,16 +446,16 @@ static int import_if(Importer *im, const Onnx__NodeProto *np, int idx) {
             br[0] = a->g;
         else if (!strcmp(an, "else_branch") && a->g)
             br[1] = a->g;
-        else
-            return diag(im->d, "unsupported: If attribute '%s' (opset %d) at node '%s'", an,
-                        g->opset, lab);
+        else {
+            char what[320];
+            snprintf(what, sizeof what, "attribute '%s'", an);
+            return diag_unsupported(im->d, "If", what, g->opset, lab, NULL);
+        }
     }
     int cond = np->n_input == 1 && *np->input[0] ? graph_find_value(g, np->input[0]) : -1;
     if (!br[0] || !br[1] || cond < 0)
-        return diag(im->d,
-                    "If (opset %d) at node '%s': needs a defined condition input and "
-                    "then_branch and else_branch",
-                    g->opset, lab);
+        return diag_node(im->d, "If", g->opset, lab,
+                         ": needs a defined condition input and then_branch and else_branch");
     size_t nout = np->n_output;
     int *outs[2] = {calloc(nout + 1, sizeof(int)), calloc(nout + 1, sizeof(int))};
     if (!outs[0] || !outs[1]) abort();
@@ -478,8 +471,8 @@ static int import_if(Importer *im, const Onnx__NodeProto *np, int idx) {
         const char *s = np->output[k];
         Type t;
         if (!*s || graph_find_value(g, s) >= 0) {
-            rc = diag(im->d, "If (opset %d) at node '%s': output %zu is unnamed or defined twice",
-                      g->opset, lab, k);
+            rc = diag_node(im->d, "If", g->opset, lab, ": output %zu is unnamed or defined twice",
+                           k);
             break;
         }
         if ((rc = declared_type(im, s, &t)) < 0) break;

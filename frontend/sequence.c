@@ -71,8 +71,7 @@ static int fail(Ctx *c, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return diag(c->im->d, "unsupported: %s (opset %d) at node '%s': %s", c->op, c->g->opset,
-                c->label, msg);
+    return diag_unsupported(c->im->d, c->op, NULL, c->g->opset, c->label, ": %s", msg);
 }
 
 static const char *in_name(const Ctx *c, size_t i) {
@@ -128,8 +127,8 @@ static int bind_out_seq(Ctx *c, int k) {
     const char *name = c->np->n_output ? c->np->output[0] : "";
     if (!name || !*name) return 0;
     if (im_defined_here(c->im, name))
-        return diag(c->im->d, "%s (opset %d) at node '%s': output '%s' is defined more than once",
-                    c->op, c->g->opset, c->label, name);
+        return diag_node(c->im->d, c->op, c->g->opset, c->label,
+                         ": output '%s' is defined more than once", name);
     seq_bind(c->im, name, k);
     return 0;
 }
@@ -142,8 +141,8 @@ static int seq_input(Ctx *c, size_t i) {
     if (!*name) return fail(c, "input %zu (a sequence) is absent", i);
     int v = im_lookup(c->im, name);
     if (v >= 0) return fail(c, "input '%s' is a tensor, expected a sequence", name);
-    return diag(c->im->d, "%s (opset %d) at node '%s': input '%s' is not defined before use", c->op,
-                c->g->opset, c->label, name);
+    return diag_node(c->im->d, c->op, c->g->opset, c->label,
+                     ": input '%s' is not defined before use", name);
 }
 
 static Seq *seq_at(Importer *im, int k) {
@@ -158,8 +157,8 @@ static int tensor_input(Ctx *c, size_t i) {
     if (*name && seq_lookup(c->im, name) >= 0)
         return fail(c, "input '%s' is a sequence, expected a tensor", name);
     if (!*name) return fail(c, "required input %zu is absent", i);
-    return diag(c->im->d, "%s (opset %d) at node '%s': input '%s' is not defined before use", c->op,
-                c->g->opset, c->label, name);
+    return diag_node(c->im->d, c->op, c->g->opset, c->label,
+                     ": input '%s' is not defined before use", name);
 }
 
 /* ---- compile-time facts ---------------------------------------------------------------------- */
@@ -211,10 +210,12 @@ static int static_ints(Ctx *c, int v, const char *what, int64_t *out, int max, i
     int u = input_in_cone(c->g, v, 0);
     if (u < 0) return fail(c, "the %s is not a compile-time constant", what);
     const char *un = gval(c->g, u)->name;
-    return diag(c->im->d,
-                "unsupported: %s with a non-constant %s (opset %d) at node '%s'; it %s the graph "
-                "input '%s': give its value at compile time with --bind %s=FILE",
-                c->op, what, c->g->opset, c->label, u == v ? "is" : "depends on", un, un);
+    char nc[300];
+    snprintf(nc, sizeof nc, "with a non-constant %s", what);
+    return diag_unsupported(c->im->d, c->op, nc, c->g->opset, c->label,
+                            "; it %s the graph input '%s': give its value at compile time with "
+                            "--bind %s=FILE",
+                            u == v ? "is" : "depends on", un, un);
 }
 
 static int static_scalar(Ctx *c, int v, const char *what, int64_t *out) {
@@ -275,8 +276,8 @@ static int define_out(Ctx *c, size_t j, int v) {
     const char *name = j < c->np->n_output ? c->np->output[j] : "";
     if (!name || !*name) return 0;
     if (im_defined_here(c->im, name))
-        return diag(c->im->d, "%s (opset %d) at node '%s': output '%s' is defined more than once",
-                    c->op, c->g->opset, c->label, name);
+        return diag_node(c->im->d, c->op, c->g->opset, c->label,
+                         ": output '%s' is defined more than once", name);
     int out = im_define(c->im, name, unknown_type());
     add_node(c, OP_Identity, 1, &v, 1, &out);
     return 0;
@@ -493,8 +494,8 @@ static int carried(Ctx *c, const char *name, const char *what, Carried *out) {
     out->v = *name ? im_lookup(c->im, name) : -1;
     out->seq = out->v < 0 && *name ? seq_lookup(c->im, name) : -1;
     if (out->v < 0 && out->seq < 0)
-        return diag(c->im->d, "%s (opset %d) at node '%s': %s '%s' is not defined", c->op,
-                    c->g->opset, c->label, what, name);
+        return diag_node(c->im->d, c->op, c->g->opset, c->label, ": %s '%s' is not defined", what,
+                         name);
     return 0;
 }
 
@@ -535,8 +536,8 @@ static int unroll_once(Ctx *c, const Onnx__GraphProto *bg, Scope *body, int64_t 
         if (import_node(im, bg->node[j], (int)j) < 0) goto out;
     const char *con = bg->output[0]->name ? bg->output[0]->name : "";
     if ((*cond_out = im_lookup(im, con)) < 0) {
-        diag(im->d, "%s (opset %d) at node '%s': body condition '%s' is not a tensor", c->op,
-             c->g->opset, c->label, con);
+        diag_node(im->d, c->op, c->g->opset, c->label, ": body condition '%s' is not a tensor",
+                  con);
         goto out;
     }
     for (int i = 0; i < nstate; i++)
@@ -646,8 +647,8 @@ static int loop_op(Ctx *c) {
             if (define_out(c, (size_t)i, state[i].v) < 0) goto out;
         } else if (*on) {
             if (im_defined_here(im, on)) {
-                diag(im->d, "%s (opset %d) at node '%s': output '%s' is defined more than once",
-                     c->op, c->g->opset, c->label, on);
+                diag_node(im->d, c->op, c->g->opset, c->label,
+                          ": output '%s' is defined more than once", on);
                 goto out;
             }
             seq_bind(im, on, state[i].seq);
@@ -682,8 +683,8 @@ int seq_import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
     else
         snprintf(c.label, sizeof c.label, "%s#%d", np->op_type, idx);
     if (strcmp(c.op, "Loop") && c.g->opset < 11)
-        return diag(im->d, "unsupported: %s (opset %d) at node '%s': sequences need opset 11", c.op,
-                    c.g->opset, c.label);
+        return diag_unsupported(im->d, c.op, NULL, c.g->opset, c.label,
+                                ": sequences need opset 11");
     if (np->n_output != 1 && strcmp(c.op, "Loop"))
         return fail(&c, "expected one output, got %zu", np->n_output);
     for (size_t i = 0; i < np->n_attribute; i++)

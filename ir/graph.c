@@ -18,6 +18,33 @@ int diag(Diag *d, const char *fmt, ...) {
     return -1;
 }
 
+static int vdiag_at(Diag *d, const char *pre, const char *op, const char *what, int opset,
+                    const char *node, const char *fmt, va_list ap) {
+    if (!d) return -1;
+    int n = snprintf(d->msg, sizeof d->msg, "%s%s%s%s (opset %d) at node '%s'", pre, op,
+                     what ? " " : "", what ? what : "", opset, node);
+    if (fmt && n >= 0 && (size_t)n < sizeof d->msg)
+        vsnprintf(d->msg + n, sizeof d->msg - (size_t)n, fmt, ap);
+    return -1;
+}
+
+int diag_node(Diag *d, const char *op, int opset, const char *node, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag_at(d, "", op, NULL, opset, node, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int diag_unsupported(Diag *d, const char *op, const char *what, int opset, const char *node,
+                     const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag_at(d, "unsupported: ", op, what, opset, node, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 /* ---- arena ------------------------------------------------------------------------------ */
 
 typedef struct Chunk {

@@ -28,6 +28,15 @@ typedef struct Diag {
 
 /* Format msg into d (if d != NULL) and return -1, so callers write `return diag(d, ...)`. */
 int diag(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The one form of a message about a node: "OP (opset N) at node 'NODE'" followed by the
+ * formatted tail, which brings its own separator (": expected 2 inputs", "; fix it with
+ * --shape") or is NULL. diag_unsupported: "unsupported: OP WHAT (opset N) at node 'NODE'" and
+ * the tail, for what isbc does not handle (WHAT says which part, e.g. "attribute 'x'"; NULL
+ * when it is the op itself). Both return -1 like diag. */
+int diag_node(Diag *d, const char *op, int opset, const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int diag_unsupported(Diag *d, const char *op, const char *what, int opset, const char *node,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* ---- arena --------------------------------------------------------------------------- */
 

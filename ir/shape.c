@@ -48,28 +48,25 @@ static int fail(Ctx *c, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return diag(c->d, "%s (opset %d) at node '%s': %s", c->op, c->g->opset, c->label, buf);
+    return diag_node(c->d, c->op, c->g->opset, c->label, ": %s", buf);
 }
 
 /* Something isbc does not handle: "unsupported: <op> <what> (opset N) at node 'x'". */
 static int unsupported(Ctx *c, const char *what) {
-    return diag(c->d, "unsupported: %s %s (opset %d) at node '%s'", c->op, what, c->g->opset,
-                c->label);
+    return diag_unsupported(c->d, c->op, what, c->g->opset, c->label, NULL);
 }
 
 static int batch_moved(Ctx *c) {
-    return diag(c->d,
-                "unsupported: %s moves the batch dimension (opset %d) at node '%s'; fix it with "
-                "--shape",
-                c->op, c->g->opset, c->label);
+    return diag_unsupported(c->d, c->op, "moves the batch dimension", c->g->opset, c->label,
+                            "; fix it with --shape");
 }
 
 /* N meets a fixed size where the two must be equal. */
 static int batch_fixed(Ctx *c, int64_t other) {
-    return diag(c->d,
-                "unsupported: %s equates the batch dimension N with the fixed size %lld (opset "
-                "%d) at node '%s'; fix it with --shape",
-                c->op, (long long)other, c->g->opset, c->label);
+    char what[80];
+    snprintf(what, sizeof what, "equates the batch dimension N with the fixed size %lld",
+             (long long)other);
+    return diag_unsupported(c->d, c->op, what, c->g->opset, c->label, "; fix it with --shape");
 }
 
 static const char *tstr(const Type *t, char *buf) {
@@ -106,13 +103,14 @@ static int norm_axis(Ctx *c, int64_t a, int rank, int *out) {
  * message names the driver option that makes it one. */
 static int non_constant(Ctx *c, int i, const char *what) {
     const Value *v = gval(c->g, c->n->in[i]);
+    char nc[300];
+    snprintf(nc, sizeof nc, "with a non-constant %s", what);
     if (!(v->flags & VAL_INPUT))
-        return diag(c->d, "unsupported: %s with a non-constant %s (opset %d) at node '%s'", c->op,
-                    what, c->g->opset, c->label);
-    return diag(c->d,
-                "unsupported: %s with a non-constant %s (opset %d) at node '%s'; it is the graph "
-                "input '%s': give its value at compile time with --bind %s=FILE",
-                c->op, what, c->g->opset, c->label, v->name, v->name);
+        return diag_unsupported(c->d, c->op, nc, c->g->opset, c->label, NULL);
+    return diag_unsupported(c->d, c->op, nc, c->g->opset, c->label,
+                            "; it is the graph input '%s': give its value at compile time with "
+                            "--bind %s=FILE",
+                            v->name, v->name);
 }
 
 /* Ints from constant input i (what: its name for messages). -1 with d set if not constant. */

@@ -12,9 +12,8 @@
 
 /* Remove values not marked in keep[]; renumber every reference. */
 /* Drop the guards no live node belongs to (renumbering the others). */
-static void compact_guards(Graph *g, const bool *live) {
-    int *map = malloc(sizeof(int) * ((size_t)g->nguard + 1));
-    if (!map) abort();
+static void compact_guards(Graph *g, const bool *live, Arena *tmp) {
+    int *map = arena_alloc(tmp, sizeof(int) * ((size_t)g->nguard + 1));
     int ng = 0;
     for (int i = 0; i < g->nguard; i++) {
         map[i] = live[i] ? ng : -1;
@@ -23,18 +22,13 @@ static void compact_guards(Graph *g, const bool *live) {
     g->nguard = ng;
     for (int i = 0; i < g->nnode; i++)
         if (gnode(g, i)->guard >= 0) gnode(g, i)->guard = map[gnode(g, i)->guard];
-    free(map);
 }
 
-static void compact_values(Graph *g, const bool *keep) {
-    int *map = malloc(sizeof(int) * ((size_t)g->nval + 1));
-    if (!map) abort();
+static void compact_values(Graph *g, const bool *keep, Arena *tmp) {
+    int *map = arena_alloc(tmp, sizeof(int) * ((size_t)g->nval + 1));
     int nv = 0;
     for (int v = 0; v < g->nval; v++) map[v] = keep[v] ? nv++ : -1;
-    if (nv == g->nval) {
-        free(map);
-        return;
-    }
+    if (nv == g->nval) return;
     Value *vals = graph_alloc(g, sizeof(Value) * (size_t)(nv ? nv : 1));
     strmap_init(&g->names, g->arena);
     for (int v = 0; v < g->nval; v++)
@@ -57,13 +51,12 @@ static void compact_values(Graph *g, const bool *keep) {
             g->guards[i].terms[t].gate = map[g->guards[i].terms[t].gate];
         if (g->guards[i].value >= 0) g->guards[i].value = map[g->guards[i].value];
     }
-    free(map);
 }
 
 int pass_dce(Graph *g, Diag *d) {
+    Arena *tmp = arena_new(); /* this pass's scratch */
     int *uses = graph_use_counts(g);
-    bool *live_guard = calloc((size_t)g->nguard + 1, sizeof(bool));
-    if (!live_guard) abort();
+    bool *live_guard = arena_alloc(tmp, (size_t)g->nguard + 1);
     /* Reverse order: a node's consumers are decided before the node itself; a region's gates
      * (computed before it) are read while one of its nodes stays. */
     for (int i = g->nnode - 1; i >= 0; i--) {
@@ -82,21 +75,17 @@ int pass_dce(Graph *g, Diag *d) {
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] >= 0) uses[n->in[k]]--;
     }
-    if (graph_compact(g, d)) {
-        free(uses);
-        free(live_guard);
-        return -1;
+    int rc = graph_compact(g, d);
+    if (rc == 0) {
+        compact_guards(g, live_guard, tmp);
+        bool *keep = arena_alloc(tmp, (size_t)g->nval + 1);
+        for (int v = 0; v < g->nval; v++)
+            keep[v] = uses[v] > 0 || (gval(g, v)->flags & (VAL_INPUT | VAL_OUTPUT));
+        for (int i = 0; i < g->nnode; i++)
+            for (int k = 0; k < gnode(g, i)->nout; k++) keep[gnode(g, i)->out[k]] = true;
+        compact_values(g, keep, tmp);
     }
-    compact_guards(g, live_guard);
-    free(live_guard);
-    bool *keep = calloc((size_t)g->nval + 1, sizeof(bool));
-    if (!keep) abort();
-    for (int v = 0; v < g->nval; v++)
-        keep[v] = uses[v] > 0 || (gval(g, v)->flags & (VAL_INPUT | VAL_OUTPUT));
-    for (int i = 0; i < g->nnode; i++)
-        for (int k = 0; k < gnode(g, i)->nout; k++) keep[gnode(g, i)->out[k]] = true;
-    compact_values(g, keep);
-    free(keep);
+    arena_free(tmp);
     free(uses);
-    return 0;
+    return rc;
 }

@@ -49,7 +49,8 @@ static void absorb(Graph *g, int p, int bn) {
     bnn->dead = true;
 }
 
-static bool fold_conv(Graph *g, int p, int bn, int64_t C, const float *s, const float *t) {
+static bool fold_conv(Graph *g, int p, int bn, int64_t C, const float *s, const float *t,
+                      Arena *tmp) {
     Node *n = gnode(g, p);
     if (node_attr(n, "_act") || node_attr(n, "_residual")) return false;
     int w = n->in[1], b = n->nin > 2 ? n->in[2] : -1;
@@ -59,8 +60,8 @@ static bool fold_conv(Graph *g, int p, int bn, int64_t C, const float *s, const 
         (b >= 0 && type_numel(&gval(g, b)->type, 1) != C))
         return false;
     int64_t numel = type_numel(wt, 1), per = numel / C;
-    float *nw = malloc(sizeof(float) * (size_t)numel), *nb = malloc(sizeof(float) * (size_t)C);
-    if (!nw || !nb) abort();
+    float *nw = arena_alloc(tmp, sizeof(float) * (size_t)numel);
+    float *nb = arena_alloc(tmp, sizeof(float) * (size_t)C);
     for (int64_t c = 0; c < C; c++) {
         for (int64_t i = 0; i < per; i++) nw[c * per + i] = wd[c * per + i] * s[c];
         nb[c] = (bd ? bd[c] : 0.0f) * s[c] + t[c];
@@ -68,15 +69,14 @@ static bool fold_conv(Graph *g, int p, int bn, int64_t C, const float *s, const 
     int y = gnode(g, bn)->out[0];
     int nwv = add_const(g, y, "weight", *wt, nw);
     int nbv = add_const(g, y, "bias", type_make(DT_F32, 1, &C), nb);
-    free(nw);
-    free(nb);
     node_set_input(g, gnode(g, p), 1, nwv);
     node_set_input(g, gnode(g, p), 2, nbv);
     absorb(g, p, bn);
     return true;
 }
 
-static bool fold_gemm(Graph *g, int p, int bn, int64_t C, const float *s, const float *t) {
+static bool fold_gemm(Graph *g, int p, int bn, int64_t C, const float *s, const float *t,
+                      Arena *tmp) {
     Node *n = gnode(g, p);
     if (node_attr(n, "_act")) return false;
     int bw = n->in[1], cv = n->nin > 2 ? n->in[2] : -1;
@@ -94,8 +94,8 @@ static bool fold_gemm(Graph *g, int p, int bn, int64_t C, const float *s, const 
         if (!(cn == 1 || (cn == C && ct->dims[ct->rank - 1] == C))) return false;
     }
     float beta = attr_float(n, "beta", 1.0f);
-    float *nw = malloc(sizeof(float) * (size_t)(K * C)), *nc = malloc(sizeof(float) * (size_t)C);
-    if (!nw || !nc) abort();
+    float *nw = arena_alloc(tmp, sizeof(float) * (size_t)(K * C));
+    float *nc = arena_alloc(tmp, sizeof(float) * (size_t)C);
     for (int64_t k = 0; k < K; k++)
         for (int64_t c = 0; c < C; c++) {
             int64_t i = transb ? c * K + k : k * C + c;
@@ -106,8 +106,6 @@ static bool fold_gemm(Graph *g, int p, int bn, int64_t C, const float *s, const 
     int y = gnode(g, bn)->out[0];
     int nwv = add_const(g, y, "weight", *bt, nw);
     int ncv = add_const(g, y, "bias", type_make(DT_F32, 1, &C), nc);
-    free(nw);
-    free(nc);
     node_set_input(g, gnode(g, p), 1, nwv);
     node_set_input(g, gnode(g, p), 2, ncv);
     if (cv >= 0) node_set_float(g, gnode(g, p), "beta", 1.0f);
@@ -185,7 +183,7 @@ static void to_runtime(Graph *g, int bn, int64_t C, float eps) {
     become_add(g, bn, c, p[1]);
 }
 
-static int fold_one(Graph *g, int bn, const int *uses, const bool *pinned, Diag *d) {
+static int fold_one(Graph *g, int bn, const int *uses, const bool *pinned, Arena *tmp, Diag *d) {
     const Node *n = gnode(g, bn);
     char lbl[256];
     node_label(g, bn, lbl, sizeof lbl);
@@ -222,8 +220,8 @@ static int fold_one(Graph *g, int bn, const int *uses, const bool *pinned, Diag 
         to_runtime(g, bn, C, eps);
         return 0;
     }
-    float *s = malloc(sizeof(float) * (size_t)C), *t = malloc(sizeof(float) * (size_t)C);
-    if (!s || !t) abort();
+    float *s = arena_alloc(tmp, sizeof(float) * (size_t)C);
+    float *t = arena_alloc(tmp, sizeof(float) * (size_t)C);
     for (int64_t c = 0; c < C; c++) {
         double sc = (double)p[0][c] / sqrt((double)p[3][c] + (double)eps);
         s[c] = (float)sc;
@@ -234,21 +232,19 @@ static int fold_one(Graph *g, int bn, const int *uses, const bool *pinned, Diag 
     if (pr >= 0 && uses[x] == 1 && !(gval(g, x)->flags & VAL_OUTPUT) && !pinned[x] &&
         gnode(g, pr)->guard == n->guard && gnode(g, pr)->out[0] == x) {
         if (gnode(g, pr)->op == OP_Conv)
-            done = fold_conv(g, pr, bn, C, s, t);
+            done = fold_conv(g, pr, bn, C, s, t, tmp);
         else if (gnode(g, pr)->op == OP_Gemm && xt->rank == 2)
-            done = fold_gemm(g, pr, bn, C, s, t);
+            done = fold_gemm(g, pr, bn, C, s, t, tmp);
     }
     if (!done) to_mul_add(g, bn, C, s, t);
-    free(s);
-    free(t);
     return 0;
 }
 
 int pass_fold_bn(Graph *g, Diag *d) {
     int nold = g->nnode;
+    Arena *tmp = arena_new(); /* this pass's scratch */
     int *uses = graph_use_counts(g);
-    bool *pinned = calloc((size_t)g->nval + 1, sizeof(bool));
-    if (!pinned) abort();
+    bool *pinned = arena_alloc(tmp, (size_t)g->nval + 1);
     graph_pin_guards(g, pinned);
     annot_pin_values(g, pinned);
     /* before[j] = the BN that new node nold + j must precede */
@@ -256,7 +252,7 @@ int pass_fold_bn(Graph *g, Diag *d) {
     for (int i = 0; i < nold && rc == 0; i++) {
         if (gnode(g, i)->dead || gnode(g, i)->op != OP_BatchNormalization) continue;
         int first = g->nnode;
-        rc = fold_one(g, i, uses, pinned, d);
+        rc = fold_one(g, i, uses, pinned, tmp, d);
         if (g->nnode - nold > cap) {
             cap = 2 * (g->nnode - nold) + 16;
             before = realloc(before, sizeof(int) * (size_t)cap);
@@ -265,7 +261,7 @@ int pass_fold_bn(Graph *g, Diag *d) {
         for (int j = first; j < g->nnode; j++) before[j - nold] = i;
     }
     free(uses);
-    free(pinned);
+    arena_free(tmp);
     if (rc == 0 && g->nnode > nold) {
         /* Put the new nodes right before their BN, keeping every other node's place. */
         int nnew = g->nnode - nold;

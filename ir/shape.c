@@ -196,7 +196,9 @@ static int rule_broadcast(Ctx *c, int first, int dt, bool same) {
     int nt = 0;
     for (int i = first; i < c->n->nin; i++) {
         const Type *t = tin(c, i);
-        if (!t) continue;
+        /* None of these ops has an optional input; a variadic one (Max-13, Sum-13 …) may not
+         * be given as "" either. */
+        if (!t) return fail(c, "input %d is empty (it is not optional)", i);
         if (same && nt && t->dtype != ts[0]->dtype) {
             char a[128], b[128];
             return fail(c, "input types %s and %s differ", tstr(ts[0], a), tstr(t, b));

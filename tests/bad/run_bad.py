@@ -70,12 +70,20 @@ def models():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(m)
     out["reshape"] = m.SerializeToString()
+    # Hostile models (issue 9). Max(x, "", y): a variadic input given as "" (not optional).
+    g = helper.make_graph(
+        [helper.make_node("Max", ["x", "", "y"], ["z"], name="max")],
+        "max_empty", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4]),
+                      helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 3, 4])])
+    out["max_empty"] = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
     return out
 
 
 def make_inputs(work):
     os.makedirs(work, exist_ok=True)
-    if os.path.exists(os.path.join(work, "done.v2")):
+    if os.path.exists(os.path.join(work, "done.v3")):
         return
     ms = models()
     for name, data in ms.items():
@@ -98,7 +106,7 @@ def make_inputs(work):
         os.replace(tmp, os.path.join(work, f"{name}.npy"))
     good = open(os.path.join(work, "pixels_1x3x8x8.npy"), "rb").read()
     write(os.path.join(work, "truncated.npy"), good[: len(good) // 2])
-    write(os.path.join(work, "done.v2"), b"")
+    write(os.path.join(work, "done.v3"), b"")
 
 
 def main():

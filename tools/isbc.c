@@ -573,6 +573,9 @@ static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
     for (int i = 0; i < g->noutput; i++) {
         const Type *t = &gval(g, g->outputs[i])->type;
         int64_t nb = type_bytes(t, p->batch);
+        if (nb < 0)
+            return diag(d, "output '%s' is too large at batch %lld", gval(g, g->outputs[i])->name,
+                        (long long)p->batch);
         p->out[i] = calloc((size_t)(nb ? nb : 1), 1);
         if (!p->out[i]) abort();
     }
@@ -743,7 +746,7 @@ static double percentile(const double *sorted, int n, double q) {
 static int64_t graph_flops(const Graph *g) {
     int64_t f = 0;
     for (int i = 0; i < g->nnode; i++)
-        if (!gnode(g, i)->dead) f += node_flops(g, gnode(g, i));
+        if (!gnode(g, i)->dead) f = sat_add(f, node_flops(g, gnode(g, i)));
     return f;
 }
 
@@ -903,7 +906,10 @@ static int cmd_info(const Opts *o) {
         if (counts[k]) printf(" %s=%d", op_info(k)->name, counts[k]);
     printf("\nparams: %lld (%lld float tensors)\n", (long long)params, (long long)nconst);
     int64_t fl = graph_flops(g);
-    printf("dense FLOPs per instance: %lld (%.3f GFLOP)\n", (long long)fl, (double)fl / 1e9);
+    if (fl == INT64_MAX) /* node_flops saturates */
+        printf("dense FLOPs per instance: more than %lld\n", (long long)INT64_MAX - 1);
+    else
+        printf("dense FLOPs per instance: %lld (%.3f GFLOP)\n", (long long)fl, (double)fl / 1e9);
     /* Branches: each one's exclusive cone (insert_guards with every branch guarded). */
     Branch *bs;
     int nb = annot_branches(g, &bs, &d);

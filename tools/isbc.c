@@ -583,6 +583,8 @@ static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
     p->jit = jit_compile(g, &co, d);
     if (!p->jit) return -1;
     size_t ws = jit_workspace_size(p->jit, p->batch);
+    if (ws == SIZE_MAX)
+        return diag(d, "batch %lld is too large for this model", (long long)p->batch);
     p->ws = aligned_alloc(64, (ws + 63) / 64 * 64 + 64);
     if (!p->ws) return diag(d, "cannot allocate a workspace of %zu bytes", ws);
     return 0;

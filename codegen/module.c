@@ -1,4 +1,4 @@
-/* module.c — one LLVM module per graph: the generated API (DESIGN.md, "Code generation"),
+/* module.c — one LLVM module per graph: the generated API (docs/api.md),
  * value addresses, guards, and the walk that hands every node to its emitter.
  *
  * Requires a graph after the full pipeline: every value typed, dims static except dims[0]
@@ -448,8 +448,8 @@ static void copy_active_rows(Cg *c, const Guard *gd, LLVMValueRef nrows, int nv,
     cg_loop_end(c, &l);
 }
 
-/* Run nodes [first, last) once for the `count` active instances (DESIGN.md, "Code
- * generation": gather, run, scatter). When every instance is active (`all`) the region runs
+/* Run nodes [first, last) once for the `count` active instances (docs/architecture.md,
+ * "Guards": gather, run, scatter). When every instance is active (`all`) the region runs
  * in place on the whole batch; otherwise the rows of the region's inputs are first gathered
  * into the guard scratch, the region runs at batch = count on compact buffers, and the rows
  * of its results scatter back to their instances (the other rows are left as they are). The
@@ -586,7 +586,7 @@ static int guard_check(Cg *c, const Guard *gd, SymInt *rows) {
     return 0;
 }
 
-/* Nodes [first, last) all belong to guard gid: the thresholded network of DESIGN.md
+/* Nodes [first, last) all belong to guard gid: the thresholded network of docs/annotations.md
  * ("Branch annotations"): instance r runs the region iff one of its terms holds, and a
  * branch's `value` is zero for the others (unless only BranchSums read it). At run time, by
  * the number of active instances: none — the region is jumped over; some or all — with a

@@ -7,7 +7,7 @@
  *
  * Nodes are kept in a valid execution order (every input defined before use). A node's op
  * comes from the X-macro table ir/ops.def. A guard is a region of nodes that runs per
- * instance only where gate[n][index] >= threshold (DESIGN.md, "Branch annotations").
+ * instance only where gate[n][index] >= threshold (docs/annotations.md).
  *
  * Errors on user input go through Diag (message, exit status 1 in the driver); violations
  * of our own invariants are assert()s.
@@ -316,7 +316,7 @@ bool value_const_floats(const Graph *g, int v, double *out, int max, int *count)
 int graph_verify(const Graph *g, bool typed, Diag *d);
 
 enum { PRINT_WEIGHTS = 1 << 0 };
-/* The text form (DESIGN.md, "IR"): print(parse(text)) == text. */
+/* The text form (docs/ir.md): print(parse(text)) == text. */
 void graph_print(const Graph *g, FILE *f, unsigned flags);
 /* Parse the text form; NULL with d set on error ("file:line:col: message"). */
 Graph *graph_parse(const char *text, const char *filename, Diag *d);
@@ -336,7 +336,7 @@ int64_t node_flops(const Graph *g, const Node *n);
 
 /* ---- branch annotations (issue 3, ir/annot.c) ------------------------------------------ */
 
-/* One entry of the isb.branches annotation (DESIGN.md, "Branch annotations"). */
+/* One entry of the isb.branches annotation (docs/annotations.md). */
 typedef struct Branch {
     const char *name, *gate, *value; /* value names as in the annotation */
     int index;

@@ -1,5 +1,5 @@
-/* insert_guards.c — annotated branches become guard regions (DESIGN.md, "Branch
- * annotations" and "Passes" 5).
+/* insert_guards.c — annotated branches become guard regions (docs/annotations.md and
+ * docs/architecture.md, pass 6).
  * Requires: a typed graph whose isb.branches tensors survived fusion (the fuse passes pin
  * them). Guarantees, for every branch with threshold > 0:
  * - branch guard: the nodes that exist only to produce its `value` (walking back from

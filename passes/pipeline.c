@@ -1,4 +1,4 @@
-/* pipeline.c — the default pass order (DESIGN.md, "Passes") and the pass runner.
+/* pipeline.c — the default pass order (docs/architecture.md) and the pass runner.
  * Requires: a graph from the frontend or the parser. Guarantees: each pass runs in order;
  * with PassOptions.verify the graph is verified after every pass; the IR is dumped after the
  * named pass (or all), headed by `# after NAME`; the run stops after PassOptions.stop_after. */

@@ -41,8 +41,8 @@ static const char *prefix_of(const CodegenOptions *o) {
     return o && o->prefix && *o->prefix ? o->prefix : "model";
 }
 
-static int check_prefix(const CodegenOptions *o, Diag *d) {
-    const char *p = prefix_of(o);
+int codegen_check_prefix(const char *p, Diag *d) {
+    if (!p || !*p) p = "model";
     if (!(isalpha((unsigned char)p[0]) || p[0] == '_'))
         return diag(d, "--name '%s' is not a C identifier", p);
     for (const char *s = p; *s; s++)
@@ -97,6 +97,115 @@ static LLVMTargetMachineRef create_tm(const CodegenOptions *o, Diag *d) {
     return tm;
 }
 
+/* ---- --cpu NAME ---------------------------------------------------------------------------- */
+
+/* Run, in a child process, what a compile for `cpu` does first: a target machine and the
+ * code of an empty function. LLVM reports an unknown CPU only on stderr (and then may abort:
+ * a 32-bit CPU on a 64-bit target), so the child's stderr is captured into *out (malloc'ed).
+ * For cpu "help", LLVM prints the CPUs it knows. Returns true if the child exited 0. */
+static bool probe_cpu(const char *cpu, char **out) {
+    int fd[2];
+    *out = NULL;
+    if (pipe(fd) != 0) return false;
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return false;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], 2);
+        CodegenOptions o = {.cpu = cpu, .opt_level = 0};
+        Diag d;
+        LLVMTargetMachineRef tm = create_tm(&o, &d);
+        if (!tm) _exit(1);
+        LLVMContextRef ctx = LLVMContextCreate();
+        LLVMModuleRef m = LLVMModuleCreateWithNameInContext("probe", ctx);
+        LLVMTypeRef ft = LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0);
+        LLVMValueRef f = LLVMAddFunction(m, "probe", ft);
+        LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+        LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, f, ""));
+        LLVMBuildRetVoid(b);
+        char *err = NULL;
+        LLVMMemoryBufferRef buf;
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &err, &buf)) _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    if (!text) abort();
+    for (;;) {
+        if (cap - len < 2) {
+            cap *= 2;
+            text = realloc(text, cap);
+            if (!text) abort();
+        }
+        ssize_t k = read(fd[0], text + len, cap - len - 1);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        len += (size_t)k;
+    }
+    text[len] = 0;
+    close(fd[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    *out = text;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+int codegen_check_cpu(const char *cpu, char **known, Diag *d) {
+    *known = NULL;
+    if (!cpu || !*cpu || strcmp(cpu, "native") == 0 || strcmp(cpu, "generic") == 0) return 0;
+    char *out;
+    bool ok = probe_cpu(cpu, &out) && strcmp(cpu, "help") != 0;
+    bool unknown = !out || strstr(out, "is not a recognized processor") || !strcmp(cpu, "help");
+    free(out);
+    if (ok && !unknown) return 0;
+    char *triple = LLVMGetDefaultTargetTriple();
+    if (unknown)
+        diag(d, "unknown CPU '%s' for %s", cpu, triple);
+    else
+        diag(d, "CPU '%s' cannot generate code for %s", cpu, triple);
+    LLVMDisposeMessage(triple);
+    /* the names from LLVM's own table: "  name   - Select the name processor." */
+    probe_cpu("help", &out);
+    const char *p = out ? strstr(out, "Available CPUs for this target:") : NULL;
+    size_t cap = 64, len = 0;
+    char *list = malloc(cap);
+    if (!list) abort();
+    list[0] = 0;
+    for (p = p ? strchr(p, '\n') : NULL; p && *p; p = strchr(p + 1, '\n')) {
+        const char *q = p + 1;
+        while (*q == ' ') q++;
+        if (*q == '\n') continue;
+        if (!strstr(q, " - ") || strncmp(q, "Available", 9) == 0) break;
+        size_t n = strcspn(q, " \n");
+        char name[128], *probe_out;
+        snprintf(name, sizeof name, "%.*s", (int)(n < 127 ? n : 127), q);
+        /* only those this target can use (a 32-bit CPU cannot generate x86-64 code) */
+        bool usable =
+            probe_cpu(name, &probe_out) && !strstr(probe_out, "is not a recognized processor");
+        free(probe_out);
+        if (!usable || strcmp(name, "generic") == 0) continue;
+        if (len + n + 2 > cap) {
+            cap = 2 * (len + n + 2);
+            list = realloc(list, cap);
+            if (!list) abort();
+        }
+        if (len) list[len++] = ' ';
+        memcpy(list + len, q, n);
+        len += n;
+        list[len] = 0;
+    }
+    free(out);
+    *known = list;
+    return -1;
+}
+
 /* Build, retarget and optimise the module for tm. */
 /* The module references the runtime's isbrt_abi_<ISBRT_ABI_VERSION> (kept by llvm.used), so
  * linking or loading it against a libisbrt of another ABI version fails with that symbol
@@ -120,7 +229,7 @@ static void reference_abi(LLVMModuleRef m) {
 
 static LLVMModuleRef make_module(LLVMContextRef ctx, const Graph *g, const CodegenOptions *o,
                                  LLVMTargetMachineRef tm, Diag *d) {
-    if (check_prefix(o, d) < 0) return NULL;
+    if (codegen_check_prefix(prefix_of(o), d) < 0) return NULL;
     CodegenOptions def = {"model", 2, "native"};
     LLVMModuleRef m = cg_build_module(ctx, g, o ? o : &def, d);
     if (!m) return NULL;
@@ -304,7 +413,7 @@ static void free_names(char **names, int n) {
 }
 
 int codegen_emit_header(const Graph *g, const CodegenOptions *o, const char *path, Diag *d) {
-    if (check_prefix(o, d) < 0) return -1;
+    if (codegen_check_prefix(prefix_of(o), d) < 0) return -1;
     const char *p = prefix_of(o);
     FILE *f = fopen(path, "w");
     if (!f) return diag(d, "cannot write %s: %s", path, strerror(errno));
@@ -339,14 +448,18 @@ int codegen_emit_header(const Graph *g, const CodegenOptions *o, const char *pat
                 "#define %s_BATCH_FIXED %" PRId64 " /* no symbolic batch: tensors as declared */\n",
                 p, p, fixed);
     fprintf(f, "\nenum { %s_OK = 0, %s_EBADARG = 1 };\n\n", p, p);
-    fprintf(f, "/* Bytes of workspace a run with `batch` instances needs (0 if batch < 1). The\n"
-               " * workspace must be 64-byte aligned; it may be NULL when this is 0. */\n");
+    fprintf(f,
+            "/* Bytes of workspace a run with `batch` instances needs: 0 if batch < 1, SIZE_MAX\n"
+            " * if the batch is too large for the sizes to fit (%s_run refuses that batch). The\n"
+            " * workspace must be 64-byte aligned; it may be NULL when this is 0. */\n",
+            p);
     fprintf(f, "size_t %s_workspace_size(int64_t batch);\n\n", p);
     fprintf(f,
             "/* Run the model on `batch` instances (%s). Returns %s_OK, or %s_EBADARG for\n"
             " * batch < 1%s, a NULL pointer or a misaligned workspace. Tensors are dense,\n"
             " * row-major; outputs must not overlap inputs or the workspace. */\n",
-            symbolic ? "any batch >= 1" : "batch must be 1", p, p, symbolic ? "" : " or > 1");
+            symbolic ? "any batch >= 1" : "batch must be 1", p, p,
+            symbolic ? " or too large" : " or > 1");
     fprintf(f, "int %s_run(int64_t batch", p);
     for (int i = 0; i < n; i++) {
         int v = i < g->ninput ? g->inputs[i] : g->outputs[i - g->ninput];

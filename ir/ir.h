@@ -100,9 +100,16 @@ Type type_make(int dtype, int rank, const int64_t *dims);
 bool type_known(const Type *t);                /* rank and every dim known (N allowed) */
 bool type_has_batch(const Type *t);            /* dims[0] == IR_DIM_N */
 bool type_equal(const Type *a, const Type *b); /* dtype, rank and dims */
-/* Element count with N replaced by `batch`. */
+/* The largest tensor isbc accepts, in bytes (64 TiB): shape inference refuses any value whose
+ * size at batch 1 exceeds it, so size sums over a graph's values cannot wrap int64. */
+#define IR_MAX_BYTES ((int64_t)1 << 46)
+/* Element count and byte size with N replaced by `batch`, or -1 if a dim is negative or the
+ * size exceeds IR_MAX_BYTES (checked: never wraps). */
 int64_t type_numel(const Type *t, int64_t batch);
 int64_t type_bytes(const Type *t, int64_t batch);
+/* a * b, saturating at INT64_MAX (for non-negative counts such as FLOPs). */
+int64_t sat_mul(int64_t a, int64_t b);
+int64_t sat_add(int64_t a, int64_t b);
 /* "f32[N,3,224,224]" into buf; returns buf. */
 char *type_str(const Type *t, char *buf, size_t len);
 /* ONNX axis a (negative counts from the end) of a tensor of rank `rank` as an index in

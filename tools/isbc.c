@@ -124,7 +124,8 @@ static const char help_dump[] =
     "  --after PASS|all     run the pipeline up to PASS (all: print after every pass)\n"
     "  --passes P1,P2,...   run exactly these passes, then print (golden tests)\n"
     "  --weights            print constant payloads in full instead of a hash\n"
-    "  --dot                print a Graphviz graph instead\n"
+    "  --dot                print a Graphviz graph instead: guard regions as clusters\n"
+    "                       (gate, threshold, FLOPs), dashed edges from what decides them\n"
     "  --shape NAME=DIMS    fix the dims of input NAME\n"
     "  --bind NAME=FILE     as for compile\n";
 
@@ -931,32 +932,120 @@ static int cmd_bench(const Opts *o) {
 
 /* ---- dump / info ---------------------------------------------------------------------- */
 
+/* A Graphviz string body: quotes and backslashes escaped, control bytes as \x.. text. */
+static void dot_str(FILE *f, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+}
+
+/* The dot node that stands for value v: its producer n<i>, or v<id> for an input. */
+static void dot_src(FILE *f, const Graph *g, int v) {
+    int def = gval(g, v)->def;
+    if (def >= 0)
+        fprintf(f, "n%d", def);
+    else
+        fprintf(f, "v%d", v);
+}
+
+/* --dot: nodes and data edges; each guard region is a cluster labelled with its name, its
+ * condition (gate element >= threshold, OR of the terms), the value it guards and its FLOPs
+ * per instance; a dashed edge runs from the node computing each term's gate (the GateMask,
+ * after fuse_selection) to the region it controls. */
 static void print_dot(const Graph *g, FILE *f) {
-    fprintf(f, "digraph \"%s\" {\n  node [shape=box, fontname=monospace];\n", g->name);
-    for (int i = 0; i < g->ninput; i++)
-        fprintf(f, "  v%d [label=\"input %s\", shape=ellipse];\n", g->inputs[i],
-                gval(g, g->inputs[i])->name);
+    fputs("digraph \"", f);
+    dot_str(f, g->name ? g->name : "graph");
+    fputs("\" {\n  compound=true;\n  node [shape=box, fontname=monospace];\n", f);
+    for (int i = 0; i < g->ninput; i++) {
+        fprintf(f, "  v%d [label=\"input ", g->inputs[i]);
+        dot_str(f, gval(g, g->inputs[i])->name);
+        fputs("\", shape=ellipse];\n", f);
+    }
+    char ts[256];
+    for (int gid = -1; gid < g->nguard; gid++) {
+        const char *ind = "  ";
+        int first = -1;
+        if (gid >= 0) {
+            for (int i = 0; i < g->nnode && first < 0; i++)
+                if (!gnode(g, i)->dead && gnode(g, i)->guard == gid) first = i;
+            if (first < 0) continue;
+            const Guard *gd = &g->guards[gid];
+            fprintf(f,
+                    "  subgraph cluster_guard%d {\n    style=\"rounded,filled\"; "
+                    "fillcolor=\"#eef3fb\"; fontname=monospace;\n    label=\"guard \\\"",
+                    gid);
+            dot_str(f, gd->name);
+            fputs("\\\"", f);
+            for (int t = 0; t < gd->nterm; t++) {
+                fputs(t ? " ||\\l" : "\\l", f);
+                dot_str(f, gval(g, gd->terms[t].gate)->name);
+                fprintf(f, "[%d] >= %g", gd->terms[t].index, (double)gd->terms[t].threshold);
+            }
+            if (gd->value >= 0) {
+                fputs("\\lvalue=", f);
+                dot_str(f, gval(g, gd->value)->name);
+            }
+            fprintf(f, "\\lflops=%lld\\l\";\n", (long long)gd->flops);
+            ind = "    ";
+        }
+        for (int i = 0; i < g->nnode; i++) {
+            const Node *n = gnode(g, i);
+            if (n->dead || n->guard != gid) continue;
+            fprintf(f, "%sn%d [label=\"%s", ind, i, op_info(n->op)->name);
+            if (n->nout) {
+                fputs("\\n", f);
+                dot_str(f, gval(g, n->out[0])->name);
+                fprintf(f, ": %s", type_str(&gval(g, n->out[0])->type, ts, sizeof ts));
+            }
+            fputs("\"", f);
+            if (n->op == OP_GateMask)
+                fputs(", style=filled, fillcolor=\"#fde9c8\"", f);
+            else if (n->op == OP_BranchSum)
+                fputs(", style=filled, fillcolor=\"#e3f2dc\"", f);
+            fputs("];\n", f);
+        }
+        if (gid >= 0) fputs("  }\n", f);
+        if (gid >= 0) { /* what decides whether the region runs */
+            const Guard *gd = &g->guards[gid];
+            for (int t = 0; t < gd->nterm; t++) {
+                bool dup = false;
+                for (int u = 0; u < t; u++) dup |= gd->terms[u].gate == gd->terms[t].gate;
+                if (dup) continue;
+                fputs("  ", f);
+                dot_src(f, g, gd->terms[t].gate);
+                fprintf(f,
+                        " -> n%d [lhead=cluster_guard%d, style=dashed, color=\"#c0392b\", "
+                        "label=\"controls\", fontname=monospace];\n",
+                        first, gid);
+            }
+        }
+    }
     for (int i = 0; i < g->nnode; i++) {
         const Node *n = gnode(g, i);
         if (n->dead) continue;
-        char ts[256];
-        fprintf(f, "  n%d [label=\"%s\\n%s\"];\n", i, op_info(n->op)->name,
-                n->nout ? type_str(&gval(g, n->out[0])->type, ts, sizeof ts) : "");
         for (int k = 0; k < n->nin; k++) {
             int v = n->in[k];
             if (v < 0 || (gval(g, v)->flags & VAL_CONST)) continue;
-            int def = gval(g, v)->def;
-            if (def >= 0)
-                fprintf(f, "  n%d -> n%d;\n", def, i);
-            else
-                fprintf(f, "  v%d -> n%d;\n", v, i);
+            fputs("  ", f);
+            dot_src(f, g, v);
+            fprintf(f, " -> n%d;\n", i);
         }
     }
     for (int i = 0; i < g->noutput; i++) {
-        int def = gval(g, g->outputs[i])->def;
-        fprintf(f, "  o%d [label=\"output %s\", shape=ellipse];\n", i,
-                gval(g, g->outputs[i])->name);
-        if (def >= 0) fprintf(f, "  n%d -> o%d;\n", def, i);
+        fprintf(f, "  o%d [label=\"output ", i);
+        dot_str(f, gval(g, g->outputs[i])->name);
+        fputs("\", shape=ellipse];\n", f);
+        if (gval(g, g->outputs[i])->def >= 0 || !(gval(g, g->outputs[i])->flags & VAL_CONST)) {
+            fputs("  ", f);
+            dot_src(f, g, g->outputs[i]);
+            fprintf(f, " -> o%d;\n", i);
+        }
     }
     fprintf(f, "}\n");
 }

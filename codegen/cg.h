@@ -117,10 +117,9 @@ bool codegen_batch_info(const Graph *g, int64_t *fixed);
 /* In the entry function: return EBADARG if the i1 `bad` holds, else go on. */
 void cg_bail_if(Cg *c, LLVMValueRef bad);
 
-/* Per-op emitters (return 0, or -1 with the diagnostic set). */
+/* Per-op emitters (return 0, or -1 with the diagnostic set): cg_emit_elementwise for the ops
+ * whose lowering (ops.def) is elementwise or loop, cg_emit_kernel for kernel. */
 int cg_emit_elementwise(Cg *c, const Node *n);
 int cg_emit_kernel(Cg *c, const Node *n);
-/* True if op is lowered by cg_emit_elementwise. */
-bool cg_is_elementwise(const Graph *g, const Node *n);
 
 #endif

@@ -66,27 +66,19 @@ static Tok *push_op(Prog *p, int op, int nargs) {
 }
 
 /* Default parameters of an op token (ONNX defaults). */
+/* The attributes an op's token takes as its parameters p[0], p[1] (a _code token's
+ * ":a:b" arguments, in this order). */
+static const char *const tok_params[OP_COUNT][2] = {
+    [OP_LeakyRelu] = {"alpha"},      [OP_HardSigmoid] = {"alpha", "beta"},
+    [OP_Selu] = {"alpha", "gamma"},  [OP_Elu] = {"alpha"},
+    [OP_Celu] = {"alpha"},           [OP_ThresholdedRelu] = {"alpha"},
+    [OP_Shrink] = {"bias", "lambd"}, [OP_IsInf] = {"detect_negative", "detect_positive"},
+};
+
+/* The token's parameters as the schema's defaults (ops.def). */
 static void op_defaults(Tok *t) {
-    switch (t->op) {
-    case OP_LeakyRelu: t->p[0] = 0.01; break;
-    case OP_HardSigmoid:
-        t->p[0] = 0.2;
-        t->p[1] = 0.5;
-        break;
-    case OP_Selu: /* Selu-6 */
-        t->p[0] = 1.67326319217681884765625;
-        t->p[1] = 1.05070102214813232421875;
-        break;
-    case OP_Elu:
-    case OP_Celu:
-    case OP_ThresholdedRelu: t->p[0] = 1; break;
-    case OP_Shrink: t->p[1] = 0.5; break; /* bias 0, lambd 0.5 */
-    case OP_IsInf:                        /* detect_negative, detect_positive */
-        t->p[0] = 1;
-        t->p[1] = 1;
-        break;
-    default: break;
-    }
+    for (int i = 0; i < 2; i++)
+        if (tok_params[t->op][i]) op_attr_default(t->op, tok_params[t->op][i], &t->p[i]);
 }
 
 /* Ops computed by a scan over input 0 per output element (arg_scan, red_scan). */
@@ -117,90 +109,6 @@ static bool scan_axes(const Graph *g, const Node *n, bool *red) {
     for (int d = 0; d < xt->rank; d++) red[d] = na <= 0 && !noop;
     for (int i = 0; i < na; i++) red[ax[i] < 0 ? ax[i] + xt->rank : ax[i]] = true;
     return true;
-}
-
-static bool supported_op(int op) {
-    switch (op) {
-    case OP_Relu:
-    case OP_Sigmoid:
-    case OP_Tanh:
-    case OP_Exp:
-    case OP_Log:
-    case OP_Sqrt:
-    case OP_Neg:
-    case OP_Abs:
-    case OP_Reciprocal:
-    case OP_Floor:
-    case OP_Ceil:
-    case OP_Erf:
-    case OP_Not:
-    case OP_Clip:
-    case OP_LeakyRelu:
-    case OP_HardSigmoid:
-    case OP_HardSwish:
-    case OP_Cast:
-    case OP_Identity:
-    case OP_Add:
-    case OP_Sub:
-    case OP_Mul:
-    case OP_Div:
-    case OP_Pow:
-    case OP_Max:
-    case OP_Min:
-    case OP_Equal:
-    case OP_Less:
-    case OP_Greater:
-    case OP_Where:
-    case OP_Sin:
-    case OP_Cos:
-    case OP_Tan:
-    case OP_Asin:
-    case OP_Acos:
-    case OP_Atan:
-    case OP_Sinh:
-    case OP_Cosh:
-    case OP_Asinh:
-    case OP_Acosh:
-    case OP_Atanh:
-    case OP_Softplus:
-    case OP_Softsign:
-    case OP_Selu:
-    case OP_Elu:
-    case OP_Celu:
-    case OP_ThresholdedRelu:
-    case OP_Shrink:
-    case OP_Round:
-    case OP_Sign:
-    case OP_IsNaN:
-    case OP_IsInf:
-    case OP_GreaterOrEqual:
-    case OP_LessOrEqual:
-    case OP_And:
-    case OP_Or:
-    case OP_Xor:
-    case OP_Mod:
-    case OP_BitShift:
-    case OP_PRelu:
-    case OP_Sum:
-    case OP_Mean:
-    case OP_CastLike:
-    case OP_Trilu:
-    case OP_EyeLike:
-    case OP_ArgMax:
-    case OP_ArgMin:
-    case OP_ReduceL1:
-    case OP_ReduceL2:
-    case OP_ReduceSumSquare:
-    case OP_ReduceLogSum:
-    case OP_ReduceLogSumExp:
-    case OP_ReduceProd:
-    case OP_Hardmax: return true;
-    default: return false;
-    }
-}
-
-bool cg_is_elementwise(const Graph *g, const Node *n) {
-    return n->op == OP_Elementwise || (n->op != OP_Identity && supported_op(n->op));
 }
 
 /* The program of a plain ONNX elementwise node. */
@@ -317,27 +225,9 @@ static int plain_prog(Cg *c, const Node *n, Prog *p) {
     int nargs = (oi->flags & OPF_BINARY) ? 2 : 1;
     for (int i = 0; i < nargs; i++) push_in(p, i);
     Tok *t = push_op(p, op, nargs);
-    op_defaults(t);
-    if (op == OP_LeakyRelu) t->p[0] = attr_float(n, "alpha", 0.01f);
-    if (op == OP_HardSigmoid) {
-        t->p[0] = attr_float(n, "alpha", 0.2f);
-        t->p[1] = attr_float(n, "beta", 0.5f);
-    }
+    for (int i = 0; i < 2; i++)
+        if (tok_params[op][i]) t->p[i] = attr_num(n, tok_params[op][i]);
     if (op == OP_Cast) t->to = (int)attr_int(n, "to", gval(c->g, n->out[0])->type.dtype);
-    if (op == OP_Selu) {
-        t->p[0] = attr_float(n, "alpha", (float)t->p[0]);
-        t->p[1] = attr_float(n, "gamma", (float)t->p[1]);
-    }
-    if (op == OP_Elu || op == OP_Celu || op == OP_ThresholdedRelu)
-        t->p[0] = attr_float(n, "alpha", 1);
-    if (op == OP_Shrink) {
-        t->p[0] = attr_float(n, "bias", 0);
-        t->p[1] = attr_float(n, "lambd", 0.5f);
-    }
-    if (op == OP_IsInf) {
-        t->p[0] = (double)attr_int(n, "detect_negative", 1);
-        t->p[1] = (double)attr_int(n, "detect_positive", 1);
-    }
     if (op == OP_Mod) t->p[0] = (double)attr_int(n, "fmod", 0);
     if (op == OP_BitShift) t->p[0] = !strcmp(attr_string(n, "direction", ""), "LEFT");
     return 0;
@@ -384,8 +274,10 @@ static int parse_code(Cg *c, const Node *n, const char *code, Prog *p) {
         char *colon = strchr(tok, ':');
         if (colon) *colon = 0;
         int op = op_from_name(tok);
-        if (op < 0 || !supported_op(op) || op == OP_Sum || op == OP_Mean || op == OP_CastLike ||
-            op == OP_Trilu || op == OP_EyeLike || is_scan(op) || op == OP_Hardmax)
+        /* a token takes a fixed number of operands: not the variadic Sum, Mean, CastLike */
+        if (op < 0 || !(op_info(op)->lower == LOWER_ELEMWISE || op == OP_Identity) ||
+            (op_info(op)->flags & OPF_INTERNAL) || op == OP_Sum || op == OP_Mean ||
+            op == OP_CastLike)
             return cg_fail(c, "_code: op '%s' is not elementwise", tok);
         const OpInfo *oi = op_info(op);
         int nargs = (oi->flags & OPF_BINARY) || op == OP_Max || op == OP_Min ? 2

@@ -222,8 +222,8 @@ static int emit_gemm(Cg *c, const Node *n) {
     memset(&p, 0, sizeof p);
     p.trans_a = (int32_t)attr_int(n, "transA", 0);
     p.trans_b = (int32_t)attr_int(n, "transB", 0);
-    p.alpha = attr_float(n, "alpha", 1.0f);
-    p.beta = attr_float(n, "beta", 1.0f);
+    p.alpha = attr_num(n, "alpha");
+    p.beta = attr_num(n, "beta");
     SymInt m = sym_dim(at, p.trans_a ? 1 : 0), k = sym_dim(at, p.trans_a ? 0 : 1),
            nn = sym_dim(bt, p.trans_b ? 0 : 1);
     if (parse_act(c, n, &p.act) < 0) return -1;
@@ -938,12 +938,12 @@ static int emit_normalize(Cg *c, const Node *n) {
         int64_t first;
         if (norm_axis(c, attr_int(n, "axis", -1), r, &first) < 0) return -1;
         for (int d = (int)first; d < r; d++) p.red_mask |= 1 << d;
-        p.epsilon = attr_float(n, "epsilon", 1e-5f);
+        p.epsilon = attr_num(n, "epsilon");
         bcast_strides(vtype(c, n->in[1]), xt, p.scale_strides);
         if (n->nin > 2 && n->in[2] >= 0) bcast_strides(vtype(c, n->in[2]), xt, p.bias_strides);
     } else if (n->op == OP_InstanceNormalization) {
         for (int d = 2; d < r; d++) p.red_mask |= 1 << d;
-        p.epsilon = attr_float(n, "epsilon", 1e-5f);
+        p.epsilon = attr_num(n, "epsilon");
         p.scale_strides[1] = p.bias_strides[1] = 1;
     } else { /* MVN-13: (x - mean) / (sqrt(var) + 1e-9), its function body's epsilon */
         const int64_t *axes;
@@ -1258,9 +1258,9 @@ static int emit_lrn(Cg *c, const Node *n) {
                             cg_i64(c, xt->dims[1]),
                             cg_sym(c, sym_prod(xt, 2, xt->rank)),
                             cg_i64(c, size),
-                            cg_f32(c, attr_float(n, "alpha", 1e-4f)),
-                            cg_f32(c, attr_float(n, "beta", 0.75f)),
-                            cg_f32(c, attr_float(n, "bias", 1.0f)),
+                            cg_f32(c, attr_num(n, "alpha")),
+                            cg_f32(c, attr_num(n, "beta")),
+                            cg_f32(c, attr_num(n, "bias")),
                             x,
                             y};
     call(c, "isbrt_lrn_f32", c->t_void, 9, args);

@@ -186,7 +186,7 @@ void cg_loop_end(Cg *c, CgLoop *l) {
 /* ---- value addresses ----------------------------------------------------------------- */
 
 static bool is_view_op(int op) {
-    return (op_info(op)->flags & OPF_VIEW) || op == OP_Identity || op == OP_Dropout;
+    return op_info(op)->lower == LOWER_VIEW;
 }
 
 /* Bytes of v per batch instance: the range [offset, offset + this) holds it for batch 1. */
@@ -816,16 +816,14 @@ static int emit_node(Cg *c, int id) {
             return cg_fail(c, "output '%s' has no known type", gval(c->g, n->out[j])->name);
     }
     int r;
-    if (is_view_op(n->op))
-        r = emit_view(c, n);
-    else if (n->op == OP_Shape || n->op == OP_Size)
-        r = emit_shape(c, n);
-    else if (n->op == OP_BranchSum)
-        r = emit_branch_sum(c, n);
-    else if (cg_is_elementwise(c->g, n))
-        r = cg_emit_elementwise(c, n);
-    else
-        r = cg_emit_kernel(c, n);
+    switch (op_info(n->op)->lower) {
+    case LOWER_VIEW: r = emit_view(c, n); break;
+    case LOWER_SHAPE_OF: r = emit_shape(c, n); break;
+    case LOWER_INTERNAL: r = emit_branch_sum(c, n); break; /* BranchSum, the only one */
+    case LOWER_ELEMWISE:
+    case LOWER_LOOP: r = cg_emit_elementwise(c, n); break;
+    default: r = cg_emit_kernel(c, n); break;
+    }
     c->node = -1;
     return r;
 }

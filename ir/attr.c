@@ -1,6 +1,8 @@
 /* attr.c — node attributes (set/get), node labels for messages, constant payload helpers. */
 #include "ir.h"
 
+#include <assert.h>
+
 #include <string.h>
 
 Attr *node_attr(const Node *n, const char *name) {
@@ -73,6 +75,17 @@ int64_t attr_int(const Node *n, const char *name, int64_t dflt) {
 float attr_float(const Node *n, const char *name, float dflt) {
     Attr *a = node_attr(n, name);
     return a && a->kind == ATTR_FLOAT ? a->f : dflt;
+}
+
+double attr_num(const Node *n, const char *name) {
+    Attr *a = node_attr(n, name);
+    if (a && a->kind == ATTR_FLOAT) return a->f;
+    if (a && a->kind == ATTR_INT) return (double)a->i;
+    double d = 0;
+    bool has = op_attr_default(n->op, name, &d);
+    assert(has && "attr_num: the schema gives no default");
+    (void)has;
+    return d;
 }
 
 const char *attr_string(const Node *n, const char *name, const char *dflt) {

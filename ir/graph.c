@@ -262,7 +262,8 @@ char *type_str(const Type *t, char *buf, size_t len) {
 /* ---- op table --------------------------------------------------------------------------- */
 
 static const OpInfo op_table[OP_COUNT] = {
-#define OP(id, mi, xi, mo, xo, fl, at) {#id, mi, xi, mo, xo, fl, at},
+#define OP(id, mi, xi, mo, xo, fl, lo, act, flops, at)                                             \
+    {#id, mi, xi, mo, xo, fl, lo, act, flops, at},
 #include "ops.def"
 #undef OP
 };
@@ -287,7 +288,10 @@ static const struct {
     {"tensor", ATTR_TENSOR}, {"graph", ATTR_GRAPH},
 };
 
-int op_attr_kind(int op, const char *name) {
+/* The schema entry of attribute `name` of op: its kind text [*kind, *kind_end) and default
+ * text (*def, NULL if none, up to the next space); false if the schema does not have it. */
+static bool schema_entry(int op, const char *name, const char **kind, const char **kind_end,
+                         const char **def) {
     const char *s = op_info(op)->attrs;
     size_t nlen = strlen(name);
     while (*s) {
@@ -296,15 +300,34 @@ int op_attr_kind(int op, const char *name) {
         if (!colon) break;
         const char *end = colon + strcspn(colon, " ");
         if ((size_t)(colon - s) == nlen && memcmp(s, name, nlen) == 0) {
-            for (size_t k = 0; k < sizeof attr_kinds / sizeof *attr_kinds; k++)
-                if (strlen(attr_kinds[k].name) == (size_t)(end - colon - 1) &&
-                    memcmp(attr_kinds[k].name, colon + 1, (size_t)(end - colon - 1)) == 0)
-                    return (int)attr_kinds[k].kind;
-            assert(!"bad attribute kind in ops.def");
+            const char *eq = memchr(colon, '=', (size_t)(end - colon));
+            *kind = colon + 1;
+            *kind_end = eq ? eq : end;
+            *def = eq ? eq + 1 : NULL;
+            return true;
         }
         s = end;
     }
+    return false;
+}
+
+int op_attr_kind(int op, const char *name) {
+    const char *k, *ke, *def;
+    if (!schema_entry(op, name, &k, &ke, &def)) return -1;
+    for (size_t i = 0; i < sizeof attr_kinds / sizeof *attr_kinds; i++)
+        if (strlen(attr_kinds[i].name) == (size_t)(ke - k) &&
+            memcmp(attr_kinds[i].name, k, (size_t)(ke - k)) == 0)
+            return (int)attr_kinds[i].kind;
+    assert(!"bad attribute kind in ops.def");
     return -1;
+}
+
+bool op_attr_default(int op, const char *name, double *out) {
+    const char *k, *ke, *def;
+    if (!schema_entry(op, name, &k, &ke, &def) || !def) return false;
+    *out = strtod(def, NULL);
+    if (ke - k == 1 && *k == 'f') *out = (float)*out; /* a float attribute is an f32 */
+    return true;
 }
 
 /* ---- graph ------------------------------------------------------------------------------ */

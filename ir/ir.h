@@ -156,12 +156,47 @@ enum {
     OPF_UNARY = 1 << 1,
     OPF_BINARY = 1 << 2,
     OPF_FOLD = 1 << 3,     /* may be evaluated at compile time when inputs are constant */
-    OPF_VIEW = 1 << 4,     /* output is a reinterpretation of input 0's bytes */
     OPF_INTERNAL = 1 << 5, /* not an ONNX op */
+    OPF_FUSE = 1 << 6,     /* a token of a fused elementwise program (passes/fuse_elementwise.c) */
 };
 
+/* How codegen lowers an op (ops.def's lower column). */
+typedef enum Lower {
+    LOWER_NONE = 0,
+    LOWER_ELEMWISE, /* codegen/elementwise.c's loop over the broadcast output */
+    LOWER_LOOP,     /* a loop nest of its own in codegen/elementwise.c (reductions, Trilu, ...) */
+    LOWER_KERNEL,   /* codegen/kernels.c (mostly a call into the runtime) */
+    LOWER_VIEW,     /* output 0 aliases input 0's bytes */
+    LOWER_SHAPE_OF, /* a constant computed from the input's shape */
+    LOWER_INTERNAL, /* codegen/module.c itself */
+    LOWER_IMPORT,   /* rewritten into other ops at import (frontend/normalize.c) */
+} Lower;
+
+/* The FLOPs rule of an op (ops.def's flops column; node_flops in ir/shape.c). out / in: the
+ * elements of output 0 / input 0 per instance. */
+typedef enum Flops {
+    FL_MISSING = 0,    /* no rule: tests/unit/test_optable.c fails */
+    FL_NONE,           /* no FLOPs (data movement), or none counted */
+    FL_OUT,            /* out */
+    FL_IN,             /* in */
+    FL_CONV,           /* 2 * out * (c_in/group * kernel) */
+    FL_CONV_TRANSPOSE, /* 2 * in * (c_out/group * kernel) */
+    FL_GEMM,           /* 2 * out * k */
+    FL_MATMUL,         /* 2 * out * k */
+    FL_POOL,           /* out * kernel */
+    FL_SOFTMAX,        /* 5 * out */
+    FL_SOFTMAX_IN,     /* 5 * in */
+    FL_BATCHNORM,      /* 2 * out */
+    FL_PROGRAM,        /* out * the ops of the _code program */
+    FL_BRANCH_SUM,     /* out * (inputs - 1) */
+    FL_NORM,           /* 7 * in: mean, variance, scale and shift */
+    FL_LPNORM,         /* 3 * in */
+    FL_GRID_SAMPLE,    /* out * the taps of the mode (1, 4 or 16) * 2 */
+    FL_RNN,            /* per direction and step, 2 * gates*H * (I + H) + the gates' pointwise */
+} Flops;
+
 typedef enum Op {
-#define OP(id, mi, xi, mo, xo, fl, at) OP_##id,
+#define OP(id, mi, xi, mo, xo, fl, lo, act, flops, at) OP_##id,
 #include "ops.def"
 #undef OP
     OP_COUNT
@@ -171,6 +206,9 @@ typedef struct OpInfo {
     const char *name;
     int min_in, max_in, min_out, max_out;
     unsigned flags;
+    Lower lower;
+    const char *act; /* fused activation name, or NULL */
+    Flops flops;
     const char *attrs; /* schema, see ops.def */
 } OpInfo;
 
@@ -178,6 +216,11 @@ const OpInfo *op_info(int op);
 int op_from_name(const char *name); /* -1 if unknown */
 /* Kind of attribute `name` in op's schema, or -1 if the schema does not have it. */
 int op_attr_kind(int op, const char *name);
+/* The schema's default of attribute `name` of op (ops.def "name:kind=default"): true and *out
+ * set if it has one. */
+bool op_attr_default(int op, const char *name, double *out);
+/* Does ir/shape.c have a shape rule for op? */
+bool op_has_shape_rule(int op);
 
 /* ---- values, nodes, guards, graph ------------------------------------------------------ */
 
@@ -304,6 +347,9 @@ void node_set_floats(Graph *g, Node *n, const char *name, const float *v, int co
 void node_set_attr(Graph *g, Node *n, const Attr *a); /* deep copy into the arena */
 int64_t attr_int(const Node *n, const char *name, int64_t dflt);
 float attr_float(const Node *n, const char *name, float dflt);
+/* A float or int attribute, else its default in the op's schema (ops.def "name:kind=default";
+ * asserts the schema has one). */
+double attr_num(const Node *n, const char *name);
 const char *attr_string(const Node *n, const char *name, const char *dflt);
 /* Returns the count (or -1 if absent) and sets *v. */
 int attr_ints(const Node *n, const char *name, const int64_t **v);

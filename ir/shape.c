@@ -20,6 +20,7 @@
  * multiply-add = 2. */
 #include "ir.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -1379,6 +1380,271 @@ static int rule_rnn(Ctx *c) {
 
 static int infer_rule(Graph *g, int node, Diag *d);
 
+/* ---- the rules of the ops without a function of their own above ---------------------- */
+
+/* Clip, Hardmax */
+static int rule_clip(Ctx *c) {
+    const Type *x = tin(c, 0);
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* IsNaN, IsInf */
+static int rule_isnan(Ctx *c) {
+    const Type *x = tin(c, 0);
+    Type out = *x;
+    out.dtype = DT_BOOL;
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* Cast */
+static int rule_cast(Ctx *c) {
+    Node *n = c->n;
+    const Type *x = tin(c, 0);
+    int64_t to = attr_int(n, "to", DT_UNDEF);
+    if (to <= DT_UNDEF || to >= DT_COUNT || dtype_size((int)to) == 0) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "to dtype %lld", (long long)to);
+        return unsupported(c, buf);
+    }
+    Type out = *x;
+    out.dtype = (int32_t)to;
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* Trilu: Trilu-14: over the last two dims */
+static int rule_trilu(Ctx *c) {
+    Node *n = c->n;
+    const Type *x = tin(c, 0);
+    if (x->rank < 2) return fail(c, "input of rank %d (at least 2 expected)", x->rank);
+    if (n->nin > 1 && n->in[1] >= 0 && (tin(c, 1)->rank != 0 || tin(c, 1)->dtype != DT_I64))
+        return fail(c, "k is not an int64 scalar");
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* EyeLike: EyeLike-9 */
+static int rule_eyelike(Ctx *c) {
+    Node *n = c->n;
+    const Type *x = tin(c, 0);
+    Type out = *x;
+    int64_t dt = attr_int(n, "dtype", x->dtype);
+    if (x->rank != 2) return fail(c, "input of rank %d (2 expected)", x->rank);
+    if (dt <= DT_UNDEF || dt >= DT_COUNT || dtype_size((int)dt) == 0)
+        return unsupported(c, "dtype");
+    out.dtype = (int32_t)dt;
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* ArgMax, ArgMin: ArgMax-13, ArgMin-13 */
+static int rule_argmax(Ctx *c) {
+    Node *n = c->n;
+    const Type *x = tin(c, 0);
+    int ax;
+    if (norm_axis(c, attr_int(n, "axis", 0), x->rank, &ax) < 0) return -1;
+    Type out = {.dtype = DT_I64};
+    for (int d = 0; d < x->rank; d++)
+        if (d != ax)
+            out.dims[out.rank++] = x->dims[d];
+        else if (attr_int(n, "keepdims", 1))
+            out.dims[out.rank++] = 1;
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* CastLike: CastLike-15: the element type of input 1 */
+static int rule_castlike(Ctx *c) {
+    const Type *x = tin(c, 0);
+    Type out = *x;
+    out.dtype = tin(c, 1)->dtype;
+    set_out(c, 0, out);
+    return 0;
+}
+
+/* Dropout */
+static int rule_dropout(Ctx *c) {
+    const Type *x = tin(c, 0);
+    set_out(c, 0, *x);
+    Type mask = *x;
+    mask.dtype = DT_BOOL;
+    set_out(c, 1, mask);
+    return 0;
+}
+
+/* Add, Sub, Mul, Div, Max, Min, Mod, BitShift, PRelu, Sum, Mean, And, Or, Xor */
+static int rule_add(Ctx *c) {
+    return rule_broadcast(c, 0, DT_UNDEF, true);
+}
+
+/* Pow */
+static int rule_pow(Ctx *c) {
+    const Type *x = tin(c, 0);
+    return rule_broadcast(c, 0, x->dtype, false);
+}
+
+/* Equal, Less, Greater, GreaterOrEqual, LessOrEqual */
+static int rule_equal(Ctx *c) {
+    return rule_broadcast(c, 0, DT_BOOL, true);
+}
+
+/* Where */
+static int rule_where(Ctx *c) {
+    const Type *x = tin(c, 0);
+    const Type *a = tin(c, 1), *b = tin(c, 2);
+    char b1[128], b2[128];
+    if (x->dtype != DT_BOOL) return fail(c, "condition %s is not bool", tstr(x, b1));
+    if (a->dtype != b->dtype)
+        return fail(c, "input types %s and %s differ", tstr(a, b1), tstr(b, b2));
+    return rule_broadcast(c, 0, a->dtype, false);
+}
+
+/* Elementwise */
+static int rule_elementwise(Ctx *c) {
+    Graph *g = c->g;
+    Node *n = c->n;
+    int dt = n->nout ? gval(g, n->out[0])->type.dtype : DT_UNDEF;
+    return rule_broadcast(c, 0, dt, false);
+}
+
+/* BranchSum */
+static int rule_branchsum(Ctx *c) {
+    const Type *x = tin(c, 0);
+    return rule_broadcast(c, 0, x->dtype, false);
+}
+
+/* GateMask */
+static int rule_gatemask(Ctx *c) {
+    const Type *x = tin(c, 0);
+    char b1[128];
+    if (x->dtype != DT_F32 || x->rank < 1)
+        return fail(c, "gate %s is not f32 [N, ...]", tstr(x, b1));
+    set_out(c, 0, *x);
+    return 0;
+}
+
+/* Size */
+static int rule_size(Ctx *c) {
+    set_out(c, 0, type_make(DT_I64, 0, NULL));
+    return 0;
+}
+
+/* LRN */
+static int rule_lrn(Ctx *c) {
+    const Type *x = tin(c, 0);
+    set_out(c, 0, *x);
+    return 0;
+}
+
+static bool unary_keeps_type(int op) {
+    return (op_info(op)->flags & OPF_UNARY) && op != OP_Cast && op != OP_IsNaN && op != OP_IsInf;
+}
+
+/* The shape rule of each op (a unary op that keeps its type needs none: unary_keeps_type). */
+static int (*const shape_rules[OP_COUNT])(Ctx *c) = {
+    [OP_Clip] = rule_clip,
+    [OP_Hardmax] = rule_clip,
+    [OP_IsNaN] = rule_isnan,
+    [OP_IsInf] = rule_isnan,
+    [OP_Cast] = rule_cast,
+    [OP_Trilu] = rule_trilu,
+    [OP_EyeLike] = rule_eyelike,
+    [OP_ArgMax] = rule_argmax,
+    [OP_ArgMin] = rule_argmax,
+    [OP_CastLike] = rule_castlike,
+    [OP_Dropout] = rule_dropout,
+    [OP_Add] = rule_add,
+    [OP_Sub] = rule_add,
+    [OP_Mul] = rule_add,
+    [OP_Div] = rule_add,
+    [OP_Max] = rule_add,
+    [OP_Min] = rule_add,
+    [OP_Mod] = rule_add,
+    [OP_BitShift] = rule_add,
+    [OP_PRelu] = rule_add,
+    [OP_Sum] = rule_add,
+    [OP_Mean] = rule_add,
+    [OP_And] = rule_add,
+    [OP_Or] = rule_add,
+    [OP_Xor] = rule_add,
+    [OP_Pow] = rule_pow,
+    [OP_Equal] = rule_equal,
+    [OP_Less] = rule_equal,
+    [OP_Greater] = rule_equal,
+    [OP_GreaterOrEqual] = rule_equal,
+    [OP_LessOrEqual] = rule_equal,
+    [OP_Where] = rule_where,
+    [OP_Elementwise] = rule_elementwise,
+    [OP_BranchSum] = rule_branchsum,
+    [OP_GateMask] = rule_gatemask,
+    [OP_Conv] = rule_conv,
+    [OP_BatchNormalization] = rule_batchnorm,
+    [OP_Gemm] = rule_gemm,
+    [OP_MatMul] = rule_matmul,
+    [OP_MaxPool] = rule_pool,
+    [OP_AveragePool] = rule_pool,
+    [OP_GlobalAveragePool] = rule_global_pool,
+    [OP_GlobalMaxPool] = rule_global_pool,
+    [OP_Softmax] = rule_softmax,
+    [OP_LogSoftmax] = rule_softmax,
+    [OP_ReduceMean] = rule_reduce,
+    [OP_ReduceSum] = rule_reduce,
+    [OP_ReduceMax] = rule_reduce,
+    [OP_ReduceMin] = rule_reduce,
+    [OP_ReduceL1] = rule_reduce,
+    [OP_ReduceL2] = rule_reduce,
+    [OP_ReduceSumSquare] = rule_reduce,
+    [OP_ReduceLogSum] = rule_reduce,
+    [OP_ReduceLogSumExp] = rule_reduce,
+    [OP_ReduceProd] = rule_reduce,
+    [OP_Flatten] = rule_flatten,
+    [OP_Reshape] = rule_reshape,
+    [OP_Squeeze] = rule_squeeze,
+    [OP_Unsqueeze] = rule_unsqueeze,
+    [OP_Transpose] = rule_transpose,
+    [OP_Concat] = rule_concat,
+    [OP_Split] = rule_split,
+    [OP_Slice] = rule_slice,
+    [OP_Gather] = rule_gather,
+    [OP_Shape] = rule_shape,
+    [OP_Size] = rule_size,
+    [OP_Expand] = rule_expand,
+    [OP_Pad] = rule_pad,
+    [OP_ConstantOfShape] = rule_constant_of_shape,
+    [OP_Range] = rule_range,
+    [OP_GatherElements] = rule_gather_elements,
+    [OP_ScatterElements] = rule_scatter_elements,
+    [OP_Scatter] = rule_scatter_elements,
+    [OP_CumSum] = rule_cumsum,
+    [OP_LayerNormalization] = rule_layernorm,
+    [OP_InstanceNormalization] = rule_instancenorm,
+    [OP_MeanVarianceNormalization] = rule_mvn,
+    [OP_LpNormalization] = rule_lpnorm,
+    [OP_NegativeLogLikelihoodLoss] = rule_loss,
+    [OP_SoftmaxCrossEntropyLoss] = rule_loss,
+    [OP_Resize] = rule_resize,
+    [OP_ConvTranspose] = rule_convtranspose,
+    [OP_DepthToSpace] = rule_depth_space,
+    [OP_SpaceToDepth] = rule_depth_space,
+    [OP_LRN] = rule_lrn,
+    [OP_MaxUnpool] = rule_maxunpool,
+    [OP_GridSample] = rule_gridsample,
+    [OP_RoiAlign] = rule_roialign,
+    [OP_TopK] = rule_topk,
+    [OP_Tile] = rule_tile,
+    [OP_OneHot] = rule_onehot,
+    [OP_GatherND] = rule_gathernd,
+    [OP_ScatterND] = rule_scatternd,
+    [OP_Einsum] = rule_einsum,
+    [OP_ReverseSequence] = rule_reverse_sequence,
+    [OP_Det] = rule_det,
+    [OP_RNN] = rule_rnn,
+    [OP_GRU] = rule_rnn,
+    [OP_LSTM] = rule_rnn,
+};
+
 int infer_node(Graph *g, int node, Diag *d) {
     if (infer_rule(g, node, d) < 0) return -1;
     /* Every size computed from these types (buffers, offsets, FLOPs) stays far from int64. */
@@ -1415,183 +1681,18 @@ static int infer_rule(Graph *g, int node, Diag *d) {
             return unsupported(&c, buf);
         }
     }
-    const Type *x = tin(&c, 0);
     /* Unary elementwise ops (OPF_UNARY in ops.def) keep their input's type; the ones that
-     * change the element type have their own rules below. */
-    if ((oi->flags & OPF_UNARY) && n->op != OP_Cast && n->op != OP_IsNaN && n->op != OP_IsInf) {
-        set_out(&c, 0, *x);
+     * change the element type have their own rules. */
+    if (unary_keeps_type(n->op)) {
+        set_out(&c, 0, *tin(&c, 0));
         return 0;
     }
-    switch (n->op) {
-    case OP_Clip:
-    case OP_Hardmax: set_out(&c, 0, *x); return 0;
-    case OP_IsNaN:
-    case OP_IsInf: {
-        Type out = *x;
-        out.dtype = DT_BOOL;
-        set_out(&c, 0, out);
-        return 0;
-    }
-    case OP_Cast: {
-        int64_t to = attr_int(n, "to", DT_UNDEF);
-        if (to <= DT_UNDEF || to >= DT_COUNT || dtype_size((int)to) == 0) {
-            char buf[64];
-            snprintf(buf, sizeof buf, "to dtype %lld", (long long)to);
-            return unsupported(&c, buf);
-        }
-        Type out = *x;
-        out.dtype = (int32_t)to;
-        set_out(&c, 0, out);
-        return 0;
-    }
-    case OP_Trilu: /* Trilu-14: over the last two dims */
-        if (x->rank < 2) return fail(&c, "input of rank %d (at least 2 expected)", x->rank);
-        if (n->nin > 1 && n->in[1] >= 0 && (tin(&c, 1)->rank != 0 || tin(&c, 1)->dtype != DT_I64))
-            return fail(&c, "k is not an int64 scalar");
-        set_out(&c, 0, *x);
-        return 0;
-    case OP_EyeLike: { /* EyeLike-9 */
-        Type out = *x;
-        int64_t dt = attr_int(n, "dtype", x->dtype);
-        if (x->rank != 2) return fail(&c, "input of rank %d (2 expected)", x->rank);
-        if (dt <= DT_UNDEF || dt >= DT_COUNT || dtype_size((int)dt) == 0)
-            return unsupported(&c, "dtype");
-        out.dtype = (int32_t)dt;
-        set_out(&c, 0, out);
-        return 0;
-    }
-    case OP_ArgMax:
-    case OP_ArgMin: { /* ArgMax-13, ArgMin-13 */
-        int ax;
-        if (norm_axis(&c, attr_int(n, "axis", 0), x->rank, &ax) < 0) return -1;
-        Type out = {.dtype = DT_I64};
-        for (int d = 0; d < x->rank; d++)
-            if (d != ax)
-                out.dims[out.rank++] = x->dims[d];
-            else if (attr_int(n, "keepdims", 1))
-                out.dims[out.rank++] = 1;
-        set_out(&c, 0, out);
-        return 0;
-    }
-    case OP_CastLike: { /* CastLike-15: the element type of input 1 */
-        Type out = *x;
-        out.dtype = tin(&c, 1)->dtype;
-        set_out(&c, 0, out);
-        return 0;
-    }
-    case OP_Dropout: {
-        set_out(&c, 0, *x);
-        Type mask = *x;
-        mask.dtype = DT_BOOL;
-        set_out(&c, 1, mask);
-        return 0;
-    }
-    case OP_Add:
-    case OP_Sub:
-    case OP_Mul:
-    case OP_Div:
-    case OP_Max:
-    case OP_Min:
-    case OP_Mod:
-    case OP_BitShift:
-    case OP_PRelu:
-    case OP_Sum:
-    case OP_Mean:
-    case OP_And:
-    case OP_Or:
-    case OP_Xor: return rule_broadcast(&c, 0, DT_UNDEF, true);
-    case OP_Pow: return rule_broadcast(&c, 0, x->dtype, false);
-    case OP_Equal:
-    case OP_Less:
-    case OP_Greater:
-    case OP_GreaterOrEqual:
-    case OP_LessOrEqual: return rule_broadcast(&c, 0, DT_BOOL, true);
-    case OP_Where: {
-        const Type *a = tin(&c, 1), *b = tin(&c, 2);
-        char b1[128], b2[128];
-        if (x->dtype != DT_BOOL) return fail(&c, "condition %s is not bool", tstr(x, b1));
-        if (a->dtype != b->dtype)
-            return fail(&c, "input types %s and %s differ", tstr(a, b1), tstr(b, b2));
-        return rule_broadcast(&c, 0, a->dtype, false);
-    }
-    case OP_Elementwise: {
-        int dt = n->nout ? gval(g, n->out[0])->type.dtype : DT_UNDEF;
-        return rule_broadcast(&c, 0, dt, false);
-    }
-    case OP_BranchSum: return rule_broadcast(&c, 0, x->dtype, false);
-    case OP_GateMask: {
-        char b1[128];
-        if (x->dtype != DT_F32 || x->rank < 1)
-            return fail(&c, "gate %s is not f32 [N, ...]", tstr(x, b1));
-        set_out(&c, 0, *x);
-        return 0;
-    }
-    case OP_Conv: return rule_conv(&c);
-    case OP_BatchNormalization: return rule_batchnorm(&c);
-    case OP_Gemm: return rule_gemm(&c);
-    case OP_MatMul: return rule_matmul(&c);
-    case OP_MaxPool:
-    case OP_AveragePool: return rule_pool(&c);
-    case OP_GlobalAveragePool:
-    case OP_GlobalMaxPool: return rule_global_pool(&c);
-    case OP_Softmax:
-    case OP_LogSoftmax: return rule_softmax(&c);
-    case OP_ReduceMean:
-    case OP_ReduceSum:
-    case OP_ReduceMax:
-    case OP_ReduceMin:
-    case OP_ReduceL1:
-    case OP_ReduceL2:
-    case OP_ReduceSumSquare:
-    case OP_ReduceLogSum:
-    case OP_ReduceLogSumExp:
-    case OP_ReduceProd: return rule_reduce(&c);
-    case OP_Flatten: return rule_flatten(&c);
-    case OP_Reshape: return rule_reshape(&c);
-    case OP_Squeeze: return rule_squeeze(&c);
-    case OP_Unsqueeze: return rule_unsqueeze(&c);
-    case OP_Transpose: return rule_transpose(&c);
-    case OP_Concat: return rule_concat(&c);
-    case OP_Split: return rule_split(&c);
-    case OP_Slice: return rule_slice(&c);
-    case OP_Gather: return rule_gather(&c);
-    case OP_Shape: return rule_shape(&c);
-    case OP_Size: set_out(&c, 0, type_make(DT_I64, 0, NULL)); return 0;
-    case OP_Expand: return rule_expand(&c);
-    case OP_Pad: return rule_pad(&c);
-    case OP_ConstantOfShape: return rule_constant_of_shape(&c);
-    case OP_Range: return rule_range(&c);
-    case OP_GatherElements: return rule_gather_elements(&c);
-    case OP_ScatterElements:
-    case OP_Scatter: return rule_scatter_elements(&c);
-    case OP_CumSum: return rule_cumsum(&c);
-    case OP_LayerNormalization: return rule_layernorm(&c);
-    case OP_InstanceNormalization: return rule_instancenorm(&c);
-    case OP_MeanVarianceNormalization: return rule_mvn(&c);
-    case OP_LpNormalization: return rule_lpnorm(&c);
-    case OP_NegativeLogLikelihoodLoss:
-    case OP_SoftmaxCrossEntropyLoss: return rule_loss(&c);
-    case OP_Resize: return rule_resize(&c);
-    case OP_ConvTranspose: return rule_convtranspose(&c);
-    case OP_DepthToSpace:
-    case OP_SpaceToDepth: return rule_depth_space(&c);
-    case OP_LRN: set_out(&c, 0, *x); return 0;
-    case OP_MaxUnpool: return rule_maxunpool(&c);
-    case OP_GridSample: return rule_gridsample(&c);
-    case OP_RoiAlign: return rule_roialign(&c);
-    case OP_TopK: return rule_topk(&c);
-    case OP_Tile: return rule_tile(&c);
-    case OP_OneHot: return rule_onehot(&c);
-    case OP_GatherND: return rule_gathernd(&c);
-    case OP_ScatterND: return rule_scatternd(&c);
-    case OP_Einsum: return rule_einsum(&c);
-    case OP_ReverseSequence: return rule_reverse_sequence(&c);
-    case OP_Det: return rule_det(&c);
-    case OP_RNN:
-    case OP_GRU:
-    case OP_LSTM: return rule_rnn(&c);
-    }
-    return unsupported(&c, "has no shape rule");
+    if (!shape_rules[n->op]) return unsupported(&c, "has no shape rule");
+    return shape_rules[n->op](&c);
+}
+
+bool op_has_shape_rule(int op) {
+    return unary_keeps_type(op) || shape_rules[op] != NULL;
 }
 
 /* ---- FLOPs ------------------------------------------------------------------------------- */
@@ -1602,58 +1703,72 @@ static int64_t numel1(const Graph *g, int v) {
     return n < 0 ? INT64_MAX : n;
 }
 
+/* FL_RNN: per direction and time step, the products of the input and the hidden state with
+ * the gates' weights and the two bias adds, 2 * G*H * (I + H + 1) (G gates of H units; the
+ * gates' activations and the cell update are not counted); per instance of the batch. */
+static int64_t rnn_flops(const Graph *g, const Node *n) {
+    const Type *x = &gval(g, n->in[0])->type, *w = &gval(g, n->in[1])->type;
+    if (x->rank != 3 || w->rank != 3) return 0;
+    const int64_t layout = attr_int(n, "layout", 0);
+    const int64_t seq = x->dims[layout ? 1 : 0], batch = x->dims[layout ? 0 : 1];
+    const int64_t gh = w->dims[1], gates = n->op == OP_LSTM ? 4 : n->op == OP_GRU ? 3 : 1;
+    const int64_t hid = gh / gates, in = w->dims[2];
+    if (seq < 0 || gh < 0 || in < 0) return 0;
+    return sat_mul(
+        sat_mul(sat_mul(batch == IR_DIM_N ? 1 : batch, w->dims[0]), sat_mul(seq, 2 * gh)),
+        in + hid + 1);
+}
+
 int64_t node_flops(const Graph *g, const Node *n) {
     int64_t out = n->nout ? numel1(g, n->out[0]) : 0;
     int64_t in = n->nin ? numel1(g, n->in[0]) : 0;
     const Type *w = n->nin > 1 && n->in[1] >= 0 ? &gval(g, n->in[1])->type : NULL;
-    switch (n->op) {
-    case OP_Conv: /* 2 * cout*oh*ow * cin/group*kh*kw */
+    const Flops rule = op_info(n->op)->flops;
+    assert(rule != FL_MISSING); /* tests/unit/test_optable.c */
+    switch (rule) {
+    case FL_MISSING:
+    case FL_NONE: return 0;
+    case FL_OUT: return out;
+    case FL_IN: return in;
+    case FL_CONV: /* 2 * cout*oh*ow * cin/group*kh*kw */
         return w && w->rank >= 2 ? sat_mul(sat_mul(2, out), prod(w->dims, 1, w->rank)) : 0;
-    case OP_ConvTranspose: /* 2 * cin*ih*iw * cout/group*kh*kw */
+    case FL_CONV_TRANSPOSE: /* 2 * cin*ih*iw * cout/group*kh*kw */
         return w && w->rank >= 2 ? sat_mul(sat_mul(2, in), prod(w->dims, 1, w->rank)) : 0;
-    case OP_Gemm: {
+    case FL_GEMM: {
         const Type *a = &gval(g, n->in[0])->type;
         return a->rank == 2 ? sat_mul(sat_mul(2, out), a->dims[attr_int(n, "transA", 0) ? 0 : 1])
                             : 0;
     }
-    case OP_MatMul: {
+    case FL_MATMUL: {
         const Type *a = &gval(g, n->in[0])->type;
         return a->rank >= 1 ? sat_mul(sat_mul(2, out), a->dims[a->rank - 1]) : 0;
     }
-    case OP_MaxPool:
-    case OP_AveragePool: {
+    case FL_POOL: {
         const int64_t *ks;
         int nk = attr_ints(n, "kernel_shape", &ks);
         return nk > 0 ? sat_mul(out, prod(ks, 0, nk)) : out;
     }
-    case OP_GlobalAveragePool:
-    case OP_GlobalMaxPool:
-    case OP_ReduceMean:
-    case OP_ReduceSum:
-    case OP_ReduceMax:
-    case OP_ReduceMin: return in;
-    case OP_Softmax:
-    case OP_LogSoftmax: return sat_mul(5, out);
-    case OP_BatchNormalization: return sat_mul(2, out);
-    case OP_Elementwise: { /* one FLOP per element per op in the postfix program */
+    case FL_SOFTMAX: return sat_mul(5, out);
+    case FL_SOFTMAX_IN: return sat_mul(5, in);
+    case FL_BATCHNORM: return sat_mul(2, out);
+    case FL_PROGRAM: { /* one FLOP per element per op in the postfix program */
         const char *code = attr_string(n, "_code", "");
         int64_t ops = 0;
         for (const char *s = code; *s; s++)
             if ((s == code || s[-1] == ' ') && *s >= 'A' && *s <= 'Z') ops++;
         return sat_mul(out, ops ? ops : 1);
     }
-    case OP_BranchSum: return sat_mul(out, n->nin - 1);
-    case OP_GateMask: return out;
-    case OP_Identity:
-    case OP_Dropout:
-    case OP_Cast: return 0;
-    case OP_CumSum:
-    case OP_NegativeLogLikelihoodLoss: return in;
-    case OP_SoftmaxCrossEntropyLoss: return sat_mul(5, in);
-    case OP_LayerNormalization: /* mean, variance, then scale and shift */
-    case OP_InstanceNormalization:
-    case OP_MeanVarianceNormalization: return sat_mul(7, in);
-    case OP_LpNormalization: return sat_mul(3, in);
-    default: return op_info(n->op)->flags & OPF_ELEMWISE ? out : 0;
+    case FL_BRANCH_SUM: return sat_mul(out, n->nin - 1);
+    case FL_NORM: return sat_mul(7, in);
+    case FL_LPNORM: return sat_mul(3, in);
+    case FL_GRID_SAMPLE: { /* each output element: its taps, a multiply-add each */
+        const char *mode = attr_string(n, "mode", "bilinear");
+        const int64_t taps = !strcmp(mode, "nearest")                             ? 1
+                             : !strcmp(mode, "bicubic") || !strcmp(mode, "cubic") ? 16
+                                                                                  : 4;
+        return sat_mul(2 * taps, out);
     }
+    case FL_RNN: return rnn_flops(g, n);
+    }
+    return 0;
 }

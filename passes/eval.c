@@ -177,9 +177,9 @@ static double unary_f(int op, const Node *n, double x, bool *ok) {
     case OP_Floor: return floor(x);
     case OP_Ceil: return ceil(x);
     case OP_Erf: return erf(x);
-    case OP_LeakyRelu: return x >= 0 ? x : attr_float(n, "alpha", 0.01f) * x;
+    case OP_LeakyRelu: return x >= 0 ? x : attr_num(n, "alpha") * x;
     case OP_HardSigmoid: {
-        double y = attr_float(n, "alpha", 0.2f) * x + attr_float(n, "beta", 0.5f);
+        double y = attr_num(n, "alpha") * x + attr_num(n, "beta");
         return y < 0 ? 0 : y > 1 ? 1 : y;
     }
     case OP_HardSwish: {
@@ -200,16 +200,15 @@ static double unary_f(int op, const Node *n, double x, bool *ok) {
     case OP_Softplus: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
     case OP_Softsign: return x / (1 + fabs(x));
     case OP_Selu: /* Selu-6 defaults */
-        return attr_float(n, "gamma", 1.05070102214813232421875f) *
-               (x > 0 ? x : attr_float(n, "alpha", 1.67326319217681884765625f) * (exp(x) - 1));
-    case OP_Elu: return x >= 0 ? x : attr_float(n, "alpha", 1) * (exp(x) - 1);
+        return attr_num(n, "gamma") * (x > 0 ? x : attr_num(n, "alpha") * (exp(x) - 1));
+    case OP_Elu: return x >= 0 ? x : attr_num(n, "alpha") * (exp(x) - 1);
     case OP_Celu: {
-        double a = attr_float(n, "alpha", 1);
+        double a = attr_num(n, "alpha");
         return (x > 0 ? x : 0) + fmin(0, a * (exp(x / a) - 1));
     }
-    case OP_ThresholdedRelu: return x > attr_float(n, "alpha", 1) ? x : 0;
+    case OP_ThresholdedRelu: return x > attr_num(n, "alpha") ? x : 0;
     case OP_Shrink: {
-        double l = attr_float(n, "lambd", 0.5f), b = attr_float(n, "bias", 0);
+        double l = attr_num(n, "lambd"), b = attr_num(n, "bias");
         return x < -l ? x + b : x > l ? x - b : 0;
     }
     case OP_Round: return nearbyint(x); /* Round-11: half to even */
@@ -719,7 +718,7 @@ static bool ev_matmul(Ev *e) {
 static bool ev_gemm(Ev *e) {
     const Type *a = e->it[0], *b = e->it[1], *c = e->nin > 2 ? e->it[2] : NULL, *ot = e->ot[0];
     bool ta = attr_int(e->n, "transA", 0) != 0, tb = attr_int(e->n, "transB", 0) != 0;
-    double alpha = attr_float(e->n, "alpha", 1), beta = attr_float(e->n, "beta", 1);
+    double alpha = attr_num(e->n, "alpha"), beta = attr_num(e->n, "beta");
     int64_t m = ot->dims[0], n = ot->dims[1], k = a->dims[ta ? 0 : 1];
     int64_t cst[IR_MAX_RANK] = {0};
     if (c) bcast_strides(c, ot, cst);
@@ -741,7 +740,7 @@ static bool ev_batchnorm(Ev *e) {
     const Type *x = e->it[0];
     int dt = x->dtype;
     if (e->n->nout > 1 || attr_int(e->n, "training_mode", 0)) return false;
-    double eps = attr_float(e->n, "epsilon", 1e-5f);
+    double eps = attr_num(e->n, "epsilon");
     int64_t c = x->rank >= 2 ? x->dims[1] : 1, inner = x->rank >= 2 ? prod(x->dims, 2, x->rank) : 1;
     int64_t total = type_numel(x, 1);
     for (int64_t k = 0; k < total; k++) {

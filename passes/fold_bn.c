@@ -93,7 +93,7 @@ static bool fold_gemm(Graph *g, int p, int bn, int64_t C, const float *s, const 
         cn = type_numel(ct, 1);
         if (!(cn == 1 || (cn == C && ct->dims[ct->rank - 1] == C))) return false;
     }
-    float beta = attr_float(n, "beta", 1.0f);
+    float beta = attr_num(n, "beta");
     float *nw = arena_alloc(tmp, sizeof(float) * (size_t)(K * C));
     float *nc = arena_alloc(tmp, sizeof(float) * (size_t)C);
     for (int64_t k = 0; k < K; k++)
@@ -215,7 +215,7 @@ static int fold_one(Graph *g, int bn, const int *uses, const bool *pinned, Arena
         p[k] = const_f32(g, n->in[k + 1]);
         all_const &= p[k] != NULL;
     }
-    float eps = attr_float(n, "epsilon", 1e-5f);
+    float eps = attr_num(n, "epsilon");
     if (!all_const) {
         to_runtime(g, bn, C, eps);
         return 0;

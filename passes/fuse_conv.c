@@ -79,7 +79,7 @@ static bool merge_bias(Graph *g, Node *n, int64_t C, const float *bv) {
         on = od ? type_numel(ot, 1) : 0;
         /* Conv B is [C]; Gemm C must be per column ([], [1], [C], [1,C]) to stay a vector. */
         if (!od || !(on == 1 || (on == C && ot->dims[ot->rank - 1] == C))) return false;
-        if (n->op == OP_Gemm) beta = attr_float(n, "beta", 1.0f);
+        if (n->op == OP_Gemm) beta = attr_num(n, "beta");
     }
     float *nb = malloc(sizeof(float) * (size_t)C);
     if (!nb) abort();
@@ -106,33 +106,26 @@ static int move_into(Ctx *x, int from, int to) {
     return to;
 }
 
-/* The activation node u as _act attributes on n; false if u is not a fusable activation. */
+/* The activation node u as _act attributes on n (its name: ops.def's act column); false if u
+ * is not a fusable activation. */
 static bool set_act(Graph *g, Node *n, const Node *u) {
     float a = 0, b = 0;
-    const char *act;
+    const char *act = op_info(u->op)->act;
+    if (!act) return false;
     switch (u->op) {
-    case OP_Relu: act = "relu"; break;
-    case OP_Sigmoid: act = "sigmoid"; break;
-    case OP_HardSwish: act = "hardswish"; break;
-    case OP_Tanh: act = "tanh"; break;
-    case OP_LeakyRelu:
-        act = "leakyrelu";
-        a = attr_float(u, "alpha", 0.01f);
-        break;
+    case OP_LeakyRelu: a = attr_num(u, "alpha"); break;
     case OP_HardSigmoid:
-        act = "hardsigmoid";
-        a = attr_float(u, "alpha", 0.2f);
-        b = attr_float(u, "beta", 0.5f);
+        a = attr_num(u, "alpha");
+        b = attr_num(u, "beta");
         break;
     case OP_Clip:
         /* Clip-11+: optional inputs min, max; Clip-6: attributes (default lowest/max). */
-        act = "clip";
         a = attr_float(u, "min", -FLT_MAX);
         b = attr_float(u, "max", FLT_MAX);
         if (u->nin > 1 && u->in[1] >= 0 && !const_scalar(g, u->in[1], &a)) return false;
         if (u->nin > 2 && u->in[2] >= 0 && !const_scalar(g, u->in[2], &b)) return false;
         break;
-    default: return false;
+    default: break;
     }
     node_set_string(g, n, "_act", act);
     if (u->op == OP_LeakyRelu || u->op == OP_HardSigmoid || u->op == OP_Clip) {
@@ -163,8 +156,8 @@ static int gated_act(Ctx *x, const Node *n, int y, const char **act) {
         return -1;
     if (s->op == OP_Sigmoid)
         *act = "silu";
-    else if (s->op == OP_HardSigmoid && attr_float(s, "alpha", 0.2f) == (float)(1.0 / 6.0) &&
-             attr_float(s, "beta", 0.5f) == 0.5f)
+    else if (s->op == OP_HardSigmoid && attr_num(s, "alpha") == (float)(1.0 / 6.0) &&
+             attr_num(s, "beta") == 0.5f)
         *act = "hardswish";
     else
         return -1;

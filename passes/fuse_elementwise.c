@@ -41,34 +41,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Operand count of a fusable op's token (0: not fusable). */
+/* Operand count of a fusable op's token (0: not fusable, OPF_FUSE in ops.def). */
 static int op_operands(int op) {
-    switch (op) {
-    case OP_Relu:
-    case OP_Sigmoid:
-    case OP_Tanh:
-    case OP_Exp:
-    case OP_Log:
-    case OP_Sqrt:
-    case OP_Neg:
-    case OP_Abs:
-    case OP_Reciprocal:
-    case OP_Floor:
-    case OP_Ceil:
-    case OP_Erf:
-    case OP_HardSwish:
-    case OP_LeakyRelu:
-    case OP_HardSigmoid: return 1;
-    case OP_Add:
-    case OP_Sub:
-    case OP_Mul:
-    case OP_Div:
-    case OP_Pow:
-    case OP_Max:
-    case OP_Min: return 2;
-    case OP_Clip: return 3;
-    default: return 0;
-    }
+    const OpInfo *oi = op_info(op);
+    if (!(oi->flags & OPF_FUSE)) return 0;
+    return op == OP_Clip ? 3 : (oi->flags & OPF_UNARY) ? 1 : 2;
 }
 
 typedef struct Buf {
@@ -198,10 +175,10 @@ static void emit_node(Fuse *F, int i) {
         char tok[96];
         emit_value(F, n->in[0]);
         if (n->op == OP_LeakyRelu)
-            snprintf(tok, sizeof tok, "LeakyRelu:%.9g", attr_float(n, "alpha", 0.01f));
+            snprintf(tok, sizeof tok, "LeakyRelu:%.9g", attr_num(n, "alpha"));
         else
-            snprintf(tok, sizeof tok, "HardSigmoid:%.9g:%.9g", attr_float(n, "alpha", 0.2f),
-                     attr_float(n, "beta", 0.5f));
+            snprintf(tok, sizeof tok, "HardSigmoid:%.9g:%.9g", attr_num(n, "alpha"),
+                     attr_num(n, "beta"));
         put(&F->code, tok);
         return;
     }

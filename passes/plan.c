@@ -6,7 +6,7 @@
  * g->mem_per_batch is the arena size per instance. Buffers are reused after their last use:
  * greedy best fit over the node order, a buffer being free from the node after its last
  * reader. Graph outputs are planned like the rest and never freed (codegen copies them out).
- * Views (OPF_VIEW: Reshape, Flatten, Squeeze, Unsqueeze) and Identity / Dropout output 0
+ * Views (ops.def lowering view: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout's 0)
  * alias their input: same offset, the input's lifetime extended to theirs; a view of a graph
  * input or constant gets offset -1 (codegen uses the input's or constant's own pointer). A
  * view in another guard than its input is not aliased (a guarded region may run on a
@@ -79,7 +79,7 @@ static void heap_free(Heap *h, int64_t off, int64_t size) {
 }
 
 static bool aliases_input(const Node *n) {
-    return (op_info(n->op)->flags & OPF_VIEW) || n->op == OP_Identity || n->op == OP_Dropout;
+    return op_info(n->op)->lower == LOWER_VIEW;
 }
 
 int pass_plan(Graph *g, Diag *d) {

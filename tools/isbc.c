@@ -444,7 +444,7 @@ static int producer_op(const Graph *g, int v) {
         int def = gval(g, v)->def;
         if (def < 0) return -1;
         const Node *n = gnode(g, def);
-        if (!(op_info(n->op)->flags & OPF_VIEW) && n->op != OP_Identity) return n->op;
+        if (op_info(n->op)->lower != LOWER_VIEW || n->op == OP_Dropout) return n->op;
         if (n->nin < 1 || n->in[0] < 0) return -1;
         v = n->in[0];
     }

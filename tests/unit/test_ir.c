@@ -233,8 +233,32 @@ static void test_untyped(void) {
     graph_free(g);
 }
 
+/* node_flops follows the op's rule in ops.def; LSTM and GridSample used to count 0. */
+static int64_t flops_of(const char *text) {
+    Diag d = {{0}};
+    Graph *g = graph_parse(text, "fl.ir", &d);
+    if (!g) {
+        fprintf(stderr, "%s\n", d.msg);
+        return -1;
+    }
+    int64_t f = infer_node(g, 0, &d) == 0 ? node_flops(g, gnode(g, 0)) : -1;
+    graph_free(g);
+    return f;
+}
+
+static void test_flops(void) {
+    /* LSTM, 5 steps of input 10, hidden 20, one direction: per step 2 * 4*20 * (10 + 20 + 1) */
+    CHECK(flops_of("graph \"l\" opset 14 {\n  input %x: f32[N,5,10]\n  input %w: f32[1,80,10]\n"
+                   "  input %r: f32[1,80,20]\n  %y: ?[*] = LSTM(%x, %w, %r) {hidden_size=20, "
+                   "layout=1}\n  output %y\n}\n") == 5 * 2 * 80 * 31);
+    /* GridSample bilinear: 4 taps, a multiply-add each, per output element (3 x 6 x 7) */
+    CHECK(flops_of("graph \"s\" opset 16 {\n  input %x: f32[N,3,8,8]\n  input %g: f32[N,6,7,2]\n"
+                   "  %y: ?[*] = GridSample(%x, %g)\n  output %y\n}\n") == 8 * 3 * 6 * 7);
+}
+
 int main(void) {
     test_untyped();
+    test_flops();
     test_roundtrip();
     test_verify_errors();
     test_dead_and_uses();

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "codegen/codegen.h"
+#include "passes/eval.h"
 
 /* One suite's state: its random stream, its failure count, where files go. */
 typedef struct T {
@@ -918,6 +919,64 @@ static void t_bigbatch(T *t) {
     graph_free(g);
 }
 
+/* Every foldable elementwise op on f32 run through the JIT and through the constant folder
+ * (passes/eval.c, eval_node) on the same random inputs: the two implementations of each op's
+ * formula must agree. One node per graph, two inputs for the binary and variadic ops. */
+static const Node *fold_node; /* the node the reference folds */
+
+/* The folder as the reference: the graph's node on constants holding `in`, folded. */
+static void ref_fold(const Graph *g, int64_t b, void **in, void **out) {
+    Graph *f = graph_new("fold");
+    int ins[16], o;
+    for (int i = 0; i < g->ninput; i++) {
+        Type t = gval(g, g->inputs[i])->type;
+        if (t.dims[0] == N) t.dims[0] = b;
+        ins[i] = cnst(f, NULL, t, in[i]);
+    }
+    Type ot = gval(g, g->outputs[0])->type;
+    if (ot.dims[0] == N) ot.dims[0] = b;
+    o = val(f, "o", ot);
+    Node *n = node(f, fold_node->op, g->ninput, ins, 1, &o);
+    for (int a = 0; a < fold_node->nattr; a++) node_set_attr(f, n, &fold_node->attrs[a]);
+    if (eval_node(f, 0, -1) == 0)
+        memcpy(out[0], gval(f, o)->data, (size_t)type_bytes(&ot, 1));
+    else
+        memset(out[0], 0xA5, (size_t)type_bytes(&ot, 1)); /* not folded: fails the compare */
+    graph_free(f);
+}
+
+static void t_fold(T *t) {
+    for (int op = 0; op < OP_COUNT; op++) {
+        const OpInfo *oi = op_info(op);
+        if (oi->lower != LOWER_ELEMWISE || !(oi->flags & OPF_FOLD)) continue;
+        /* the ones that need bool or integer inputs, or a target type */
+        if (op == OP_Not || op == OP_And || op == OP_Or || op == OP_Xor || op == OP_BitShift ||
+            op == OP_Where || op == OP_Cast || op == OP_CastLike)
+            continue;
+        const bool cmp = op == OP_Equal || op == OP_Less || op == OP_Greater ||
+                         op == OP_GreaterOrEqual || op == OP_LessOrEqual || op == OP_IsNaN ||
+                         op == OP_IsInf;
+        const int nin = (oi->flags & OPF_UNARY) || op == OP_Clip ? 1 : 2;
+        Graph *g = graph_new(oi->name);
+        int x[2], o;
+        for (int i = 0; i < nin; i++) x[i] = in(g, i ? "y" : "x", ty(DT_F32, 2, N, 67));
+        o = val(g, "o", ty(cmp ? DT_BOOL : DT_F32, 2, N, 67));
+        Node *n = node(g, op, nin, x, 1, &o);
+        if (op == OP_Clip) {
+            node_set_float(g, n, "min", -0.75f);
+            node_set_float(g, n, "max", 1.25f);
+        }
+        if (op == OP_Mod) node_set_int(g, n, "fmod", 1); /* Mod-13 on floats */
+        out(g, o);
+        plan(g);
+        fold_node = n;
+        char name[80];
+        snprintf(name, sizeof name, "%s: JIT = folder", oi->name);
+        CHECK(name, g, ref_fold, 2e-6);
+        graph_free(g);
+    }
+}
+
 typedef struct Suite {
     const char *name;
     void (*fn)(T *);
@@ -928,7 +987,7 @@ static const Suite suites[] = {
     {"conv", t_conv},       {"gemm", t_gemm},         {"pool", t_pool},
     {"move", t_move},       {"guard", t_guard},       {"guard_kernels", t_guard2},
     {"static", t_static},   {"passthru", t_passthru}, {"exp", t_exp},
-    {"emit", t_emit},       {"bigbatch", t_bigbatch},
+    {"emit", t_emit},       {"bigbatch", t_bigbatch}, {"fold", t_fold},
 };
 
 int main(int argc, char **argv) {

@@ -5,8 +5,8 @@
  * otherwise an LLVM CPU name), relocation model PIC so objects can go into shared libraries.
  *
  * Shared libraries are linked by running `cc -shared` on the object, the static libisbrt
- * (position-independent; its path is fixed at build time: build tree first, then the install
- * prefix, else `-lisbrt`), -lopenblas and -lm, so the .so needs only OpenBLAS at run time.
+ * (position-independent; runtime_lib says which one), -lopenblas and -lm, so the .so needs
+ * only OpenBLAS at run time.
  *
  * The JIT resolves runtime kernels and libm against the running process
  * (LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess): the executable must export
@@ -35,6 +35,12 @@
 #endif
 #ifndef ISBC_RUNTIME_INSTALLED_LIB
 #define ISBC_RUNTIME_INSTALLED_LIB ""
+#endif
+#ifndef ISBC_BUILD_DIR
+#define ISBC_BUILD_DIR ""
+#endif
+#ifndef ISBC_BIN_TO_LIB
+#define ISBC_BIN_TO_LIB ""
 #endif
 
 static const char *prefix_of(const CodegenOptions *o) {
@@ -325,6 +331,38 @@ static int run_cmd(char *const *argv, Diag *d) {
     return 0;
 }
 
+/* The static libisbrt a shared library is linked with, first found of:
+ *  1. <directory of the running executable>/ISBC_BIN_TO_LIB/libisbrt.a — an installed isbc
+ *     (bin/isbc beside lib/libisbrt.a) works wherever its prefix was installed or moved;
+ *  2. the build tree's ISBC_RUNTIME_LIB, for a program run from the build tree (or when the
+ *     executable's path is unknown);
+ *  3. ISBC_RUNTIME_INSTALLED_LIB, the configure-time install path;
+ *  4. -lisbrt, for the linker to find. */
+static const char *runtime_lib(char *buf, size_t len) {
+    const char *name = strrchr(ISBC_RUNTIME_LIB, '/');
+    name = name ? name + 1 : "libisbrt.a";
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    bool in_build = n <= 0;
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash && *ISBC_BIN_TO_LIB) {
+            *slash = 0;
+            snprintf(buf, len, "%s/%s/%s", exe, ISBC_BIN_TO_LIB, name);
+            *slash = '/';
+            if (access(buf, R_OK) == 0) return buf;
+        }
+        size_t bl = strlen(ISBC_BUILD_DIR);
+        in_build = bl && strncmp(exe, ISBC_BUILD_DIR, bl) == 0 && exe[bl] == '/';
+    }
+    if (in_build && *ISBC_RUNTIME_LIB && access(ISBC_RUNTIME_LIB, R_OK) == 0)
+        return ISBC_RUNTIME_LIB;
+    if (*ISBC_RUNTIME_INSTALLED_LIB && access(ISBC_RUNTIME_INSTALLED_LIB, R_OK) == 0)
+        return ISBC_RUNTIME_INSTALLED_LIB;
+    return "-lisbrt";
+}
+
 int codegen_emit_shared(const Graph *g, const CodegenOptions *o, const char *path, Diag *d) {
     const char *tmpdir = getenv("TMPDIR");
     char dir[4096], obj[4200];
@@ -333,11 +371,8 @@ int codegen_emit_shared(const Graph *g, const CodegenOptions *o, const char *pat
     snprintf(obj, sizeof obj, "%s/%s.o", dir, prefix_of(o));
     int rc = codegen_emit_object(g, o, obj, d);
     if (rc == 0) {
-        const char *rt = "-lisbrt";
-        if (*ISBC_RUNTIME_LIB && access(ISBC_RUNTIME_LIB, R_OK) == 0)
-            rt = ISBC_RUNTIME_LIB;
-        else if (*ISBC_RUNTIME_INSTALLED_LIB && access(ISBC_RUNTIME_INSTALLED_LIB, R_OK) == 0)
-            rt = ISBC_RUNTIME_INSTALLED_LIB;
+        char rtbuf[4200];
+        const char *rt = runtime_lib(rtbuf, sizeof rtbuf);
         char *argv[] = {"cc",       "-shared",    "-o",  (char *)path, obj,
                         (char *)rt, "-lopenblas", "-lm", NULL};
         rc = run_cmd(argv, d);

@@ -78,27 +78,48 @@ static int norm_axis(Cg *c, int64_t axis, int rank, int64_t *out) {
 
 /* ---- epilogue, windows ------------------------------------------------------------------- */
 
+/* The runtime's activations (enum isbrt_act) by name, matched without case: a fused
+ * epilogue's _act (ops.def's act column, passes/fuse_conv.c) and RNN-14/GRU-14/LSTM-14's
+ * activation names; `nab` of a and b come from an RNN's activation_alpha/beta (defaults a, b). */
+enum { ACT_EPILOGUE = 1, ACT_RNN = 2 };
+static const struct {
+    const char *name;
+    int kind, uses, nab;
+    float a, b;
+} act_names[] = {
+    {"relu", ISBRT_ACT_RELU, ACT_EPILOGUE | ACT_RNN, 0, 0, 0},
+    {"clip", ISBRT_ACT_CLIP, ACT_EPILOGUE, 0, 0, 0},
+    {"sigmoid", ISBRT_ACT_SIGMOID, ACT_EPILOGUE | ACT_RNN, 0, 0, 0},
+    {"hardsigmoid", ISBRT_ACT_HARDSIGMOID, ACT_EPILOGUE | ACT_RNN, 2, 0.2f, 0.5f},
+    {"hardswish", ISBRT_ACT_HARDSWISH, ACT_EPILOGUE, 0, 0, 0},
+    {"leakyrelu", ISBRT_ACT_LEAKYRELU, ACT_EPILOGUE | ACT_RNN, 1, 0.01f, 0},
+    {"silu", ISBRT_ACT_SILU, ACT_EPILOGUE, 0, 0, 0},
+    {"tanh", ISBRT_ACT_TANH, ACT_EPILOGUE | ACT_RNN, 0, 0, 0},
+    {"affine", ISBRT_ACT_AFFINE, ACT_RNN, 2, 1, 0},
+    {"thresholdedrelu", ISBRT_ACT_THRESHOLDEDRELU, ACT_RNN, 1, 1, 0},
+    {"scaledtanh", ISBRT_ACT_SCALEDTANH, ACT_RNN, 2, 1, 1},
+    {"elu", ISBRT_ACT_ELU, ACT_RNN, 1, 1, 0},
+    {"softsign", ISBRT_ACT_SOFTSIGN, ACT_RNN, 0, 0, 0},
+    {"softplus", ISBRT_ACT_SOFTPLUS, ACT_RNN, 0, 0, 0},
+};
+
+/* The index in act_names of `name` for a use, or -1. */
+static int act_index(const char *name, int use) {
+    for (int i = 0; i < (int)(sizeof act_names / sizeof *act_names); i++)
+        if ((act_names[i].uses & use) && strcasecmp(name, act_names[i].name) == 0) return i;
+    return -1;
+}
+
 static int parse_act(Cg *c, const Node *n, isbrt_actp *a) {
-    static const struct {
-        const char *name;
-        int kind;
-    } acts[] = {
-        {"relu", ISBRT_ACT_RELU},           {"clip", ISBRT_ACT_CLIP},
-        {"sigmoid", ISBRT_ACT_SIGMOID},     {"hardsigmoid", ISBRT_ACT_HARDSIGMOID},
-        {"hardswish", ISBRT_ACT_HARDSWISH}, {"leakyrelu", ISBRT_ACT_LEAKYRELU},
-        {"silu", ISBRT_ACT_SILU},           {"tanh", ISBRT_ACT_TANH},
-    };
     memset(a, 0, sizeof *a);
     const char *s = attr_string(n, "_act", NULL);
     if (!s || !*s || strcasecmp(s, "none") == 0) return 0;
     a->a = attr_float(n, "_act_a", 0);
     a->b = attr_float(n, "_act_b", 0);
-    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++)
-        if (strcasecmp(s, acts[i].name) == 0) {
-            a->kind = acts[i].kind;
-            return 0;
-        }
-    return cg_fail(c, "unknown fused activation '%s'", s);
+    int i = act_index(s, ACT_EPILOGUE);
+    if (i < 0) return cg_fail(c, "unknown fused activation '%s'", s);
+    a->kind = act_names[i].kind;
+    return 0;
 }
 
 /* Spatial window of a 1-D or 2-D Conv/Pool (ONNX Conv-11, MaxPool-12, AveragePool-11):
@@ -1563,23 +1584,6 @@ static int emit_det(Cg *c, const Node *n) {
 /* The activation list of RNN-14/GRU-14/LSTM-14 into p->fn; alpha/beta are consumed in order
  * by the functions that take them. */
 static int rnn_activations(Cg *c, const Node *n, int per_dir, isbrt_rnn *p) {
-    static const struct {
-        const char *name;
-        int kind, nab;
-        float a, b;
-    } fns[] = {
-        {"Sigmoid", ISBRT_RFN_SIGMOID, 0, 0, 0},
-        {"Tanh", ISBRT_RFN_TANH, 0, 0, 0},
-        {"Relu", ISBRT_RFN_RELU, 0, 0, 0},
-        {"Affine", ISBRT_RFN_AFFINE, 2, 1, 0},
-        {"LeakyRelu", ISBRT_RFN_LEAKYRELU, 1, 0.01f, 0},
-        {"ThresholdedRelu", ISBRT_RFN_THRESHOLDEDRELU, 1, 1, 0},
-        {"ScaledTanh", ISBRT_RFN_SCALEDTANH, 2, 1, 1},
-        {"HardSigmoid", ISBRT_RFN_HARDSIGMOID, 2, 0.2f, 0.5f},
-        {"Elu", ISBRT_RFN_ELU, 1, 1, 0},
-        {"Softsign", ISBRT_RFN_SOFTSIGN, 0, 0, 0},
-        {"Softplus", ISBRT_RFN_SOFTPLUS, 0, 0, 0},
-    };
     static const char *const dflt[3][3] = {
         {"Tanh"}, {"Sigmoid", "Tanh"}, {"Sigmoid", "Tanh", "Tanh"}};
     const char *const *names = dflt[p->kind];
@@ -1591,13 +1595,12 @@ static int rnn_activations(Cg *c, const Node *n, int per_dir, isbrt_rnn *p) {
     for (int d = 0; d < p->dirs; d++)
         for (int j = 0; j < per_dir; j++) {
             const char *name = acts ? acts->strings[d * per_dir + j] : names[j];
-            size_t f = 0;
-            while (f < sizeof fns / sizeof *fns && strcasecmp(fns[f].name, name)) f++;
-            if (f == sizeof fns / sizeof *fns) return cg_fail(c, "activation '%s'", name);
-            isbrt_rnn_fnp *o = &p->fn[d][j];
-            o->kind = fns[f].kind, o->a = fns[f].a, o->b = fns[f].b;
-            if (fns[f].nab >= 1 && al && ia < al->n) o->a = al->floats[ia++];
-            if (fns[f].nab >= 2 && be && ib < be->n) o->b = be->floats[ib++];
+            int f = act_index(name, ACT_RNN);
+            if (f < 0) return cg_fail(c, "activation '%s'", name);
+            isbrt_actp *o = &p->fn[d][j];
+            o->kind = act_names[f].kind, o->a = act_names[f].a, o->b = act_names[f].b;
+            if (act_names[f].nab >= 1 && al && ia < al->n) o->a = al->floats[ia++];
+            if (act_names[f].nab >= 2 && be && ib < be->n) o->b = be->floats[ib++];
         }
     return 0;
 }

@@ -84,53 +84,70 @@ static inline int isbrt__act_none(const isbrt_actp *act) {
     return act == NULL || act->kind == ISBRT_ACT_NONE;
 }
 
+/* The one formula of each activation (enum isbrt_act), on one value. */
+static inline __attribute__((always_inline)) float isbrt__act1(int kind, float a, float b,
+                                                               float x) {
+    switch (kind) {
+    case ISBRT_ACT_RELU: return x < 0.0f ? 0.0f : x;
+    case ISBRT_ACT_CLIP: {
+        float v = x < a ? a : x;
+        return v > b ? b : v;
+    }
+    case ISBRT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case ISBRT_ACT_HARDSIGMOID: {
+        float v = a * x + b;
+        v = v < 0.0f ? 0.0f : v;
+        return v > 1.0f ? 1.0f : v;
+    }
+    case ISBRT_ACT_HARDSWISH: {
+        float v = x * (1.0f / 6.0f) + 0.5f;
+        v = v < 0.0f ? 0.0f : v;
+        v = v > 1.0f ? 1.0f : v;
+        return x * v;
+    }
+    case ISBRT_ACT_LEAKYRELU: return x >= 0.0f ? x : a * x;
+    case ISBRT_ACT_SILU: return x / (1.0f + expf(-x));
+    case ISBRT_ACT_TANH: return tanhf(x);
+    case ISBRT_ACT_AFFINE: return a * x + b;
+    case ISBRT_ACT_THRESHOLDEDRELU: return x > a ? x : 0.0f;
+    case ISBRT_ACT_SCALEDTANH: return a * tanhf(b * x);
+    case ISBRT_ACT_ELU: return x >= 0.0f ? x : a * (expf(x) - 1.0f);
+    case ISBRT_ACT_SOFTSIGN: return x / (1.0f + fabsf(x));
+    case ISBRT_ACT_SOFTPLUS: return log1pf(expf(x));
+    default: return x;
+    }
+}
+
 /* The activation and epilogue loops, inlined into each kernel that uses them so they are
- * compiled inside that kernel's AVX2 clone. The switch is outside the loops so each case is
- * a plain loop GCC can vectorise. */
+ * compiled inside that kernel's AVX2 clone. The switch is outside the loops (each case a
+ * loop over isbrt__act1 of a constant kind) so GCC can vectorise each. */
+#define ISBRT__ACT_LOOP(K)                                                                         \
+    case K:                                                                                        \
+        for (int64_t i = 0; i < count; i++) x[i] = isbrt__act1(K, a, b, x[i]);                     \
+        break;
 static inline __attribute__((always_inline)) void isbrt__act_inline(const isbrt_actp *act, float *x,
                                                                     int64_t count) {
     if (isbrt__act_none(act) || count <= 0) return;
     const float a = act->a, b = act->b;
     switch (act->kind) {
-    case ISBRT_ACT_RELU:
-        for (int64_t i = 0; i < count; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i];
-        break;
-    case ISBRT_ACT_CLIP:
-        for (int64_t i = 0; i < count; i++) {
-            float v = x[i] < a ? a : x[i];
-            x[i] = v > b ? b : v;
-        }
-        break;
-    case ISBRT_ACT_SIGMOID:
-        for (int64_t i = 0; i < count; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
-        break;
-    case ISBRT_ACT_HARDSIGMOID:
-        for (int64_t i = 0; i < count; i++) {
-            float v = a * x[i] + b;
-            v = v < 0.0f ? 0.0f : v;
-            x[i] = v > 1.0f ? 1.0f : v;
-        }
-        break;
-    case ISBRT_ACT_HARDSWISH:
-        for (int64_t i = 0; i < count; i++) {
-            float v = x[i] * (1.0f / 6.0f) + 0.5f;
-            v = v < 0.0f ? 0.0f : v;
-            v = v > 1.0f ? 1.0f : v;
-            x[i] = x[i] * v;
-        }
-        break;
-    case ISBRT_ACT_LEAKYRELU:
-        for (int64_t i = 0; i < count; i++) x[i] = x[i] >= 0.0f ? x[i] : a * x[i];
-        break;
-    case ISBRT_ACT_SILU:
-        for (int64_t i = 0; i < count; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
-        break;
-    case ISBRT_ACT_TANH:
-        for (int64_t i = 0; i < count; i++) x[i] = tanhf(x[i]);
-        break;
+        ISBRT__ACT_LOOP(ISBRT_ACT_RELU)
+        ISBRT__ACT_LOOP(ISBRT_ACT_CLIP)
+        ISBRT__ACT_LOOP(ISBRT_ACT_SIGMOID)
+        ISBRT__ACT_LOOP(ISBRT_ACT_HARDSIGMOID)
+        ISBRT__ACT_LOOP(ISBRT_ACT_HARDSWISH)
+        ISBRT__ACT_LOOP(ISBRT_ACT_LEAKYRELU)
+        ISBRT__ACT_LOOP(ISBRT_ACT_SILU)
+        ISBRT__ACT_LOOP(ISBRT_ACT_TANH)
+        ISBRT__ACT_LOOP(ISBRT_ACT_AFFINE)
+        ISBRT__ACT_LOOP(ISBRT_ACT_THRESHOLDEDRELU)
+        ISBRT__ACT_LOOP(ISBRT_ACT_SCALEDTANH)
+        ISBRT__ACT_LOOP(ISBRT_ACT_ELU)
+        ISBRT__ACT_LOOP(ISBRT_ACT_SOFTSIGN)
+        ISBRT__ACT_LOOP(ISBRT_ACT_SOFTPLUS)
     default: break;
     }
 }
+#undef ISBRT__ACT_LOOP
 
 static inline __attribute__((always_inline)) void
 isbrt__epilogue_inline(float *y, int64_t len, float bias, const float *res, const isbrt_actp *act) {

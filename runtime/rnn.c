@@ -25,24 +25,9 @@ size_t isbrt_rnn_scratch(const isbrt_rnn *p) {
     return (size_t)floats * sizeof(float);
 }
 
-static float fn_apply(const isbrt_rnn_fnp *f, float x) {
-    switch (f->kind) {
-    case ISBRT_RFN_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case ISBRT_RFN_TANH: return tanhf(x);
-    case ISBRT_RFN_RELU: return x > 0 ? x : 0;
-    case ISBRT_RFN_AFFINE: return f->a * x + f->b;
-    case ISBRT_RFN_LEAKYRELU: return x >= 0 ? x : f->a * x;
-    case ISBRT_RFN_THRESHOLDEDRELU: return x > f->a ? x : 0;
-    case ISBRT_RFN_SCALEDTANH: return f->a * tanhf(f->b * x);
-    case ISBRT_RFN_HARDSIGMOID: {
-        float v = f->a * x + f->b;
-        return v < 0 ? 0 : v > 1 ? 1 : v;
-    }
-    case ISBRT_RFN_ELU: return x >= 0 ? x : f->a * (expf(x) - 1);
-    case ISBRT_RFN_SOFTSIGN: return x / (1 + fabsf(x));
-    case ISBRT_RFN_SOFTPLUS: return log1pf(expf(x));
-    default: return x;
-    }
+/* The gate function f of the spec (enum isbrt_act): the runtime's one formula of it. */
+static float fn_apply(const isbrt_actp *f, float x) {
+    return isbrt__act1(f->kind, f->a, f->b, x);
 }
 
 static float clipv(const isbrt_rnn *p, float x) {
@@ -81,7 +66,7 @@ static void proj(int64_t rows, int64_t cols, int64_t k, const float *a, const fl
 static void step(Dir *s) {
     const isbrt_rnn *p = s->p;
     const int64_t H = p->hidden, rows = s->rows;
-    const isbrt_rnn_fnp *fn = p->fn[s->d];
+    const isbrt_actp *fn = p->fn[s->d];
     if (p->kind == ISBRT_RNN) {
         proj(rows, H, H, s->h, s->r, s->rb, s->gh, H);
         for (int64_t i = 0; i < rows * H; i++)

@@ -69,10 +69,10 @@ static Tok *push_op(Prog *p, int op, int nargs) {
 /* The attributes an op's token takes as its parameters p[0], p[1] (a _code token's
  * ":a:b" arguments, in this order). */
 static const char *const tok_params[OP_COUNT][2] = {
-    [OP_LeakyRelu] = {"alpha"},      [OP_HardSigmoid] = {"alpha", "beta"},
-    [OP_Selu] = {"alpha", "gamma"},  [OP_Elu] = {"alpha"},
-    [OP_Celu] = {"alpha"},           [OP_ThresholdedRelu] = {"alpha"},
-    [OP_Shrink] = {"bias", "lambd"}, [OP_IsInf] = {"detect_negative", "detect_positive"},
+#define F1(o, p0, p1, expr) [OP_##o] = {p0, p1},
+#include "ir/scalar.def"
+#undef F1
+    [OP_IsInf] = {"detect_negative", "detect_positive"},
 };
 
 /* The token's parameters as the schema's defaults (ops.def). */
@@ -407,6 +407,20 @@ static LLVMValueRef libm(Cg *c, const char *fname, LLVMValueRef x) {
     return cg_call(c, name, t, 1, &t, &x);
 }
 
+/* The libm function `name` of x (ir/scalar.def's FN): the LLVM intrinsic where there is one
+ * (nearbyint: llvm.roundeven, the default rounding mode's half to even), else the call. */
+static LLVMValueRef math_fn(Cg *c, const char *name, LLVMValueRef x) {
+    static const char *const intr[][2] = {
+        {"sqrt", "llvm.sqrt"}, {"floor", "llvm.floor"},
+        {"ceil", "llvm.ceil"}, {"fabs", "llvm.fabs"},
+        {"log", "llvm.log"},   {"sin", "llvm.sin"},
+        {"cos", "llvm.cos"},   {"nearbyint", "llvm.roundeven"},
+    };
+    for (size_t i = 0; i < sizeof intr / sizeof *intr; i++)
+        if (!strcmp(name, intr[i][0])) return unary_intr(c, intr[i][1], x);
+    return libm(c, name, x);
+}
+
 /* exp for f32 as straight-line code the loop vectoriser can widen (libm's expf is a scalar
  * call): Cephes expf — x = m*ln2 + r, |r| <= ln2/2, exp(r) by a degree-7 polynomial (about
  * 1 ulp), times 2^m built in the exponent bits in two halves so every m in [-126, 128] stays
@@ -652,6 +666,45 @@ static int apply(Cg *c, const Tok *t, Sv *a, Sv *out) {
     }
     if (!fl) return cg_fail(c, "%s on %s is not supported", op_info(op)->name, dtype_name(dt));
     switch (op) {
+        /* the float-only ops: their one formula (ir/scalar.def), as LLVM IR */
+#define X x
+#define P0 fconst(x, t->p[0])
+#define P1 fconst(x, t->p[1])
+#define K(v) fconst(x, v)
+#define NEG(a) LLVMBuildFNeg(c->b, a, "")
+#define ADD(a, b2) LLVMBuildFAdd(c->b, a, b2, "")
+#define SUB(a, b2) LLVMBuildFSub(c->b, a, b2, "")
+#define MUL(a, b2) LLVMBuildFMul(c->b, a, b2, "")
+#define DIV(a, b2) LLVMBuildFDiv(c->b, a, b2, "")
+#define MAXN(a, b2) fmaxnum(c, a, b2)
+#define MINN(a, b2) fminnum(c, a, b2)
+#define SEL(cond, a, b2) LLVMBuildSelect(c->b, cond, a, b2, "")
+#define LT(a, b2) LLVMBuildFCmp(c->b, LLVMRealOLT, a, b2, "")
+#define GT(a, b2) LLVMBuildFCmp(c->b, LLVMRealOGT, a, b2, "")
+#define EXP(a) fast_exp(c, a)
+#define FN(f, a) math_fn(c, #f, a)
+#define F1(o, p0, p1, expr)                                                                        \
+    case OP_##o:                                                                                   \
+        out->v = expr;                                                                             \
+        return 0;
+#include "ir/scalar.def"
+#undef F1
+#undef X
+#undef P0
+#undef P1
+#undef K
+#undef NEG
+#undef ADD
+#undef SUB
+#undef MUL
+#undef DIV
+#undef MAXN
+#undef MINN
+#undef SEL
+#undef LT
+#undef GT
+#undef EXP
+#undef FN
     case OP_Pow:
         if (LLVMIsAConstantFP(y)) {
             LLVMBool lossy;
@@ -674,89 +727,6 @@ static int apply(Cg *c, const Tok *t, Sv *a, Sv *out) {
             out->v = cg_intrinsic(c, "llvm.pow", 0, NULL, 2, args);
         }
         return 0;
-    case OP_Sigmoid: {
-        LLVMValueRef e = fast_exp(c, LLVMBuildFNeg(b, x, ""));
-        out->v = LLVMBuildFDiv(b, fconst(x, 1), LLVMBuildFAdd(b, fconst(x, 1), e, ""), "");
-        return 0;
-    }
-    case OP_Tanh: out->v = libm(c, "tanh", x); return 0;
-    case OP_Erf: out->v = libm(c, "erf", x); return 0;
-    case OP_Exp: out->v = fast_exp(c, x); return 0;
-    case OP_Log: out->v = unary_intr(c, "llvm.log", x); return 0;
-    case OP_Sqrt: out->v = unary_intr(c, "llvm.sqrt", x); return 0;
-    case OP_Floor: out->v = unary_intr(c, "llvm.floor", x); return 0;
-    case OP_Ceil: out->v = unary_intr(c, "llvm.ceil", x); return 0;
-    case OP_Reciprocal: out->v = LLVMBuildFDiv(b, fconst(x, 1), x, ""); return 0;
-    case OP_LeakyRelu: {
-        LLVMValueRef neg = LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, 0), "");
-        out->v = LLVMBuildSelect(b, neg, LLVMBuildFMul(b, x, fconst(x, t->p[0]), ""), x, "");
-        return 0;
-    }
-    case OP_HardSigmoid: {
-        LLVMValueRef v =
-            LLVMBuildFAdd(b, LLVMBuildFMul(b, x, fconst(x, t->p[0]), ""), fconst(x, t->p[1]), "");
-        out->v = fmaxnum(c, fminnum(c, v, fconst(x, 1)), fconst(x, 0));
-        return 0;
-    }
-    case OP_HardSwish: {
-        LLVMValueRef v =
-            LLVMBuildFAdd(b, LLVMBuildFMul(b, x, fconst(x, 1.0 / 6), ""), fconst(x, 0.5), "");
-        v = fmaxnum(c, fminnum(c, v, fconst(x, 1)), fconst(x, 0));
-        out->v = LLVMBuildFMul(b, x, v, "");
-        return 0;
-    }
-    case OP_Sin: out->v = unary_intr(c, "llvm.sin", x); return 0;
-    case OP_Cos: out->v = unary_intr(c, "llvm.cos", x); return 0;
-    case OP_Tan: out->v = libm(c, "tan", x); return 0;
-    case OP_Asin: out->v = libm(c, "asin", x); return 0;
-    case OP_Acos: out->v = libm(c, "acos", x); return 0;
-    case OP_Atan: out->v = libm(c, "atan", x); return 0;
-    case OP_Sinh: out->v = libm(c, "sinh", x); return 0;
-    case OP_Cosh: out->v = libm(c, "cosh", x); return 0;
-    case OP_Asinh: out->v = libm(c, "asinh", x); return 0;
-    case OP_Acosh: out->v = libm(c, "acosh", x); return 0;
-    case OP_Atanh: out->v = libm(c, "atanh", x); return 0;
-    case OP_Round: out->v = unary_intr(c, "llvm.roundeven", x); return 0; /* Round-11 */
-    case OP_Softplus: { /* log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) */
-        LLVMValueRef e = fast_exp(c, LLVMBuildFNeg(b, unary_intr(c, "llvm.fabs", x), ""));
-        out->v = LLVMBuildFAdd(b, fmaxnum(c, x, fconst(x, 0)), libm(c, "log1p", e), "");
-        return 0;
-    }
-    case OP_Softsign:
-        out->v = LLVMBuildFDiv(
-            b, x, LLVMBuildFAdd(b, fconst(x, 1), unary_intr(c, "llvm.fabs", x), ""), "");
-        return 0;
-    case OP_Selu: { /* gamma * (x > 0 ? x : alpha * (exp(x) - 1)) */
-        LLVMValueRef neg = LLVMBuildFMul(b, fconst(x, t->p[0]), libm(c, "expm1", x), "");
-        LLVMValueRef pos = LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, 0), "");
-        out->v = LLVMBuildFMul(b, fconst(x, t->p[1]), LLVMBuildSelect(b, pos, x, neg, ""), "");
-        return 0;
-    }
-    case OP_Elu: { /* x < 0 ? alpha * (exp(x) - 1) : x */
-        LLVMValueRef neg = LLVMBuildFMul(b, fconst(x, t->p[0]), libm(c, "expm1", x), "");
-        LLVMValueRef lt = LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, 0), "");
-        out->v = LLVMBuildSelect(b, lt, neg, x, "");
-        return 0;
-    }
-    case OP_Celu: { /* max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) */
-        LLVMValueRef e = libm(c, "expm1", LLVMBuildFDiv(b, x, fconst(x, t->p[0]), ""));
-        LLVMValueRef neg = fminnum(c, LLVMBuildFMul(b, fconst(x, t->p[0]), e, ""), fconst(x, 0));
-        out->v = LLVMBuildFAdd(b, fmaxnum(c, x, fconst(x, 0)), neg, "");
-        return 0;
-    }
-    case OP_ThresholdedRelu: {
-        LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, t->p[0]), "");
-        out->v = LLVMBuildSelect(b, gt, x, fconst(x, 0), "");
-        return 0;
-    }
-    case OP_Shrink: { /* Shrink-9: x < -lambd ? x + bias : x > lambd ? x - bias : 0 */
-        LLVMValueRef lt = LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, -t->p[1]), "");
-        LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, t->p[1]), "");
-        LLVMValueRef v =
-            LLVMBuildSelect(b, gt, LLVMBuildFSub(b, x, fconst(x, t->p[0]), ""), fconst(x, 0), "");
-        out->v = LLVMBuildSelect(b, lt, LLVMBuildFAdd(b, x, fconst(x, t->p[0]), ""), v, "");
-        return 0;
-    }
     case OP_IsNaN:
         out->v = LLVMBuildFCmp(b, LLVMRealUNO, x, x, "");
         out->dt = DT_BOOL;

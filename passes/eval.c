@@ -163,55 +163,57 @@ static bool param(Ev *e, int i, const char *name, int64_t *v, int *count) {
 
 /* ---- elementwise ------------------------------------------------------------------------- */
 
+/* A parameter of a formula (ir/scalar.def): the node's attribute `name`, or its default. */
+static double param_of(const Node *n, const char *name) {
+    return name ? attr_num(n, name) : 0;
+}
+
 static double unary_f(int op, const Node *n, double x, bool *ok) {
     switch (op) {
+        /* the float-only ops: their one formula, in double */
+#define X x
+#define P0 p[0]
+#define P1 p[1]
+#define K(v) ((double)(v))
+#define NEG(a) (-(a))
+#define ADD(a, b) ((a) + (b))
+#define SUB(a, b) ((a) - (b))
+#define MUL(a, b) ((a) * (b))
+#define DIV(a, b) ((a) / (b))
+#define MAXN(a, b) fmax(a, b)
+#define MINN(a, b) fmin(a, b)
+#define SEL(cond, a, b) ((cond) ? (a) : (b))
+#define LT(a, b) ((a) < (b))
+#define GT(a, b) ((a) > (b))
+#define EXP(a) exp(a)
+#define FN(f, a) f(a)
+#define F1(o, p0, p1, expr)                                                                        \
+    case OP_##o: {                                                                                 \
+        const double p[2] = {param_of(n, p0), param_of(n, p1)};                                    \
+        (void)p;                                                                                   \
+        return expr;                                                                               \
+    }
+#include "ir/scalar.def"
+#undef F1
+#undef X
+#undef P0
+#undef P1
+#undef K
+#undef NEG
+#undef ADD
+#undef SUB
+#undef MUL
+#undef DIV
+#undef MAXN
+#undef MINN
+#undef SEL
+#undef LT
+#undef GT
+#undef EXP
+#undef FN
     case OP_Relu: return x > 0 ? x : 0;
-    case OP_Sigmoid: return 1 / (1 + exp(-x));
-    case OP_Tanh: return tanh(x);
-    case OP_Exp: return exp(x);
-    case OP_Log: return log(x);
-    case OP_Sqrt: return sqrt(x);
     case OP_Neg: return -x;
     case OP_Abs: return fabs(x);
-    case OP_Reciprocal: return 1 / x;
-    case OP_Floor: return floor(x);
-    case OP_Ceil: return ceil(x);
-    case OP_Erf: return erf(x);
-    case OP_LeakyRelu: return x >= 0 ? x : attr_num(n, "alpha") * x;
-    case OP_HardSigmoid: {
-        double y = attr_num(n, "alpha") * x + attr_num(n, "beta");
-        return y < 0 ? 0 : y > 1 ? 1 : y;
-    }
-    case OP_HardSwish: {
-        double y = x / 6 + 0.5;
-        return x * (y < 0 ? 0 : y > 1 ? 1 : y);
-    }
-    case OP_Sin: return sin(x);
-    case OP_Cos: return cos(x);
-    case OP_Tan: return tan(x);
-    case OP_Asin: return asin(x);
-    case OP_Acos: return acos(x);
-    case OP_Atan: return atan(x);
-    case OP_Sinh: return sinh(x);
-    case OP_Cosh: return cosh(x);
-    case OP_Asinh: return asinh(x);
-    case OP_Acosh: return acosh(x);
-    case OP_Atanh: return atanh(x);
-    case OP_Softplus: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-    case OP_Softsign: return x / (1 + fabs(x));
-    case OP_Selu: /* Selu-6 defaults */
-        return attr_num(n, "gamma") * (x > 0 ? x : attr_num(n, "alpha") * (exp(x) - 1));
-    case OP_Elu: return x >= 0 ? x : attr_num(n, "alpha") * (exp(x) - 1);
-    case OP_Celu: {
-        double a = attr_num(n, "alpha");
-        return (x > 0 ? x : 0) + fmin(0, a * (exp(x / a) - 1));
-    }
-    case OP_ThresholdedRelu: return x > attr_num(n, "alpha") ? x : 0;
-    case OP_Shrink: {
-        double l = attr_num(n, "lambd"), b = attr_num(n, "bias");
-        return x < -l ? x + b : x > l ? x - b : 0;
-    }
-    case OP_Round: return nearbyint(x); /* Round-11: half to even */
     case OP_Sign: return x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x;
     case OP_IsNaN: return x != x;
     case OP_IsInf: /* IsInf-10 */

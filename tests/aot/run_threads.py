@@ -2,8 +2,8 @@
 """run_threads.py — two different models run at once from two threads (aot.threads): builds a
 convolutional model A (grouped convs: im2col + GEMMs split over the run's team) and an MLP B
 (GEMMs large enough for OpenBLAS's own threads), `isbc compile`s them with prefixes a and b,
-checks each object references isbrt_abi_<ISBRT_ABI_VERSION> (so a mismatched libisbrt fails
-at link time), links threads_main.c against both and the static libisbrt, and runs it: every
+checks each object references the isbrt_abi_<N> symbol the static libisbrt defines (so a
+libisbrt of another ABI version fails at link time), links threads_main.c against both and the static libisbrt, and runs it: every
 concurrent run must be bit-identical to the model run alone, and OpenBLAS's process-wide
 thread count must never change. Exit 0 pass, 1 fail."""
 import argparse
@@ -87,16 +87,19 @@ def main():
     rng = np.random.default_rng(11)
     sizes = {"a": model_a(os.path.join(a.workdir, "a.onnx"), rng),
              "b": model_b(os.path.join(a.workdir, "b.onnx"), rng)}
-    with open(os.path.join(a.include, "isbrt.h")) as f:
-        version = re.search(r"#define ISBRT_ABI_VERSION (\d+)", f.read()).group(1)
+    defined = run(["nm", "--defined-only", a.isbrt], capture_output=True, text=True).stdout
+    abi = sorted(set(re.findall(r"\bisbrt_abi_\d+\b", defined)))
+    if len(abi) != 1:
+        print(f"libisbrt defines {abi or 'no isbrt_abi_<N>'}, expected one")
+        sys.exit(1)
     objs = []
     for name in ("a", "b"):
         obj = os.path.join(a.workdir, f"{name}.o")
         run([a.isbc, "compile", os.path.join(a.workdir, f"{name}.onnx"), "-o", obj, "--header",
              os.path.join(a.workdir, f"{name}.h"), "--name", name])
         undefined = run(["nm", "-u", obj], capture_output=True, text=True).stdout.split()
-        if f"isbrt_abi_{version}" not in undefined:
-            print(f"{name}.o does not reference isbrt_abi_{version}: {undefined}")
+        if abi[0] not in undefined:
+            print(f"{name}.o does not reference {abi[0]}: {undefined}")
             sys.exit(1)
         objs.append(obj)
     defs = [f"-D{n.upper()}_IN_PER={s[0]}" for n, s in sizes.items()]

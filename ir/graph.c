@@ -10,21 +10,39 @@
 
 int diag(Diag *d, const char *fmt, ...) {
     if (d) {
+        char raw[sizeof d->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        /* Names from a model may hold control characters: a message is one printable line. */
+        str_printable(raw, d->msg, sizeof d->msg);
     }
     return -1;
+}
+
+const char *str_printable(const char *s, char *buf, size_t len) {
+    size_t k = 0;
+    for (; *s && k + 5 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            k += (size_t)snprintf(buf + k, 5, "\\x%02x", c);
+        else
+            buf[k++] = (char)c;
+    }
+    if (len) buf[k < len ? k : len - 1] = 0;
+    return buf;
 }
 
 static int vdiag_at(Diag *d, const char *pre, const char *op, const char *what, int opset,
                     const char *node, const char *fmt, va_list ap) {
     if (!d) return -1;
-    int n = snprintf(d->msg, sizeof d->msg, "%s%s%s%s (opset %d) at node '%s'", pre, op,
-                     what ? " " : "", what ? what : "", opset, node);
-    if (fmt && n >= 0 && (size_t)n < sizeof d->msg)
-        vsnprintf(d->msg + n, sizeof d->msg - (size_t)n, fmt, ap);
+    char raw[sizeof d->msg];
+    int n = snprintf(raw, sizeof raw, "%s%s%s%s (opset %d) at node '%s'", pre, op, what ? " " : "",
+                     what ? what : "", opset, node);
+    if (fmt && n >= 0 && (size_t)n < sizeof raw)
+        vsnprintf(raw + n, sizeof raw - (size_t)n, fmt, ap);
+    str_printable(raw, d->msg, sizeof d->msg); /* as diag: one printable line */
     return -1;
 }
 

@@ -306,8 +306,8 @@ static int resize_18(const Ctx *c, Node *n) {
             int64_t a = ax->ints[i] < 0 ? ax->ints[i] + r : ax->ints[i];
             if (a < 0 || a >= r) {
                 char buf[256];
-                return diag(c->d, "Resize (opset %d) at node '%s': axis %lld out of range",
-                            g->opset, label(c, buf, sizeof buf), (long long)ax->ints[i]);
+                return diag_node(c->d, "Resize", g->opset, label(c, buf, sizeof buf),
+                                 ": axis %lld out of range", (long long)ax->ints[i]);
             }
             full[a] = ((const float *)sv->data)[i];
         }

@@ -325,30 +325,29 @@ static int import_gelu(Importer *im, const Onnx__NodeProto *np, int idx) {
     for (size_t i = 0; i < np->n_attribute; i++) {
         const Onnx__AttributeProto *a = np->attribute[i];
         const char *an = a->name ? a->name : "";
-        if (strcmp(an, "approximate") != 0)
-            return diag(im->d, "unsupported: Gelu attribute '%s' (opset %d) at node '%s'", an,
-                        g->opset, lab);
+        if (strcmp(an, "approximate") != 0) {
+            char what[320];
+            snprintf(what, sizeof what, "attribute '%s'", an);
+            return diag_unsupported(im->d, "Gelu", what, g->opset, lab, NULL);
+        }
         char v[16] = "";
         snprintf(v, sizeof v, "%.*s", (int)(a->s.len < 15 ? a->s.len : 15),
                  a->s.data ? (const char *)a->s.data : "");
         if (strcmp(v, "tanh") == 0)
             tanh_form = true;
         else if (strcmp(v, "none") != 0)
-            return diag(im->d,
-                        "Gelu (opset %d) at node '%s': attribute 'approximate' is '%s', expected "
-                        "'none' or 'tanh'",
-                        g->opset, lab, v);
+            return diag_node(im->d, "Gelu", g->opset, lab,
+                             ": attribute 'approximate' is '%s', expected 'none' or 'tanh'", v);
     }
     if (np->n_input != 1 || np->n_output != 1 || !*np->input[0] || !*np->output[0])
-        return diag(im->d, "Gelu (opset %d) at node '%s': expected 1 input and 1 output", g->opset,
-                    lab);
+        return diag_node(im->d, "Gelu", g->opset, lab, ": expected 1 input and 1 output");
     int x = im_lookup(im, np->input[0]);
     if (x < 0)
-        return diag(im->d, "Gelu (opset %d) at node '%s': input '%s' is not defined before use",
-                    g->opset, lab, np->input[0]);
+        return diag_node(im->d, "Gelu", g->opset, lab, ": input '%s' is not defined before use",
+                         np->input[0]);
     if (im_defined_here(im, np->output[0]))
-        return diag(im->d, "Gelu (opset %d) at node '%s': output '%s' is defined more than once",
-                    g->opset, lab, np->output[0]);
+        return diag_node(im->d, "Gelu", g->opset, lab, ": output '%s' is defined more than once",
+                         np->output[0]);
     Type yt;
     if (declared_type(im, np->output[0], &yt) < 0) return -1;
     char base[520];

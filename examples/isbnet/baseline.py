@@ -20,7 +20,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import common  # noqa: E402
-from isb_annotate import run_onnx  # noqa: E402
+import run_onnx  # noqa: E402  (examples/isbnet/run_onnx.py)
 from model import MEAN, STD  # noqa: E402
 
 

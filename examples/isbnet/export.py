@@ -6,7 +6,7 @@ isb.version/isb.branches/isb.threshold (docs/annotations.md).
 
 Also writes the demo inputs samples/batch8.npy (float32 [8,1,28,28], the first 8 test
 images) and samples/batch8_labels.npy (int64 [8]). Then checks the file: the ONNX graph
-(evaluated by isb_annotate.run_onnx) equals PyTorch at batch 3, dense and masked at the
+(evaluated by run_onnx.py) equals PyTorch at batch 3, dense and masked at the
 default threshold, and prints the branch FLOPs summary.
 
     ./export.py [--weights isbnet.pt] [-o isbnet.onnx] [--threshold 0.1]
@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 import common  # noqa: E402
 from common import isb  # noqa: E402
-from isb_annotate import run_onnx  # noqa: E402
+import run_onnx  # noqa: E402  (examples/isbnet/run_onnx.py)
 from model import ISBNet  # noqa: E402
 
 DEFAULT_THRESHOLD = 0.1

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Measure the shipped models for the README table, from the .onnx files alone (evaluated
-with isb_annotate.run_onnx on PyTorch ops; no .pt needed), on the full Fashion-MNIST test
+with run_onnx.py on PyTorch ops; no .pt needed), on the full Fashion-MNIST test
 set: params, dense FLOPs per instance, mean executed FLOPs per instance at the threshold
 (exact: a shared node runs while any of its branches is live), accuracy dense and
 thresholded, per-branch on-rates, distinct branch sets. Writes measurements.json and prints
@@ -20,7 +20,7 @@ from onnx import numpy_helper  # noqa: E402
 import common  # noqa: E402
 import reference  # noqa: E402
 from common import isb  # noqa: E402
-from isb_annotate import run_onnx  # noqa: E402
+import run_onnx  # noqa: E402  (examples/isbnet/run_onnx.py)
 from isb_annotate.onnx_tools import _batch1, _node_flops, _types  # noqa: E402
 
 

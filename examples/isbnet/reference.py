@@ -5,7 +5,7 @@ else each branch's threshold / isb.threshold; T <= 0 is the dense model. Two bac
 
   onnx  (default) — builds that masked graph with onnx.helper (Gather/GreaterOrEqual/Cast/
         Reshape/Mul after each value; isb_annotate.masked_model) and evaluates it with
-        isb_annotate.run_onnx (PyTorch ops). Needs only the .onnx file; works for any
+        run_onnx.py (PyTorch ops). Needs only the .onnx file; works for any
         annotated model.
   torch — the PyTorch ISBNet (model.py + isbnet.pt) run under isb.masked(T).
 
@@ -29,7 +29,7 @@ import onnx  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 import isb_annotate as isb  # noqa: E402
-from isb_annotate import run_onnx  # noqa: E402
+import run_onnx  # noqa: E402  (examples/isbnet/run_onnx.py)
 
 DEFAULT_MODEL = os.path.join(HERE, "isbnet.onnx")
 DEFAULT_WEIGHTS = os.path.join(HERE, "isbnet.pt")

@@ -14,7 +14,6 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EX = os.path.join(HERE, "..", "..", "examples", "isbnet")
-sys.path.insert(0, EX)
 import common  # noqa: E402
 import reference  # noqa: E402
 

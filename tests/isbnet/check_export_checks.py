@@ -11,8 +11,6 @@ import sys
 import warnings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                "python"))
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402

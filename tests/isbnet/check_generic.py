@@ -22,7 +22,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 import isb_annotate as isb  # noqa: E402
 from isb_annotate import run_onnx  # noqa: E402
 from isb_annotate.onnx_tools import masked_model, read_annotations  # noqa: E402

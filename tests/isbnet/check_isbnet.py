@@ -18,7 +18,6 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EX = os.path.join(HERE, "..", "..", "examples", "isbnet")
-sys.path.insert(0, EX)
 import reference  # noqa: E402
 
 MODEL = os.path.join(EX, "isbnet.onnx")

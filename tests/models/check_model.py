@@ -18,7 +18,6 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "torchvision"))
 CACHE_VERSION = "1"  # bump when the export or the inputs change
 
 

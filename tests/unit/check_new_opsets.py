@@ -16,7 +16,6 @@ import sys
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from isbc_run import run_model  # noqa: E402
 
 F, I64 = TensorProto.FLOAT, TensorProto.INT64

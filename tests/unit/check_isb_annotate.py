@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Self-test of isb_annotate (run: /usr/bin/python3 python/isb_annotate/selftest.py; exit 0
-= pass). A toy model with two gates (a 2-D one and a 3-D one, read row-major), a skip
+"""unit.isb_annotate: the test of python/isb_annotate (exit 0 = pass; PYTHONPATH from
+tests/CMakeLists.txt: python/ and examples/isbnet/ for run_onnx). A toy model with two gates (a 2-D one and a 3-D one, read row-major), a skip
 branch, branches sharing a node, and a branch with its own threshold is exported; then:
 the annotations name existing tensors, the gate/value tensors are gone from the outputs
 but typed in value_info, the masked ONNX graph (GreaterOrEqual and Not(Less) spellings)
@@ -12,7 +12,6 @@ import sys
 import tempfile
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
@@ -20,7 +19,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 import isb_annotate as isb  # noqa: E402
-from isb_annotate import run_onnx  # noqa: E402
+import run_onnx  # noqa: E402  (examples/isbnet/run_onnx.py)
 
 
 class Toy(nn.Module):

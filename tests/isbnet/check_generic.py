@@ -4,7 +4,7 @@ cell (two gate tensors, [N,2,3] and [N,4]), a gate read through a 3-D row, branc
 Relu and a pool, a skip branch, per-branch thresholds, a branch value that is also read
 outside its sum, and a graph output of its own from inside a cell. Exported with
 python/isb_annotate; `isbc run` at several batches and thresholds must equal the thresholded
-reference (isb_annotate.masked_model evaluated by isb_annotate.run_onnx, and for a threshold
+reference (isb_annotate.masked_model evaluated by examples/isbnet/run_onnx.py, and for a threshold
 given on the command line also PyTorch eager under isb.masked(T)), and the per-instance
 skip masks of --stats must equal the gates' (gate < T).
 
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 import isb_annotate as isb  # noqa: E402
-from isb_annotate import run_onnx  # noqa: E402
+import run_onnx  # noqa: E402  (examples/isbnet/run_onnx.py)
 from isb_annotate.onnx_tools import masked_model, read_annotations  # noqa: E402
 
 

@@ -18,6 +18,9 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The torchvision example's export.py, ahead of the isbnet example's module of the same name
+# that the shared PYTHONPATH (tests/CMakeLists.txt) holds.
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "torchvision"))
 CACHE_VERSION = "1"  # bump when the export or the inputs change
 
 

@@ -1,6 +1,7 @@
 /* pipeline.c — the default pass order (DESIGN.md, "Passes") and the pass runner.
  * Requires: a graph from the frontend or the parser. Guarantees: each pass runs in order;
- * with PassOptions.verify the graph is verified after every pass; the IR is dumped after the
+ * with PassOptions.verify the graph is verified after every pass (and the memory plan
+ * after pass plan: plan_verify); the IR is dumped after the
  * named pass (or all), headed by `# after NAME`; the run stops after PassOptions.stop_after. */
 #include "passes.h"
 
@@ -71,7 +72,8 @@ static int run(Graph *g, const PassInfo *const *passes, int n, const PassOptions
         if (p->fn == pass_infer) typed = true;
         if (o->verify) {
             Diag vd;
-            if (graph_verify(g, typed, &vd)) return diag(d, "after pass %s: %s", p->name, vd.msg);
+            if (graph_verify(g, typed, &vd) || (p->fn == pass_plan && plan_verify(g, &vd)))
+                return diag(d, "internal error (an isbc bug): after pass %s: %s", p->name, vd.msg);
         }
         if (dump(g, p, i + 1, o, d)) return -1;
         if (o->stop_after && strcmp(o->stop_after, p->name) == 0) break;

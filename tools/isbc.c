@@ -429,10 +429,10 @@ static Graph *load_and_optimize(const Opts *o, int *nuser, Diag *d) {
         graph_free(g);
         return NULL;
     }
-    PassOptions po = {.dump_after = o->dump_after, .dump_dir = o->dump_dir, .dump_file = stderr};
-#ifndef NDEBUG
-    po.verify = true;
-#endif
+    /* The IR verifier and the memory-plan checker run on every compile, release builds
+     * included: they cost little next to codegen, and a plan bug is a silently wrong answer. */
+    PassOptions po = {
+        .verify = true, .dump_after = o->dump_after, .dump_dir = o->dump_dir, .dump_file = stderr};
     if (pipeline_run(g, &po, d)) {
         graph_free(g);
         return NULL;
@@ -647,7 +647,10 @@ static void print_stats(const Prepared *p) {
     Diag d;
     Branch *bs = NULL;
     int nb = annot_branches((Graph *)g, &bs, &d);
-    if (nb < 0) nb = 0;
+    if (nb < 0) { /* a branch the pipeline removed as dead code: it never runs */
+        fprintf(stderr, "isbc: warning: --stats: no per-branch masks: %s\n", d.msg);
+        nb = 0;
+    }
     int *gid = calloc((size_t)nb + 1, sizeof *gid);
     char *mask = malloc((size_t)nb + 1);
     if (!gid || !mask) abort();

@@ -15,7 +15,7 @@ typedef struct CodegenOptions {
 int codegen_emit_object(const Graph *g, const CodegenOptions *o, const char *path, Diag *d);
 int codegen_emit_shared(const Graph *g, const CodegenOptions *o, const char *path, Diag *d);
 int codegen_emit_llvm(const Graph *g, const CodegenOptions *o, const char *path, Diag *d);
-/* The generated C header (plain C, re-entrant API; see DESIGN.md). */
+/* The generated C header (plain C, re-entrant API; see docs/api.md). */
 int codegen_emit_header(const Graph *g, const CodegenOptions *o, const char *path, Diag *d);
 
 /* In-process JIT (ORC LLJIT) of the same module. */

@@ -317,14 +317,18 @@ int codegen_emit_header(const Graph *g, const CodegenOptions *o, const char *pat
                 "#define %s_BATCH_FIXED %" PRId64 " /* no symbolic batch: tensors as declared */\n",
                 p, p, fixed);
     fprintf(f, "\nenum { %s_OK = 0, %s_EBADARG = 1 };\n\n", p, p);
-    fprintf(f, "/* Bytes of workspace a run with `batch` instances needs (0 if batch < 1). The\n"
-               " * workspace must be 64-byte aligned; it may be NULL when this is 0. */\n");
+    fprintf(f,
+            "/* Bytes of workspace a run with `batch` instances needs: 0 if batch < 1, SIZE_MAX\n"
+            " * if the batch is too large for the sizes to fit (%s_run refuses that batch). The\n"
+            " * workspace must be 64-byte aligned; it may be NULL when this is 0. */\n",
+            p);
     fprintf(f, "size_t %s_workspace_size(int64_t batch);\n\n", p);
     fprintf(f,
             "/* Run the model on `batch` instances (%s). Returns %s_OK, or %s_EBADARG for\n"
             " * batch < 1%s, a NULL pointer or a misaligned workspace. Tensors are dense,\n"
             " * row-major; outputs must not overlap inputs or the workspace. */\n",
-            symbolic ? "any batch >= 1" : "batch must be 1", p, p, symbolic ? "" : " or > 1");
+            symbolic ? "any batch >= 1" : "batch must be 1", p, p,
+            symbolic ? " or too large" : " or > 1");
     fprintf(f, "int %s_run(int64_t batch", p);
     for (int i = 0; i < n; i++) {
         int v = i < g->ninput ? g->inputs[i] : g->outputs[i - g->ninput];

@@ -1,4 +1,4 @@
-/* module.c — one LLVM module per graph: the generated API (DESIGN.md, "Code generation"),
+/* module.c — one LLVM module per graph: the generated API (docs/api.md),
  * value addresses, guards, and the walk that hands every node to its emitter.
  *
  * Requires a graph after the full pipeline: every value typed, dims static except dims[0]
@@ -467,8 +467,8 @@ static void copy_active_rows(Cg *c, const Guard *gd, LLVMValueRef nrows, int nv,
     cg_loop_end(c, &l);
 }
 
-/* Run nodes [first, last) once for the `count` active instances (DESIGN.md, "Code
- * generation": gather, run, scatter). When every instance is active (`all`) the region runs
+/* Run nodes [first, last) once for the `count` active instances (docs/architecture.md,
+ * "Guards": gather, run, scatter). When every instance is active (`all`) the region runs
  * in place on the whole batch; otherwise the rows of the region's inputs are first gathered
  * into the guard scratch, the region runs at batch = count on compact buffers, and the rows
  * of its results scatter back to their instances (the other rows are left as they are). The
@@ -605,7 +605,7 @@ static int guard_check(Cg *c, const Guard *gd, SymInt *rows) {
     return 0;
 }
 
-/* Nodes [first, last) all belong to guard gid: the thresholded network of DESIGN.md
+/* Nodes [first, last) all belong to guard gid: the thresholded network of docs/annotations.md
  * ("Branch annotations"): instance r runs the region iff one of its terms holds, and a
  * branch's `value` is zero for the others (unless only BranchSums read it). At run time, by
  * the number of active instances: none — the region is jumped over; some or all — with a
@@ -899,6 +899,19 @@ static LLVMValueRef batch_mult(Cg *c, LLVMValueRef batch, bool symbolic) {
     return symbolic ? batch : cg_i64(c, 1);
 }
 
+/* The largest batch the generated code handles: batch times the per-instance bytes of the
+ * workspace, or of any one value, stays within INT64_MAX / 2 (the kernel scratch, sized per
+ * instance, fits in the other half), so no size or offset computed at run time wraps. */
+static int64_t max_batch(const Graph *g) {
+    int64_t per = arena_per_batch(g) + guards_scratch_per_batch(g);
+    for (int v = 0; v < g->nval; v++) {
+        int64_t b = type_bytes(&gval(g, v)->type, 1);
+        if (b > per) per = b;
+    }
+    return INT64_MAX / 2 / (per > 0 ? per : 1);
+}
+
+/* P_workspace_size(batch): 0 if batch < 1, SIZE_MAX if batch > max_batch (P_run refuses it). */
 static void emit_workspace_fn(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic) {
     begin_fn(c, f);
     LLVMValueRef batch = LLVMGetParam(f, 0);
@@ -909,6 +922,8 @@ static void emit_workspace_fn(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bo
                      batch_mult(c, batch, symbolic), "");
     LLVMValueRef total = LLVMBuildAdd(c->b, s, arena, "");
     LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
+    LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGT, batch, cg_i64(c, max_batch(c->g)), "");
+    total = LLVMBuildSelect(c->b, big, cg_i64(c, -1), total, "");
     LLVMBuildRet(c->b, LLVMBuildSelect(c->b, bad, cg_i64(c, 0), total, ""));
 }
 
@@ -1019,6 +1034,7 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
                  ws = LLVMGetParam(f, 3), stats_out = LLVMGetParam(f, 4);
     c->stats = cg_alloca(c, 5 * 8, 8);
     LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
+    bad = or_bad(c, bad, LLVMBuildICmp(c->b, LLVMIntSGT, batch, cg_i64(c, max_batch(g)), ""));
     if (!symbolic)
         bad = or_bad(c, bad, LLVMBuildICmp(c->b, LLVMIntNE, batch, cg_i64(c, fixed), ""));
     if (g->ninput) bad = or_bad(c, bad, is_null(c, ins));

@@ -438,8 +438,8 @@ static int import_branch(Importer *im, const Onnx__GraphProto *sub, int gid, con
     return 0;
 }
 
-/* If-16 (and -1, -11, -13): each branch's nodes become a region (DESIGN.md: an If is a guard
- * with an else-region) that runs only where the condition (a bool of one element) holds or
+/* If-16 (and -1, -11, -13): each branch's nodes become a region (docs/annotations.md: an If is a
+ * guard with an else-region) that runs only where the condition (a bool of one element) holds or
  * does not; output k = Where(cond, then_k, else_k), which reads only the branch that ran. */
 static int import_if(Importer *im, const Onnx__NodeProto *np, int idx) {
     Graph *g = im->g;
@@ -670,7 +670,7 @@ Graph *onnx_import(const char *path, const ImportOptions *o, Diag *d) {
             .g = g, .path = path, .dir = dir, .opts = o, .d = d, .model = m, .scope = &top};
         int rc = import_graph(&im, m);
         seq_free(&im);
-        Branch *branches; /* DESIGN.md, "Branch annotations": a bad one is an error */
+        Branch *branches; /* docs/annotations.md: a bad one is an error */
         if (rc == 0 && annot_branches(g, &branches, d) < 0) rc = -1;
         free(im.vis);
         free(dir);

@@ -1,4 +1,4 @@
-/* annot.c — the isb.branches annotation (DESIGN.md, "Branch annotations") read from a graph's
+/* annot.c — the isb.branches annotation (docs/annotations.md) read from a graph's
  * metadata: a JSON array of objects {name, gate, index, value, threshold?}, with the default
  * threshold in isb.threshold. A small JSON reader of our own (RFC 8259 syntax), so that the
  * IR layer and the passes need no JSON library. Every error names the branch. */
@@ -338,7 +338,7 @@ fail:
     return -1;
 }
 
-/* Pin the tensors named in the isb.branches annotation (DESIGN.md, "Branch annotations"):
+/* Pin the tensors named in the isb.branches annotation (docs/annotations.md):
  * gates and branch values must survive until guard insertion. Every JSON string that names
  * a value counts (names are plain strings; a false match only means less fusion). */
 void annot_pin_values(const Graph *g, bool *pinned) {

@@ -188,12 +188,28 @@ bool type_equal(const Type *a, const Type *b) {
 
 int64_t type_numel(const Type *t, int64_t batch) {
     int64_t n = 1;
-    for (int i = 0; i < t->rank; i++) n *= t->dims[i] == IR_DIM_N ? batch : t->dims[i];
+    for (int i = 0; i < t->rank; i++) {
+        int64_t e = t->dims[i] == IR_DIM_N ? batch : t->dims[i];
+        if (e < 0 || __builtin_mul_overflow(n, e, &n) || n > IR_MAX_BYTES) return -1;
+    }
     return n;
 }
 
 int64_t type_bytes(const Type *t, int64_t batch) {
-    return type_numel(t, batch) * (int64_t)dtype_size(t->dtype);
+    int64_t n = type_numel(t, batch);
+    if (n < 0 || n > IR_MAX_BYTES / (int64_t)(dtype_size(t->dtype) ? dtype_size(t->dtype) : 1))
+        return -1;
+    return n * (int64_t)dtype_size(t->dtype);
+}
+
+int64_t sat_mul(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+int64_t sat_add(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
 char *type_str(const Type *t, char *buf, size_t len) {

@@ -7,7 +7,7 @@
  *
  * Nodes are kept in a valid execution order (every input defined before use). A node's op
  * comes from the X-macro table ir/ops.def. A guard is a region of nodes that runs per
- * instance only where gate[n][index] >= threshold (DESIGN.md, "Branch annotations").
+ * instance only where gate[n][index] >= threshold (docs/annotations.md).
  *
  * Errors on user input go through Diag (message, exit status 1 in the driver); violations
  * of our own invariants are assert()s.
@@ -91,9 +91,16 @@ Type type_make(int dtype, int rank, const int64_t *dims);
 bool type_known(const Type *t);                /* rank and every dim known (N allowed) */
 bool type_has_batch(const Type *t);            /* dims[0] == IR_DIM_N */
 bool type_equal(const Type *a, const Type *b); /* dtype, rank and dims */
-/* Element count with N replaced by `batch`. */
+/* The largest tensor isbc accepts, in bytes (64 TiB): shape inference refuses any value whose
+ * size at batch 1 exceeds it, so size sums over a graph's values cannot wrap int64. */
+#define IR_MAX_BYTES ((int64_t)1 << 46)
+/* Element count and byte size with N replaced by `batch`, or -1 if a dim is negative or the
+ * size exceeds IR_MAX_BYTES (checked: never wraps). */
 int64_t type_numel(const Type *t, int64_t batch);
 int64_t type_bytes(const Type *t, int64_t batch);
+/* a * b, saturating at INT64_MAX (for non-negative counts such as FLOPs). */
+int64_t sat_mul(int64_t a, int64_t b);
+int64_t sat_add(int64_t a, int64_t b);
 /* "f32[N,3,224,224]" into buf; returns buf. */
 char *type_str(const Type *t, char *buf, size_t len);
 /* ONNX axis a (negative counts from the end) of a tensor of rank `rank` as an index in
@@ -327,7 +334,7 @@ int plan_verify(const Graph *g, Diag *d);
 int graph_verify(const Graph *g, bool typed, Diag *d);
 
 enum { PRINT_WEIGHTS = 1 << 0 };
-/* The text form (DESIGN.md, "IR"): print(parse(text)) == text. */
+/* The text form (docs/ir.md): print(parse(text)) == text. */
 void graph_print(const Graph *g, FILE *f, unsigned flags);
 /* Parse the text form; NULL with d set on error ("file:line:col: message"). */
 Graph *graph_parse(const char *text, const char *filename, Diag *d);
@@ -347,7 +354,7 @@ int64_t node_flops(const Graph *g, const Node *n);
 
 /* ---- branch annotations (issue 3, ir/annot.c) ------------------------------------------ */
 
-/* One entry of the isb.branches annotation (DESIGN.md, "Branch annotations"). */
+/* One entry of the isb.branches annotation (docs/annotations.md). */
 typedef struct Branch {
     const char *name, *gate, *value; /* value names as in the annotation */
     int index;

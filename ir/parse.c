@@ -12,6 +12,7 @@
 
 typedef struct Parser {
     const char *src, *p, *file;
+    const char *end; /* the text's terminating NUL */
     Graph *g;
     Diag *d;
     unsigned char *defined; /* per value id: defined yet? (grown on demand) */
@@ -254,6 +255,11 @@ static void *parse_payload(Parser *P, const Type *t) {
     size_t es = dtype_size(t->dtype);
     if (t->rank < 0 || !es || type_has_batch(t)) {
         perr(P, "constant needs a static type", NULL);
+        return NULL;
+    }
+    /* Each element takes at least two characters of text: bounds the allocation. */
+    if (n < 0 || type_bytes(t, 1) < 0 || n > (P->end - P->p) / 2 + 1) {
+        perr(P, "constant has more elements than the text holds", NULL);
         return NULL;
     }
     unsigned char *data = calloc((size_t)(n ? n : 1), es);
@@ -550,7 +556,11 @@ static int parse_graph(Parser *P) {
 }
 
 Graph *graph_parse(const char *text, const char *filename, Diag *d) {
-    Parser P = {.src = text, .p = text, .file = filename ? filename : "<input>", .d = d};
+    Parser P = {.src = text,
+                .p = text,
+                .end = text + strlen(text),
+                .file = filename ? filename : "<input>",
+                .d = d};
     P.g = graph_new("main");
     int rc = parse_graph(&P);
     free(P.defined);

@@ -89,7 +89,7 @@ static void set_out(Ctx *c, int k, Type t) {
 
 static int64_t prod(const int64_t *dims, int from, int to) {
     int64_t p = 1;
-    for (int i = from; i < to; i++) p *= dims[i];
+    for (int i = from; i < to; i++) p = sat_mul(p, dims[i]);
     return p;
 }
 
@@ -196,7 +196,9 @@ static int rule_broadcast(Ctx *c, int first, int dt, bool same) {
     int nt = 0;
     for (int i = first; i < c->n->nin; i++) {
         const Type *t = tin(c, i);
-        if (!t) continue;
+        /* None of these ops has an optional input; a variadic one (Max-13, Sum-13 …) may not
+         * be given as "" either. */
+        if (!t) return fail(c, "input %d is empty (it is not optional)", i);
         if (same && nt && t->dtype != ts[0]->dtype) {
             char a[128], b[128];
             return fail(c, "input types %s and %s differ", tstr(ts[0], a), tstr(t, b));
@@ -485,7 +487,7 @@ static int rule_reshape(Ctx *c) {
     int64_t in_n = batch ? prod(x->dims, 1, x->rank) : prod(x->dims, 0, x->rank);
     int64_t known = 1;
     for (int i = 0; i < nt; i++)
-        if (i != infer && out.dims[i] != IR_DIM_N) known *= out.dims[i];
+        if (i != infer && out.dims[i] != IR_DIM_N) known = sat_mul(known, out.dims[i]);
     if (batch) {
         bool keeps = nt >= 1 && (out.dims[0] == IR_DIM_N || (infer == 0));
         for (int i = 1; i < nt; i++)
@@ -1377,7 +1379,25 @@ static int rule_rnn(Ctx *c) {
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
+static int infer_rule(Graph *g, int node, Diag *d);
+
 int infer_node(Graph *g, int node, Diag *d) {
+    if (infer_rule(g, node, d) < 0) return -1;
+    /* Every size computed from these types (buffers, offsets, FLOPs) stays far from int64. */
+    const Node *n = gnode(g, node);
+    for (int k = 0; k < n->nout; k++) {
+        const Type *t = n->out[k] >= 0 ? &gval(g, n->out[k])->type : NULL;
+        if (!t || !type_known(t) || type_bytes(t, 1) >= 0) continue;
+        Ctx c = {.g = g, .n = gnode(g, node), .d = d, .op = op_info(n->op)->name};
+        node_label(g, node, c.label, sizeof c.label);
+        char b[160];
+        return fail(&c, "output %d of type %s is too large (more than %lld bytes per instance)", k,
+                    tstr(t, b), (long long)IR_MAX_BYTES);
+    }
+    return 0;
+}
+
+static int infer_rule(Graph *g, int node, Diag *d) {
     Ctx c = {.g = g, .n = gnode(g, node), .d = d};
     Node *n = c.n;
     const OpInfo *oi = op_info(n->op);
@@ -1580,7 +1600,8 @@ int infer_node(Graph *g, int node, Diag *d) {
 
 static int64_t numel1(const Graph *g, int v) {
     if (v < 0 || !type_known(&gval(g, v)->type)) return 0;
-    return type_numel(&gval(g, v)->type, 1);
+    int64_t n = type_numel(&gval(g, v)->type, 1);
+    return n < 0 ? INT64_MAX : n;
 }
 
 int64_t node_flops(const Graph *g, const Node *n) {
@@ -1589,22 +1610,23 @@ int64_t node_flops(const Graph *g, const Node *n) {
     const Type *w = n->nin > 1 && n->in[1] >= 0 ? &gval(g, n->in[1])->type : NULL;
     switch (n->op) {
     case OP_Conv: /* 2 * cout*oh*ow * cin/group*kh*kw */
-        return w && w->rank >= 2 ? 2 * out * prod(w->dims, 1, w->rank) : 0;
+        return w && w->rank >= 2 ? sat_mul(sat_mul(2, out), prod(w->dims, 1, w->rank)) : 0;
     case OP_ConvTranspose: /* 2 * cin*ih*iw * cout/group*kh*kw */
-        return w && w->rank >= 2 ? 2 * in * prod(w->dims, 1, w->rank) : 0;
+        return w && w->rank >= 2 ? sat_mul(sat_mul(2, in), prod(w->dims, 1, w->rank)) : 0;
     case OP_Gemm: {
         const Type *a = &gval(g, n->in[0])->type;
-        return a->rank == 2 ? 2 * out * a->dims[attr_int(n, "transA", 0) ? 0 : 1] : 0;
+        return a->rank == 2 ? sat_mul(sat_mul(2, out), a->dims[attr_int(n, "transA", 0) ? 0 : 1])
+                            : 0;
     }
     case OP_MatMul: {
         const Type *a = &gval(g, n->in[0])->type;
-        return a->rank >= 1 ? 2 * out * a->dims[a->rank - 1] : 0;
+        return a->rank >= 1 ? sat_mul(sat_mul(2, out), a->dims[a->rank - 1]) : 0;
     }
     case OP_MaxPool:
     case OP_AveragePool: {
         const int64_t *ks;
         int nk = attr_ints(n, "kernel_shape", &ks);
-        return nk > 0 ? out * prod(ks, 0, nk) : out;
+        return nk > 0 ? sat_mul(out, prod(ks, 0, nk)) : out;
     }
     case OP_GlobalAveragePool:
     case OP_GlobalMaxPool:
@@ -1613,27 +1635,27 @@ int64_t node_flops(const Graph *g, const Node *n) {
     case OP_ReduceMax:
     case OP_ReduceMin: return in;
     case OP_Softmax:
-    case OP_LogSoftmax: return 5 * out;
-    case OP_BatchNormalization: return 2 * out;
+    case OP_LogSoftmax: return sat_mul(5, out);
+    case OP_BatchNormalization: return sat_mul(2, out);
     case OP_Elementwise: { /* one FLOP per element per op in the postfix program */
         const char *code = attr_string(n, "_code", "");
         int64_t ops = 0;
         for (const char *s = code; *s; s++)
             if ((s == code || s[-1] == ' ') && *s >= 'A' && *s <= 'Z') ops++;
-        return out * (ops ? ops : 1);
+        return sat_mul(out, ops ? ops : 1);
     }
-    case OP_BranchSum: return out * (n->nin - 1);
+    case OP_BranchSum: return sat_mul(out, n->nin - 1);
     case OP_GateMask: return out;
     case OP_Identity:
     case OP_Dropout:
     case OP_Cast: return 0;
     case OP_CumSum:
     case OP_NegativeLogLikelihoodLoss: return in;
-    case OP_SoftmaxCrossEntropyLoss: return 5 * in;
+    case OP_SoftmaxCrossEntropyLoss: return sat_mul(5, in);
     case OP_LayerNormalization: /* mean, variance, then scale and shift */
     case OP_InstanceNormalization:
-    case OP_MeanVarianceNormalization: return 7 * in;
-    case OP_LpNormalization: return 3 * in;
+    case OP_MeanVarianceNormalization: return sat_mul(7, in);
+    case OP_LpNormalization: return sat_mul(3, in);
     default: return op_info(n->op)->flags & OPF_ELEMWISE ? out : 0;
     }
 }

@@ -1,4 +1,4 @@
-/* fuse_selection.c — SelectionNet fusion (DESIGN.md, "Passes" 4).
+/* fuse_selection.c — SelectionNet fusion (docs/architecture.md, pass 7).
  * Requires: guards from insert_guards (their terms name the gate tensors). Guarantees, for
  * every gate tensor G of isb.branches that guard terms read:
  * - G's SelectionNet — the nodes that exist only to compute G (walking back from G's

@@ -267,7 +267,7 @@ static void sym_rewrite(Infer *s, int i) {
             continue;
         } else if (v[k] < 0)
             return;
-        known *= v[k];
+        known = sat_mul(known, v[k]);
     }
     if (infer >= 0) {
         if (known == 0 || in_n % known) return;
@@ -278,10 +278,14 @@ static void sym_rewrite(Infer *s, int i) {
 
 static int check_typed(Graph *g, int v, const char *what, Diag *d) {
     const Value *val = gval(g, v);
-    if (type_known(&val->type)) return 0;
     char b[128];
-    return diag(d, "unsupported: %s '%s' of unknown shape %s (fix it with --shape)", what,
-                val->name, type_str(&val->type, b, sizeof b));
+    if (!type_known(&val->type))
+        return diag(d, "unsupported: %s '%s' of unknown shape %s (fix it with --shape)", what,
+                    val->name, type_str(&val->type, b, sizeof b));
+    if (type_bytes(&val->type, 1) < 0)
+        return diag(d, "%s '%s' of type %s is too large (more than %lld bytes per instance)", what,
+                    val->name, type_str(&val->type, b, sizeof b), (long long)IR_MAX_BYTES);
+    return 0;
 }
 
 int pass_infer(Graph *g, Diag *d) {

@@ -1,5 +1,5 @@
-/* insert_guards.c — annotated branches become guard regions (DESIGN.md, "Branch
- * annotations" and "Passes" 5).
+/* insert_guards.c — annotated branches become guard regions (docs/annotations.md and
+ * docs/architecture.md, pass 6).
  * Requires: a typed graph whose isb.branches tensors survived fusion (the fuse passes pin
  * them). Guarantees, for every branch with threshold > 0:
  * - branch guard: the nodes that exist only to produce its `value` (walking back from
@@ -96,7 +96,7 @@ static int branch_guards(Graph *g, const Branch *bs, int nb, Diag *d) {
         GuardTerm t = {graph_find_value(g, br->gate), br->index, br->threshold};
         Guard gd = {.name = br->name, .terms = &t, .nterm = 1, .value = value};
         for (int i = 0; i <= p; i++)
-            if (cone[i]) gd.flops += node_flops(g, gnode(g, i));
+            if (cone[i]) gd.flops = sat_add(gd.flops, node_flops(g, gnode(g, i)));
         int gid = graph_add_guard(g, gd);
         for (int i = 0; i <= p; i++)
             if (cone[i]) gnode(g, i)->guard = gid;
@@ -250,7 +250,7 @@ static void shared_regions(Graph *g) {
         char name[32];
         snprintf(name, sizeof name, "shared.%d", nshared++);
         Guard gd = {.name = name, .terms = terms, .nterm = nt, .value = -1};
-        for (int k = i; k < j; k++) gd.flops += node_flops(g, gnode(g, k));
+        for (int k = i; k < j; k++) gd.flops = sat_add(gd.flops, node_flops(g, gnode(g, k)));
         int gid = graph_add_guard(g, gd);
         for (int k = i; k < j; k++) gnode(g, k)->guard = gid;
         i = j;

@@ -1,4 +1,4 @@
-/* pipeline.c — the default pass order (DESIGN.md, "Passes") and the pass runner.
+/* pipeline.c — the default pass order (docs/architecture.md) and the pass runner.
  * Requires: a graph from the frontend or the parser. Guarantees: each pass runs in order;
  * with PassOptions.verify the graph is verified after every pass (and the memory plan
  * after pass plan: plan_verify); the IR is dumped after the

@@ -573,6 +573,9 @@ static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
     for (int i = 0; i < g->noutput; i++) {
         const Type *t = &gval(g, g->outputs[i])->type;
         int64_t nb = type_bytes(t, p->batch);
+        if (nb < 0)
+            return diag(d, "output '%s' is too large at batch %lld", gval(g, g->outputs[i])->name,
+                        (long long)p->batch);
         p->out[i] = calloc((size_t)(nb ? nb : 1), 1);
         if (!p->out[i]) abort();
     }
@@ -580,6 +583,8 @@ static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
     p->jit = jit_compile(g, &co, d);
     if (!p->jit) return -1;
     size_t ws = jit_workspace_size(p->jit, p->batch);
+    if (ws == SIZE_MAX)
+        return diag(d, "batch %lld is too large for this model", (long long)p->batch);
     p->ws = aligned_alloc(64, (ws + 63) / 64 * 64 + 64);
     if (!p->ws) return diag(d, "cannot allocate a workspace of %zu bytes", ws);
     return 0;
@@ -746,7 +751,7 @@ static double percentile(const double *sorted, int n, double q) {
 static int64_t graph_flops(const Graph *g) {
     int64_t f = 0;
     for (int i = 0; i < g->nnode; i++)
-        if (!gnode(g, i)->dead) f += node_flops(g, gnode(g, i));
+        if (!gnode(g, i)->dead) f = sat_add(f, node_flops(g, gnode(g, i)));
     return f;
 }
 
@@ -906,7 +911,10 @@ static int cmd_info(const Opts *o) {
         if (counts[k]) printf(" %s=%d", op_info(k)->name, counts[k]);
     printf("\nparams: %lld (%lld float tensors)\n", (long long)params, (long long)nconst);
     int64_t fl = graph_flops(g);
-    printf("dense FLOPs per instance: %lld (%.3f GFLOP)\n", (long long)fl, (double)fl / 1e9);
+    if (fl == INT64_MAX) /* node_flops saturates */
+        printf("dense FLOPs per instance: more than %lld\n", (long long)INT64_MAX - 1);
+    else
+        printf("dense FLOPs per instance: %lld (%.3f GFLOP)\n", (long long)fl, (double)fl / 1e9);
     /* Branches: each one's exclusive cone (insert_guards with every branch guarded). */
     Branch *bs;
     int nb = annot_branches(g, &bs, &d);

@@ -2,7 +2,7 @@
 """Export the trained ISBNet (isbnet.pt) to an annotated ONNX model (isbnet.onnx): opset 13,
 input "input" float32 [N,1,28,28] (pixels in [0,1]), output "logits" [N,10], dynamic batch
 axis N, gate tensor "isb.gates" [N,72], branch values "isb/<cell>.<edge>.<op>", metadata
-isb.version/isb.branches/isb.threshold (DESIGN.md, "Branch annotations").
+isb.version/isb.branches/isb.threshold (docs/annotations.md).
 
 Also writes the demo inputs samples/batch8.npy (float32 [8,1,28,28], the first 8 test
 images) and samples/batch8_labels.npy (int64 [8]). Then checks the file: the ONNX graph

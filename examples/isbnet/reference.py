@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The thresholded reference of an annotated model, exactly as DESIGN.md defines it: the same
+"""The thresholded reference of an annotated model, as docs/annotations.md defines it: the same
 graph with each branch `value` multiplied by (gate[:, index] >= T) — T from --threshold,
 else each branch's threshold / isb.threshold; T <= 0 is the dense model. Two backends:
 

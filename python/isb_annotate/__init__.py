@@ -1,5 +1,5 @@
 """isb_annotate — mark gated branches in a PyTorch module and export an ONNX model carrying
-the isbc branch annotations (DESIGN.md, "Branch annotations"): `isb.version` = "1",
+the isbc branch annotations (docs/annotations.md): `isb.version` = "1",
 `isb.branches` = JSON [{name, gate, index, value, threshold?}], optional `isb.threshold`,
 all in ModelProto.metadata_props, naming tensors that exist in the exported graph.
 

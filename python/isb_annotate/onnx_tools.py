@@ -1,4 +1,4 @@
-"""ONNX side of the isbc branch annotations (DESIGN.md, "Branch annotations"), needing only
+"""ONNX side of the isbc branch annotations (docs/annotations.md), needing only
 the onnx and numpy packages:
 
 - read_annotations(model) -> (branches, default threshold): parsed metadata_props;
@@ -141,7 +141,7 @@ def validate(model):
 
 
 def masked_model(model, threshold=None, compare="ge"):
-    """The thresholded reference (DESIGN.md): a copy of `model` where each branch value is
+    """The thresholded reference (docs/annotations.md): a copy of `model` where each branch value is
     multiplied by (gate[:, index] >= T), T = `threshold` if given (overrides every branch,
     like `isbc --threshold`), else the branch's own threshold or isb.threshold. Branches with
     T <= 0 are left dense. The masked tensor keeps the value's name; the unmasked one is
@@ -266,7 +266,7 @@ def _node_flops(n, types):
 def branch_flops(model):
     """Returns {"dense": FLOPs per instance of the whole graph, "branches": [{"name",
     "flops", "nodes"}] in annotation order}: each branch's exclusive cone (the nodes that
-    exist only to produce its value, DESIGN.md) and their FLOPs. Executed FLOPs of an
+    exist only to produce its value, docs/annotations.md) and their FLOPs. Executed FLOPs of an
     instance = dense - sum of the flops of its skipped branches (exact when no node is
     shared by several branches)."""
     branches, _ = validate(model)
@@ -304,7 +304,7 @@ def branch_flops(model):
 
 
 def executed_flops(model, skipped):
-    """Exact executed FLOPs per instance under the annotation semantics (DESIGN.md): for
+    """Exact executed FLOPs per instance under the annotation semantics (docs/annotations.md): for
     instance n, the values of its skipped branches (skipped[n, b], b in annotation order)
     are zero, and a node runs iff one of its outputs is a graph output or is needed by a
     running node (a node shared by several branches runs while any of them is live).

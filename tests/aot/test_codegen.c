@@ -883,6 +883,41 @@ static void t_emit(T *t) {
     graph_free(g);
 }
 
+/* A batch whose workspace does not fit (issue 9): x [N,3,4] -> Relu -> Neg. The workspace
+ * size is SIZE_MAX and the run refuses the batch before touching any memory. */
+static void t_bigbatch(T *t) {
+    Graph *g = graph_new("big");
+    int x = in(g, "x", ty(DT_F32, 3, N, 3, 4));
+    int r = val(g, "r", ty(DT_F32, 3, N, 3, 4)), o = val(g, "o", ty(DT_F32, 3, N, 3, 4));
+    node(g, OP_Relu, 1, &x, 1, &r);
+    node(g, OP_Neg, 1, &r, 1, &o);
+    out(g, o);
+    plan(g);
+    Diag d = {0};
+    CodegenOptions co = opts("b");
+    Jit *j = jit_compile(g, &co, &d);
+    int ok = j != NULL;
+    if (j) {
+        size_t w1 = jit_workspace_size(j, 1), w40 = jit_workspace_size(j, (int64_t)1 << 40);
+        ok &= w1 >= 48 && w1 < 1 << 20 && w40 != SIZE_MAX && w40 >= ((size_t)48 << 40);
+        ok &= jit_workspace_size(j, (int64_t)1 << 60) == SIZE_MAX;
+        ok &= jit_workspace_size(j, INT64_MAX) == SIZE_MAX;
+        ok &= jit_workspace_size(j, 0) == 0;
+        static float xin[12], yout[12];
+        void *w = aligned_alloc(64, 1 << 20);
+        const void *ins[1] = {xin};
+        void *outs[1] = {yout};
+        ok &= jit_run(j, (int64_t)1 << 60, ins, outs, w) == 1;
+        ok &= jit_run(j, 1, ins, outs, w) == 0;
+        free(w);
+        jit_free(j);
+    }
+    printf("%s workspace size and run refuse a batch of 2^60 %s\n", ok ? "ok  " : "FAIL",
+           j ? "" : d.msg);
+    if (!ok) t->fails++;
+    graph_free(g);
+}
+
 typedef struct Suite {
     const char *name;
     void (*fn)(T *);
@@ -893,7 +928,7 @@ static const Suite suites[] = {
     {"conv", t_conv},       {"gemm", t_gemm},         {"pool", t_pool},
     {"move", t_move},       {"guard", t_guard},       {"guard_kernels", t_guard2},
     {"static", t_static},   {"passthru", t_passthru}, {"exp", t_exp},
-    {"emit", t_emit},
+    {"emit", t_emit},       {"bigbatch", t_bigbatch},
 };
 
 int main(int argc, char **argv) {

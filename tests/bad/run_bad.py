@@ -70,12 +70,43 @@ def models():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(m)
     out["reshape"] = m.SerializeToString()
+    # Hostile models (issue 9). Max(x, "", y): a variadic input given as "" (not optional).
+    g = helper.make_graph(
+        [helper.make_node("Max", ["x", "", "y"], ["z"], name="max")],
+        "max_empty", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4]),
+                      helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 3, 4])])
+    out["max_empty"] = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    # A 4-element tensor reshaped to [2^62+1, 4]: the element count wraps to 4 in int64.
+    big = helper.make_tensor("big", TensorProto.INT64, [2], [(1 << 62) + 1, 4])
+    g = helper.make_graph(
+        [helper.make_node("Reshape", ["x4", "big"], ["y"], name="reshape_big")],
+        "reshape_big", [helper.make_tensor_value_info("x4", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [big])
+    out["reshape_big"] = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    # An elementwise model over a declared dim of 2^62 (a 2^64-byte input).
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["huge"], ["y"], name="relu")],
+        "huge", [helper.make_tensor_value_info("huge", TensorProto.FLOAT, [1 << 62])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1 << 62])])
+    out["huge_dim"] = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    # ConvTranspose to a [1, 2^20, 2^20, 2^20] output (info used to report 0 FLOPs).
+    g = helper.make_graph(
+        [helper.make_node("ConvTranspose", ["cx", "cw"], ["y"], name="deconv")],
+        "deconv", [helper.make_tensor_value_info("cx", TensorProto.FLOAT, [1, 1, 1 << 20, 1 << 20]),
+                   helper.make_tensor_value_info("cw", TensorProto.FLOAT, [1, 1 << 20, 1, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    out["deconv_huge"] = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
     return out
 
 
 def make_inputs(work):
     os.makedirs(work, exist_ok=True)
-    if os.path.exists(os.path.join(work, "done.v2")):
+    if os.path.exists(os.path.join(work, "done.v5")):
         return
     ms = models()
     for name, data in ms.items():
@@ -90,6 +121,7 @@ def make_inputs(work):
         "pixels_1x3x9x9": rng.standard_normal((1, 3, 9, 9), dtype=np.float32),
         "pixels_int32": np.zeros((1, 3, 8, 8), dtype=np.int32),
         "x_2x3x4": rng.standard_normal((2, 3, 4), dtype=np.float32),
+        "x_4": rng.standard_normal((4,), dtype=np.float32),
         "shape_6x4": np.array([6, 4], dtype=np.int64),
         "shape_rank3": np.array([2, 3, 4], dtype=np.int64),
     }.items():
@@ -98,7 +130,7 @@ def make_inputs(work):
         os.replace(tmp, os.path.join(work, f"{name}.npy"))
     good = open(os.path.join(work, "pixels_1x3x8x8.npy"), "rb").read()
     write(os.path.join(work, "truncated.npy"), good[: len(good) // 2])
-    write(os.path.join(work, "done.v2"), b"")
+    write(os.path.join(work, "done.v5"), b"")
 
 
 def main():

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Bad isb.branches annotations (DESIGN.md, "Branch annotations"): corrupted copies of
+"""Bad isb.branches annotations (docs/annotations.md): corrupted copies of
 examples/isbnet/isbnet.onnx written with onnx at test time; `isbc run` must exit 1 with a
 message naming the branch (or, for malformed JSON, the annotation), never run densely.
 

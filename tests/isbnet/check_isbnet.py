@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """ISBNet end to end (issue 3): `isbc run` on examples/isbnet/isbnet.onnx against the
-thresholded reference of DESIGN.md ("Branch annotations": each branch value multiplied by
+thresholded reference of docs/annotations.md (each branch value multiplied by
 gate >= T, evaluated by examples/isbnet/reference.py), and the per-instance skip masks of
 `isbc run --stats` against the reference's gate < T.
 

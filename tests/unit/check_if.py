@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""check_if.py ISBC WORKDIR — ONNX If lowered to guarded regions (DESIGN.md: an If is a guard
-with an else-region).
+"""check_if.py ISBC WORKDIR — ONNX If lowered to guarded regions (docs/annotations.md: an If
+is a guard with an else-region).
 
 Hand-built models whose branches compute from outer values (so nothing folds away), run by
 `isbc run` on inputs that take each branch, against a NumPy reference: a float If on a

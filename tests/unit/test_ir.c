@@ -183,6 +183,41 @@ static void test_strmap_and_types(void) {
     CHECK(op_from_name("Conv") == OP_Conv && op_from_name("Nope") == -1);
 }
 
+/* Sizes never wrap (issue 9): counts over IR_MAX_BYTES are -1, FLOPs saturate, and the text
+ * parser refuses a constant larger than its text before allocating it. */
+static void test_sizes(void) {
+    int64_t d[2] = {(int64_t)1 << 62, 4};
+    Type t = type_make(DT_F32, 2, d);
+    CHECK(type_numel(&t, 1) == -1 && type_bytes(&t, 1) == -1);
+    d[0] = ((int64_t)1 << 62) + 1; /* (2^62+1)*4 wraps to 4 */
+    t = type_make(DT_F32, 2, d);
+    CHECK(type_numel(&t, 1) == -1);
+    int64_t n[2] = {IR_DIM_N, 1 << 20};
+    t = type_make(DT_F32, 2, n);
+    CHECK(type_bytes(&t, 1 << 24) == (int64_t)1 << 46);
+    CHECK(type_bytes(&t, (1 << 24) + 1) == -1);
+    CHECK(type_bytes(&t, (int64_t)1 << 50) == -1);
+    CHECK(sat_mul((int64_t)1 << 40, (int64_t)1 << 40) == INT64_MAX && sat_mul(3, 5) == 15);
+    CHECK(sat_add(INT64_MAX - 1, 2) == INT64_MAX);
+
+    /* 2 * (8192*1025*1025 outputs) * (1024*1024*1024 weights per output): 1.8e19 FLOPs. */
+    const char *text = "graph \"f\" opset 13 {\n  input %x: f32[1,1024,2048,2048]\n"
+                       "  input %w: f32[8192,1024,1024,1024]\n"
+                       "  %y: ?[*] = Conv(%x, %w)\n  output %y\n}\n";
+    Diag dg = {{0}};
+    Graph *g = graph_parse(text, "f.ir", &dg);
+    CHECK(g != NULL);
+    if (g) {
+        CHECK(infer_node(g, 0, &dg) == 0);
+        CHECK(node_flops(g, gnode(g, 0)) == INT64_MAX);
+        graph_free(g);
+    }
+    text = "graph \"c\" opset 13 {\n  const %c: f32[4611686018427387905,4] = [1, 2, 3, 4]\n"
+           "  output %c\n}\n";
+    g = graph_parse(text, "c.ir", &dg);
+    CHECK(g == NULL && strstr(dg.msg, "more elements than the text holds") != NULL);
+}
+
 /* Values not yet typed print as ?[*] and read back. */
 static void test_untyped(void) {
     const char *text = "graph \"u\" opset 13 {\n  input %x: f32[2]\n"
@@ -256,6 +291,7 @@ int main(void) {
     test_dead_and_uses();
     test_parse_errors();
     test_strmap_and_types();
+    test_sizes();
     if (failures)
         fprintf(stderr, "%d check(s) failed\n", failures);
     else

@@ -13,7 +13,9 @@ by `isbc run` at batches 1, 3, 17, 64 with the annotation's own thresholds and w
 --threshold 0, low, median, high and above every gate weight (chosen between the gate
 weights, never next to one), and --no-skip. Reference: PyTorch's own forward with the
 branch masks applied (isb.masked / isb.masked_as_annotated) — not written by isbc. The
-per-instance skip masks of --stats must equal (gate < threshold).
+per-instance skip masks of --stats must equal (gate < threshold). Where onnxruntime-node is
+installed (bench/node_modules, which .ci/run installs), ONNX Runtime evaluating the masked
+graph (isb_annotate.onnx_tools.masked_model) is a second reference at batch 17.
 
     isbfuzz.py --isbc ISBC --workdir DIR [--seed S] [--count N] [--start I] [--jobs J]
 
@@ -23,6 +25,7 @@ one-line reproducer is printed. Exit status 1 if any network failed.
 import argparse
 import concurrent.futures
 import ctypes
+import json
 import os
 import random
 import shutil
@@ -31,6 +34,7 @@ import sys
 import time
 
 import numpy as np
+import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -38,6 +42,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 import isb_annotate as isb  # noqa: E402
+from isb_annotate.onnx_tools import masked_model  # noqa: E402
 
 BATCHES = (1, 3, 17, 64)
 OPS = ("conv1x1", "conv3x3", "conv5x5", "sep3x3", "dil3x3", "convbn", "maxpool", "avgpool",
@@ -407,6 +412,38 @@ def run_stats(isbc, model, x, d, tag, nout, flags):
     return [np.load(o) for o in outs], [masks[i] for i in range(x.shape[0])], cmd
 
 
+ORT_MODULES = os.path.join(HERE, "..", "..", "bench", "node_modules")
+
+
+def ort_available():
+    """(True, "") if onnxruntime-node loads here, else (False, why)."""
+    if shutil.which("node") is None:
+        return False, "no node"
+    if not os.path.isdir(os.path.join(ORT_MODULES, "onnxruntime-node")):
+        return False, "not installed: (cd bench && npm install --ignore-scripts) adds it"
+    env = dict(os.environ, NODE_PATH=os.path.abspath(ORT_MODULES))
+    r = subprocess.run(["node", "-e", "require('onnxruntime-node')"], capture_output=True,
+                       text=True, env=env)
+    if r.returncode != 0:
+        return False, "onnxruntime-node does not load: " + r.stderr.strip()[-300:]
+    return True, ""
+
+
+def ort_run(model, x, d):
+    """ONNX Runtime's outputs of `model` (a plain ONNX file) on x, in graph order."""
+    raw = os.path.join(d, f"ort_x{x.shape[0]}.f32")
+    np.ascontiguousarray(x, dtype=np.float32).tofile(raw)
+    req = {"model": model, "inputs": {"x": {"shape": list(x.shape), "file": raw}}, "out_dir": d}
+    env = dict(os.environ, NODE_PATH=os.path.abspath(ORT_MODULES))
+    r = subprocess.run(["node", os.path.join(HERE, "ort_eval.js")], input=json.dumps(req),
+                       capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise Failure(f"ONNX Runtime failed on {model}: {r.stderr.strip()[-800:]}")
+    res = json.loads(r.stdout)
+    names = [o.name for o in onnx.load(model).graph.output]
+    return [np.fromfile(res[n]["file"], np.float32).reshape(res[n]["shape"]) for n in names]
+
+
 def compare(got, ref, what):
     for k, (gk, rk) in enumerate(zip(got, ref)):
         if gk.shape != rk.shape:
@@ -418,7 +455,7 @@ def compare(got, ref, what):
                           f"{tol:.3g}, max|ref| {float(np.abs(rk).max()):.3g})")
 
 
-def check_network(isbc, workdir, seed, index, keep=False, via="so"):
+def check_network(isbc, workdir, seed, index, keep=False, via="so", use_ort=False):
     """Build, export and check one network. Returns (comparisons, None) or raises Failure."""
     rng = random.Random(f"isbfuzz:{seed}:{index}")
     torch.manual_seed(rng.randrange(1 << 31))
@@ -459,8 +496,8 @@ def check_network(isbc, workdir, seed, index, keep=False, via="so"):
     nout = 2 if any(b.get("output") for cell in spec["cells"] for e in cell["edges"]
                     for b in e["branches"]) else 1
     onames = ["y", "z"][:nout]
-    isb.export(net, xs[1], model, input_names=["x"], output_names=onames,
-               dynamic_axes={n: {0: "N"} for n in ["x"] + onames}, threshold=default)
+    proto = isb.export(net, xs[1], model, input_names=["x"], output_names=onames,
+                       dynamic_axes={n: {0: "N"} for n in ["x"] + onames}, threshold=default)
     modes = [("ann", None), ("t0", 0.0)] + list(thr.items()) + [("noskip", None)]
     ncmp = 0
     for mode, t in modes:
@@ -480,9 +517,16 @@ def check_network(isbc, workdir, seed, index, keep=False, via="so"):
 
         for b in BATCHES:
             ref, _ = reference(xs[b])
-            compare(lib(xs[b].numpy(), [r.shape for r in ref]), ref,
-                    f"{' '.join(lib.cmd)}; net_run(batch {b})")
+            got = lib(xs[b].numpy(), [r.shape for r in ref])
+            compare(got, ref, f"{' '.join(lib.cmd)}; net_run(batch {b})")
             ncmp += 1
+            if use_ort and b == 17 and mode in ("ann", "median"):
+                # the second reference: ONNX Runtime on the masked graph (isb_annotate)
+                masked = os.path.join(d, f"masked.{mode}.onnx")
+                onnx.save(masked_model(proto, threshold=t), masked)
+                compare(got, ort_run(masked, xs[b].numpy(), d),
+                        f"{' '.join(lib.cmd)}; net_run(batch {b}) against ONNX Runtime")
+                ncmp += 1
         if mode in ("ann", "median", "above"):  # the driver's masks, and its own compile
             b = 17
             ref, rec = reference(xs[b])
@@ -520,11 +564,14 @@ def main():
     isbc = os.path.abspath(a.isbc)
     os.makedirs(a.workdir, exist_ok=True)
     torch.set_num_threads(1)
-    print(f"isbfuzz: seed {seed}, networks {a.start}..{a.start + a.count - 1}", flush=True)
+    use_ort, why = ort_available()
+    print(f"isbfuzz: seed {seed}, networks {a.start}..{a.start + a.count - 1}; references: "
+          f"PyTorch, " + ("ONNX Runtime" if use_ort else f"not ONNX Runtime ({why})"),
+          flush=True)
     t0 = time.time()
     fails, ncmp = [], 0
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-        futs = {pool.submit(check_one, isbc, a.workdir, seed, i, a.keep, a.via): i
+        futs = {pool.submit(check_one, isbc, a.workdir, seed, i, a.keep, a.via, use_ort): i
                 for i in range(a.start, a.start + a.count)}
         for f in concurrent.futures.as_completed(futs):
             i = futs[f]
@@ -539,16 +586,16 @@ def main():
                       f"--via {a.via}",
                       flush=True)
     dt = time.time() - t0
-    print(f"isbfuzz: seed {seed}: {a.count} networks, {ncmp} outputs compared with PyTorch, "
+    print(f"isbfuzz: seed {seed}: {a.count} networks, {ncmp} output sets compared with their references, "
           f"{len(fails)} failed ({dt:.0f} s)")
     print(f"{a.count - len(fails)} passed, {len(fails)} failed")
     return 1 if fails else 0
 
 
-def check_one(isbc, workdir, seed, i, keep, via):
+def check_one(isbc, workdir, seed, i, keep, via, use_ort):
     torch.set_num_threads(1)
     try:
-        return check_network(isbc, workdir, seed, i, keep, via)
+        return check_network(isbc, workdir, seed, i, keep, via, use_ort)
     except Failure as e:
         d = os.path.join(workdir, f"net-{seed}-{i}")
         if os.path.isdir(d):

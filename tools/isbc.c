@@ -405,10 +405,11 @@ static void apply_threshold_opts(const Opts *o, Graph *g) {
 
 /* --stats: every gate tensor also becomes a graph output (after the user's outputs), so
  * that the run reports which branches each instance skipped. */
-static int add_gate_outputs(Graph *g, Diag *d) {
+static int add_gate_outputs(Graph *g, Branch **out, Diag *d) {
     Branch *bs;
     int nb = annot_branches(g, &bs, d);
     if (nb < 0) return -1;
+    *out = bs;
     for (int i = 0; i < nb; i++) {
         int v = graph_find_value(g, bs[i].gate);
         bool seen = false;
@@ -416,16 +417,18 @@ static int add_gate_outputs(Graph *g, Diag *d) {
             if (g->outputs[k] == v) seen = true;
         if (!seen) graph_add_output(g, v);
     }
-    return 0;
+    return nb;
 }
 
-/* Import + full pipeline, ready for codegen. */
-static Graph *load_and_optimize(const Opts *o, int *nuser, Diag *d) {
+/* Import + full pipeline, ready for codegen. With --stats, *bs / *nb get the annotated
+ * branches as read before the passes (in the graph's arena; dead code elimination may
+ * remove a branch that nothing reads). */
+static Graph *load_and_optimize(const Opts *o, int *nuser, Branch **bs, int *nb, Diag *d) {
     Graph *g = load_model(o, d);
     if (!g) return NULL;
     apply_threshold_opts(o, g);
     if (nuser) *nuser = g->noutput;
-    if (o->stats && add_gate_outputs(g, d)) {
+    if (o->stats && (*nb = add_gate_outputs(g, bs, d)) < 0) {
         graph_free(g);
         return NULL;
     }
@@ -453,7 +456,7 @@ static int cmd_compile(const Opts *o) {
     if (!shared && !has_suffix(o->out, ".o"))
         return usage_error("compile", "-o must name a .o or .so file, not '%s'", o->out);
     Diag d = {{0}};
-    Graph *g = load_and_optimize(o, NULL, &d);
+    Graph *g = load_and_optimize(o, NULL, NULL, NULL, &d);
     if (!g) return fail("%s", d.msg);
     CodegenOptions co = codegen_opts(o);
     char *header = NULL;
@@ -482,9 +485,11 @@ typedef struct Prepared {
     Graph *g;
     Jit *jit;
     int64_t batch;
-    Tensor *in; /* g->ninput tensors */
-    void **out; /* g->noutput buffers */
-    int nuser;  /* the model's own outputs: the first nuser (then gates, with --stats) */
+    Tensor *in;       /* g->ninput tensors */
+    void **out;       /* g->noutput buffers */
+    int nuser;        /* the model's own outputs: the first nuser (then gates, with --stats) */
+    Branch *branches; /* --stats: the annotated branches (load_and_optimize) */
+    int nbranch;
     void *ws;
     int64_t stats[5]; /* of the last run (P_run_stats) */
 } Prepared;
@@ -551,7 +556,7 @@ static int check_input(const Graph *g, int idx, const Tensor *t, int64_t *batch,
 
 static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
     memset(p, 0, sizeof *p);
-    p->g = load_and_optimize(o, &p->nuser, d);
+    p->g = load_and_optimize(o, &p->nuser, &p->branches, &p->nbranch, d);
     if (!p->g) return -1;
     Graph *g = p->g;
     if (!random_inputs && o->ninputs != g->ninput)
@@ -649,13 +654,8 @@ static bool guard_holds(const Prepared *p, const Guard *gd, int64_t n) {
 
 static void print_stats(const Prepared *p) {
     const Graph *g = p->g;
-    Diag d;
-    Branch *bs = NULL;
-    int nb = annot_branches((Graph *)g, &bs, &d);
-    if (nb < 0) { /* a branch the pipeline removed as dead code: it never runs */
-        fprintf(stderr, "isbc: warning: --stats: no per-branch masks: %s\n", d.msg);
-        nb = 0;
-    }
+    const Branch *bs = p->branches;
+    int nb = p->nbranch;
     int *gid = calloc((size_t)nb + 1, sizeof *gid);
     char *mask = malloc((size_t)nb + 1);
     if (!gid || !mask) abort();
@@ -671,7 +671,11 @@ static void print_stats(const Prepared *p) {
         for (int k = 0; k < g->nguard; k++)
             if (!guard_holds(p, &g->guards[k], n)) flops -= g->guards[k].flops;
         for (int i = 0; i < nb; i++) {
-            bool skip = gid[i] >= 0 && !guard_holds(p, &g->guards[gid[i]], n);
+            /* a branch without a guard is dense (threshold <= 0) or was removed as dead code:
+             * its mask bit is still the thresholded decision on its gate */
+            GuardTerm t = {graph_find_value(g, bs[i].gate), bs[i].index, bs[i].threshold};
+            bool skip = gid[i] >= 0 ? !guard_holds(p, &g->guards[gid[i]], n)
+                                    : t.threshold > 0 && t.gate >= 0 && !term_holds(p, &t, n);
             mask[i] = skip ? '1' : '0';
             skipped += skip;
         }

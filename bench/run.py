@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+ENGINES = ("isbc", "ort", "torch")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "examples", "torchvision"))
@@ -121,8 +122,26 @@ def main():
         return torch_worker(args)
 
     engines = args.engines.split(",")
-    batches = [int(b) for b in args.batch.split(",")]
-    threads = [int(t) for t in args.threads.split(",")]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        ap.error(f"unknown engine {', '.join(repr(e) for e in unknown)} "
+                 f"(known: {', '.join(ENGINES)})")
+    try:
+        batches = [int(b) for b in args.batch.split(",")]
+        threads = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        ap.error("--batch and --threads take comma-separated whole numbers")
+    if min(batches) < 1 or min(threads) < 1:
+        ap.error("--batch and --threads must be >= 1")
+    import torchvision
+    models = args.models.split(",")
+    bad = [m for m in models if not callable(getattr(torchvision.models, m, None))
+           or m.startswith("_") or m[0].isupper()]
+    if bad:
+        ap.error(f"unknown torchvision model {', '.join(repr(m) for m in bad)} "
+                 f"(e.g. resnet18, mobilenet_v2, squeezenet1_1, efficientnet_b0)")
+    if "isbc" in engines and not os.access(args.isbc, os.X_OK):
+        ap.error(f"--isbc {args.isbc}: not an executable (build isbc first)")
     os.makedirs(args.workdir, exist_ok=True)
     ort_js = os.path.join(HERE, "ort_bench.js")
     if "ort" in engines and not os.path.isdir(os.path.join(HERE, "node_modules", "onnxruntime-node")):
@@ -132,7 +151,7 @@ def main():
     node = shutil.which("node") or "node"
     common = ["--iters", str(args.iters)]
     results = []
-    for model in args.models.split(","):
+    for model in models:
         path, inputs = prepare(model, batches, args.workdir)
         for b in batches:
             for t in threads:
@@ -158,8 +177,9 @@ def main():
     print(f"\n{'model':<18} {'batch':>5} {'thr':>3} {'isbc ms':>9} {'ORT ms':>9} "
           f"{'PyTorch ms':>10} {'isbc/ORT':>8} {'isbc/PT':>8} {'GFLOP/s':>8}")
     for r in results:
-        print(f"{r['model']:<18} {r['batch']:>5} {r['threads']:>3} {fmt(r.get('isbc')):>9} "
-              f"{fmt(r.get('ort')):>9} {fmt(r.get('torch')):>10} "
+        cell = {e: fmt(r.get(e)) if e in engines else "-" for e in ENGINES}
+        print(f"{r['model']:<18} {r['batch']:>5} {r['threads']:>3} {cell['isbc']:>9} "
+              f"{cell['ort']:>9} {cell['torch']:>10} "
               f"{ratio(r.get('isbc'), r.get('ort')):>8} {ratio(r.get('isbc'), r.get('torch')):>8} "
               f"{gflops(r.get('isbc')):>8}")
     print("(median latency over --iters runs; ratio < 1 means isbc is faster; GFLOP/s is "
@@ -167,7 +187,10 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
-    return 0
+    failed = sum(1 for r in results for e in engines if r.get(f"{e}_err"))
+    if failed:
+        print(f"bench: {failed} engine run(s) failed (see above)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

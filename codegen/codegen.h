@@ -11,6 +11,15 @@ typedef struct CodegenOptions {
     const char *cpu;    /* "native", "generic" or an LLVM CPU name */
 } CodegenOptions;
 
+/* --name PREFIX: 0 if PREFIX is a C identifier of at most 100 characters, else -1 with d set. */
+int codegen_check_prefix(const char *prefix, Diag *d);
+/* --cpu NAME: 0 if LLVM can generate code for NAME on this machine's target ("native" and
+ * "generic" always can); else -1 with d set and *known (malloc'ed, the caller frees it) the
+ * names of the CPUs LLVM knows that it can generate code for here, separated by spaces
+ * (isbc's "generic" is not among them: it is LLVM's baseline CPU of the target). Runs LLVM in a
+ * child process: LLVM reports an unknown CPU only on stderr and may then abort. */
+int codegen_check_cpu(const char *cpu, char **known, Diag *d);
+
 /* Write OUT.o (or OUT.so: the object linked with libisbrt into a shared library). */
 int codegen_emit_object(const Graph *g, const CodegenOptions *o, const char *path, Diag *d);
 int codegen_emit_shared(const Graph *g, const CodegenOptions *o, const char *path, Diag *d);

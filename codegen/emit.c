@@ -5,8 +5,8 @@
  * otherwise an LLVM CPU name), relocation model PIC so objects can go into shared libraries.
  *
  * Shared libraries are linked by running `cc -shared` on the object, the static libisbrt
- * (position-independent; its path is fixed at build time: build tree first, then the install
- * prefix, else `-lisbrt`), -lopenblas and -lm, so the .so needs only OpenBLAS at run time.
+ * (position-independent; runtime_lib says which one), -lopenblas and -lm, so the .so needs
+ * only OpenBLAS at run time.
  *
  * The JIT resolves runtime kernels and libm against the running process
  * (LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess): the executable must export
@@ -35,13 +35,19 @@
 #ifndef ISBC_RUNTIME_INSTALLED_LIB
 #define ISBC_RUNTIME_INSTALLED_LIB ""
 #endif
+#ifndef ISBC_BUILD_DIR
+#define ISBC_BUILD_DIR ""
+#endif
+#ifndef ISBC_BIN_TO_LIB
+#define ISBC_BIN_TO_LIB ""
+#endif
 
 static const char *prefix_of(const CodegenOptions *o) {
     return o && o->prefix && *o->prefix ? o->prefix : "model";
 }
 
-static int check_prefix(const CodegenOptions *o, Diag *d) {
-    const char *p = prefix_of(o);
+int codegen_check_prefix(const char *p, Diag *d) {
+    if (!p || !*p) p = "model";
     if (!(isalpha((unsigned char)p[0]) || p[0] == '_'))
         return diag(d, "--name '%s' is not a C identifier", p);
     for (const char *s = p; *s; s++)
@@ -96,10 +102,119 @@ static LLVMTargetMachineRef create_tm(const CodegenOptions *o, Diag *d) {
     return tm;
 }
 
+/* ---- --cpu NAME ---------------------------------------------------------------------------- */
+
+/* Run, in a child process, what a compile for `cpu` does first: a target machine and the
+ * code of an empty function. LLVM reports an unknown CPU only on stderr (and then may abort:
+ * a 32-bit CPU on a 64-bit target), so the child's stderr is captured into *out (malloc'ed).
+ * For cpu "help", LLVM prints the CPUs it knows. Returns true if the child exited 0. */
+static bool probe_cpu(const char *cpu, char **out) {
+    int fd[2];
+    *out = NULL;
+    if (pipe(fd) != 0) return false;
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return false;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], 2);
+        CodegenOptions o = {.cpu = cpu, .opt_level = 0};
+        Diag d;
+        LLVMTargetMachineRef tm = create_tm(&o, &d);
+        if (!tm) _exit(1);
+        LLVMContextRef ctx = LLVMContextCreate();
+        LLVMModuleRef m = LLVMModuleCreateWithNameInContext("probe", ctx);
+        LLVMTypeRef ft = LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0);
+        LLVMValueRef f = LLVMAddFunction(m, "probe", ft);
+        LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+        LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, f, ""));
+        LLVMBuildRetVoid(b);
+        char *err = NULL;
+        LLVMMemoryBufferRef buf;
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &err, &buf)) _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    if (!text) abort();
+    for (;;) {
+        if (cap - len < 2) {
+            cap *= 2;
+            text = realloc(text, cap);
+            if (!text) abort();
+        }
+        ssize_t k = read(fd[0], text + len, cap - len - 1);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        len += (size_t)k;
+    }
+    text[len] = 0;
+    close(fd[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    *out = text;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+int codegen_check_cpu(const char *cpu, char **known, Diag *d) {
+    *known = NULL;
+    if (!cpu || !*cpu || strcmp(cpu, "native") == 0 || strcmp(cpu, "generic") == 0) return 0;
+    char *out;
+    bool ok = probe_cpu(cpu, &out) && strcmp(cpu, "help") != 0;
+    bool unknown = !out || strstr(out, "is not a recognized processor") || !strcmp(cpu, "help");
+    free(out);
+    if (ok && !unknown) return 0;
+    char *triple = LLVMGetDefaultTargetTriple();
+    if (unknown)
+        diag(d, "unknown CPU '%s' for %s", cpu, triple);
+    else
+        diag(d, "CPU '%s' cannot generate code for %s", cpu, triple);
+    LLVMDisposeMessage(triple);
+    /* the names from LLVM's own table: "  name   - Select the name processor." */
+    probe_cpu("help", &out);
+    const char *p = out ? strstr(out, "Available CPUs for this target:") : NULL;
+    size_t cap = 64, len = 0;
+    char *list = malloc(cap);
+    if (!list) abort();
+    list[0] = 0;
+    for (p = p ? strchr(p, '\n') : NULL; p && *p; p = strchr(p + 1, '\n')) {
+        const char *q = p + 1;
+        while (*q == ' ') q++;
+        if (*q == '\n') continue;
+        if (!strstr(q, " - ") || strncmp(q, "Available", 9) == 0) break;
+        size_t n = strcspn(q, " \n");
+        char name[128], *probe_out;
+        snprintf(name, sizeof name, "%.*s", (int)(n < 127 ? n : 127), q);
+        /* only those this target can use (a 32-bit CPU cannot generate x86-64 code) */
+        bool usable =
+            probe_cpu(name, &probe_out) && !strstr(probe_out, "is not a recognized processor");
+        free(probe_out);
+        if (!usable || strcmp(name, "generic") == 0) continue;
+        if (len + n + 2 > cap) {
+            cap = 2 * (len + n + 2);
+            list = realloc(list, cap);
+            if (!list) abort();
+        }
+        if (len) list[len++] = ' ';
+        memcpy(list + len, q, n);
+        len += n;
+        list[len] = 0;
+    }
+    free(out);
+    *known = list;
+    return -1;
+}
+
 /* Build, retarget and optimise the module for tm. */
 static LLVMModuleRef make_module(LLVMContextRef ctx, const Graph *g, const CodegenOptions *o,
                                  LLVMTargetMachineRef tm, Diag *d) {
-    if (check_prefix(o, d) < 0) return NULL;
+    if (codegen_check_prefix(prefix_of(o), d) < 0) return NULL;
     CodegenOptions def = {"model", 2, "native"};
     LLVMModuleRef m = cg_build_module(ctx, g, o ? o : &def, d);
     if (!m) return NULL;
@@ -194,6 +309,38 @@ static int run_cmd(char *const *argv, Diag *d) {
     return 0;
 }
 
+/* The static libisbrt a shared library is linked with, first found of:
+ *  1. <directory of the running executable>/ISBC_BIN_TO_LIB/libisbrt.a — an installed isbc
+ *     (bin/isbc beside lib/libisbrt.a) works wherever its prefix was installed or moved;
+ *  2. the build tree's ISBC_RUNTIME_LIB, for a program run from the build tree (or when the
+ *     executable's path is unknown);
+ *  3. ISBC_RUNTIME_INSTALLED_LIB, the configure-time install path;
+ *  4. -lisbrt, for the linker to find. */
+static const char *runtime_lib(char *buf, size_t len) {
+    const char *name = strrchr(ISBC_RUNTIME_LIB, '/');
+    name = name ? name + 1 : "libisbrt.a";
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    bool in_build = n <= 0;
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash && *ISBC_BIN_TO_LIB) {
+            *slash = 0;
+            snprintf(buf, len, "%s/%s/%s", exe, ISBC_BIN_TO_LIB, name);
+            *slash = '/';
+            if (access(buf, R_OK) == 0) return buf;
+        }
+        size_t bl = strlen(ISBC_BUILD_DIR);
+        in_build = bl && strncmp(exe, ISBC_BUILD_DIR, bl) == 0 && exe[bl] == '/';
+    }
+    if (in_build && *ISBC_RUNTIME_LIB && access(ISBC_RUNTIME_LIB, R_OK) == 0)
+        return ISBC_RUNTIME_LIB;
+    if (*ISBC_RUNTIME_INSTALLED_LIB && access(ISBC_RUNTIME_INSTALLED_LIB, R_OK) == 0)
+        return ISBC_RUNTIME_INSTALLED_LIB;
+    return "-lisbrt";
+}
+
 int codegen_emit_shared(const Graph *g, const CodegenOptions *o, const char *path, Diag *d) {
     const char *tmpdir = getenv("TMPDIR");
     char dir[4096], obj[4200];
@@ -202,11 +349,8 @@ int codegen_emit_shared(const Graph *g, const CodegenOptions *o, const char *pat
     snprintf(obj, sizeof obj, "%s/%s.o", dir, prefix_of(o));
     int rc = codegen_emit_object(g, o, obj, d);
     if (rc == 0) {
-        const char *rt = "-lisbrt";
-        if (*ISBC_RUNTIME_LIB && access(ISBC_RUNTIME_LIB, R_OK) == 0)
-            rt = ISBC_RUNTIME_LIB;
-        else if (*ISBC_RUNTIME_INSTALLED_LIB && access(ISBC_RUNTIME_INSTALLED_LIB, R_OK) == 0)
-            rt = ISBC_RUNTIME_INSTALLED_LIB;
+        char rtbuf[4200];
+        const char *rt = runtime_lib(rtbuf, sizeof rtbuf);
         char *argv[] = {"cc",       "-shared",    "-o",  (char *)path, obj,
                         (char *)rt, "-lopenblas", "-lm", NULL};
         rc = run_cmd(argv, d);
@@ -282,7 +426,7 @@ static void free_names(char **names, int n) {
 }
 
 int codegen_emit_header(const Graph *g, const CodegenOptions *o, const char *path, Diag *d) {
-    if (check_prefix(o, d) < 0) return -1;
+    if (codegen_check_prefix(prefix_of(o), d) < 0) return -1;
     const char *p = prefix_of(o);
     FILE *f = fopen(path, "w");
     if (!f) return diag(d, "cannot write %s: %s", path, strerror(errno));

@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_FILES 64
 #define MAX_SHAPES 32
 
 typedef struct Opts {
+    const char *cmd; /* the command, for usage errors */
     const char *model;
     const char *out;
     const char *header;
@@ -122,7 +124,8 @@ static const char help_dump[] =
     "  --after PASS|all     run the pipeline up to PASS (all: print after every pass)\n"
     "  --passes P1,P2,...   run exactly these passes, then print (golden tests)\n"
     "  --weights            print constant payloads in full instead of a hash\n"
-    "  --dot                print a Graphviz graph instead\n"
+    "  --dot                print a Graphviz graph instead: guard regions as clusters\n"
+    "                       (gate, threshold, FLOPs), dashed edges from what decides them\n"
     "  --shape NAME=DIMS    fix the dims of input NAME\n"
     "  --bind NAME=FILE     as for compile\n";
 
@@ -173,19 +176,51 @@ static int parse_shape_arg(const char *cmd, const char *arg, Opts *o) {
     return 0;
 }
 
-static int parse_int_arg(const char *cmd, const char *flag, const char *arg, int lo, int *out) {
+static int parse_int_arg(const char *cmd, const char *flag, const char *arg, int lo, int hi,
+                         int *out) {
     char *end;
     errno = 0;
     long x = strtol(arg, &end, 10);
-    if (*end || end == arg || errno || x < lo || x > 1000000000)
-        return usage_error(cmd, "bad number for option: %s", flag);
+    if (*end || end == arg || errno || x < lo || x > hi) {
+        fprintf(stderr, "isbc %s: %s expects a whole number from %d to %d, got '%s'\n", cmd, flag,
+                lo, hi, arg);
+        fprintf(stderr, "Try 'isbc %s --help'.\n", cmd);
+        return 2;
+    }
     *out = (int)x;
     return 0;
+}
+
+/* --cpu NAME: a CPU LLVM can generate code for here, else a usage error listing those it knows. */
+static int check_cpu_arg(const char *cmd, const char *cpu) {
+    Diag d;
+    char *known = NULL;
+    if (codegen_check_cpu(cpu, &known, &d) == 0) return 0;
+    fprintf(stderr, "isbc %s: --cpu: %s\nKnown CPUs: native (this machine's), generic (baseline)",
+            cmd, d.msg);
+    int col = 91;
+    for (char *save, *t = known ? strtok_r(known, " ", &save) : NULL; t;
+         t = strtok_r(NULL, " ", &save)) {
+        int n = (int)strlen(t) + 2;
+        if (col + n > 92) {
+            fputs(",\n ", stderr);
+            col = 1;
+        } else {
+            fputc(',', stderr);
+            col++;
+        }
+        fprintf(stderr, " %s", t);
+        col += n - 1;
+    }
+    fprintf(stderr, "\nTry 'isbc %s --help'.\n", cmd);
+    free(known);
+    return 2;
 }
 
 /* Parse argv for command cmd. allowed: which options the command takes. */
 static int parse_opts(const char *cmd, int argc, char **argv, const char *allowed, Opts *o) {
     memset(o, 0, sizeof *o);
+    o->cmd = cmd;
     o->opt_level = 2;
     o->cpu = "native";
     o->prefix = "model";
@@ -227,6 +262,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *allowe
         } else if (strcmp(a, "--name") == 0) {
             ALLOW("--name");
             NEXT();
+            Diag d;
+            if (codegen_check_prefix(v, &d)) return usage_error(cmd, "%s", d.msg);
             o->prefix = v;
         } else if (strcmp(a, "--shape") == 0) {
             ALLOW("--shape");
@@ -252,6 +289,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *allowe
         } else if (strcmp(a, "--cpu") == 0) {
             ALLOW("--cpu");
             NEXT();
+            if (check_cpu_arg(cmd, v)) return 2;
             o->cpu = v;
         } else if (strcmp(a, "--emit-llvm") == 0) {
             ALLOW("--emit-llvm");
@@ -281,15 +319,15 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *allowe
         } else if (strcmp(a, "--iters") == 0) {
             ALLOW("--iters");
             NEXT();
-            if (parse_int_arg(cmd, a, v, 1, &o->iters)) return 2;
+            if (parse_int_arg(cmd, a, v, 1, 1000000000, &o->iters)) return 2;
         } else if (strcmp(a, "--warmup") == 0) {
             ALLOW("--warmup");
             NEXT();
-            if (parse_int_arg(cmd, a, v, 0, &o->warmup)) return 2;
+            if (parse_int_arg(cmd, a, v, 0, 1000000000, &o->warmup)) return 2;
         } else if (strcmp(a, "--threads") == 0) {
             ALLOW("--threads");
             NEXT();
-            if (parse_int_arg(cmd, a, v, 1, &o->threads)) return 2;
+            if (parse_int_arg(cmd, a, v, 1, 1024, &o->threads)) return 2;
         } else if (strcmp(a, "--no-skip") == 0) {
             ALLOW("--no-skip");
             o->no_skip = true;
@@ -302,14 +340,19 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *allowe
             char *end;
             double t = strtod(v, &end);
             if (end == v || *end || !isfinite(t))
-                return usage_error(cmd, "bad number for option: %s", a);
+                return usage_error(cmd, "--threshold expects a finite number, got '%s'", v);
+            if (t < 0)
+                return usage_error(cmd,
+                                   "--threshold must be >= 0 (a branch runs where its gate weight "
+                                   "is >= T; 0 runs every branch, as --no-skip does), got '%s'",
+                                   v);
             o->threshold = (float)t;
             o->has_threshold = true;
         } else if (strcmp(a, "--batch") == 0) {
             ALLOW("--batch");
             NEXT();
             int b;
-            if (parse_int_arg(cmd, a, v, 1, &b)) return 2;
+            if (parse_int_arg(cmd, a, v, 1, 1000000000, &b)) return 2;
             o->batch = b;
         } else {
             return usage_error(cmd, "unknown option %s", a);
@@ -395,12 +438,47 @@ out:
     return g;
 }
 
-/* --no-skip / --threshold T: every branch threshold becomes 0 / T (ir.h, annot_branches). */
-static void apply_threshold_opts(const Opts *o, Graph *g) {
-    if (!o->no_skip && !o->has_threshold) return;
+/* The op that computes value v, looking through views and Identity; -1 for none. */
+static int producer_op(const Graph *g, int v) {
+    for (int hops = 0; hops < 64; hops++) {
+        int def = gval(g, v)->def;
+        if (def < 0) return -1;
+        const Node *n = gnode(g, def);
+        if (!(op_info(n->op)->flags & OPF_VIEW) && n->op != OP_Identity) return n->op;
+        if (n->nin < 1 || n->in[0] < 0) return -1;
+        v = n->in[0];
+    }
+    return -1;
+}
+
+/* --no-skip / --threshold T: every branch threshold becomes 0 / T (ir.h, annot_branches).
+ * A gate may be any float tensor (docs/annotations.md), so T > 1 can be meaningful; but when
+ * every gate is a Softmax or Sigmoid output (in [0, 1]) it would skip every branch: a usage
+ * error (2, printed here). Returns 0, or 1 with d set. */
+static int apply_threshold_opts(const Opts *o, Graph *g, Diag *d) {
+    if (!o->no_skip && !o->has_threshold) return 0;
+    if (!o->no_skip && o->threshold > 1) {
+        Branch *bs;
+        int nb = annot_branches(g, &bs, d);
+        if (nb < 0) return 1;
+        int unit = 0;
+        for (int i = 0; i < nb; i++) {
+            int op = producer_op(g, graph_find_value(g, bs[i].gate));
+            unit += op == OP_Softmax || op == OP_Sigmoid || op == OP_HardSigmoid;
+        }
+        if (nb > 0 && unit == nb) {
+            fprintf(stderr,
+                    "isbc %s: --threshold %g is above 1, but every gate of this model is a "
+                    "Softmax or Sigmoid output, in [0, 1] (gate '%s'): every branch would be "
+                    "skipped\nTry 'isbc %s --help'.\n",
+                    o->cmd, (double)o->threshold, bs[0].gate, o->cmd);
+            return 2;
+        }
+    }
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", o->no_skip ? 0.0 : (double)o->threshold);
     graph_set_meta(g, ANNOT_THRESHOLD_OVERRIDE, buf);
+    return 0;
 }
 
 /* --stats: every gate tensor also becomes a graph output (after the user's outputs), so
@@ -420,17 +498,24 @@ static int add_gate_outputs(Graph *g, Branch **out, Diag *d) {
     return nb;
 }
 
-/* Import + full pipeline, ready for codegen. With --stats, *bs / *nb get the annotated
- * branches as read before the passes (in the graph's arena; dead code elimination may
- * remove a branch that nothing reads). */
-static Graph *load_and_optimize(const Opts *o, int *nuser, Branch **bs, int *nb, Diag *d) {
+/* Import + full pipeline, ready for codegen: 0 with *out set, 1 with d set (bad input), or
+ * 2 (a usage error, already printed). With --stats, *bs / *nb get the annotated branches as
+ * read before the passes (in the graph's arena; dead code elimination may remove a branch
+ * that nothing reads). */
+static int load_and_optimize(const Opts *o, Graph **out, int *nuser, Branch **bs, int *nb,
+                             Diag *d) {
+    *out = NULL;
     Graph *g = load_model(o, d);
-    if (!g) return NULL;
-    apply_threshold_opts(o, g);
+    if (!g) return 1;
+    int rc = apply_threshold_opts(o, g, d);
+    if (rc) {
+        graph_free(g);
+        return rc;
+    }
     if (nuser) *nuser = g->noutput;
     if (o->stats && (*nb = add_gate_outputs(g, bs, d)) < 0) {
         graph_free(g);
-        return NULL;
+        return 1;
     }
     /* The IR verifier and the memory-plan checker run on every compile, release builds
      * included: they cost little next to codegen, and a plan bug is a silently wrong answer. */
@@ -438,9 +523,10 @@ static Graph *load_and_optimize(const Opts *o, int *nuser, Branch **bs, int *nb,
         .verify = true, .dump_after = o->dump_after, .dump_dir = o->dump_dir, .dump_file = stderr};
     if (pipeline_run(g, &po, d)) {
         graph_free(g);
-        return NULL;
+        return 1;
     }
-    return g;
+    *out = g;
+    return 0;
 }
 
 static CodegenOptions codegen_opts(const Opts *o) {
@@ -456,25 +542,56 @@ static int cmd_compile(const Opts *o) {
     if (!shared && !has_suffix(o->out, ".o"))
         return usage_error("compile", "-o must name a .o or .so file, not '%s'", o->out);
     Diag d = {{0}};
-    Graph *g = load_and_optimize(o, NULL, NULL, NULL, &d);
-    if (!g) return fail("%s", d.msg);
+    Graph *g;
+    int st = load_and_optimize(o, &g, NULL, NULL, NULL, &d);
+    if (st) return st == 2 ? 2 : fail("%s", d.msg);
     CodegenOptions co = codegen_opts(o);
-    char *header = NULL;
-    if (o->header)
-        header = strdup(o->header);
-    else {
-        size_t n = strlen(o->out);
-        size_t cut = shared ? n - 3 : n - 2;
-        header = malloc(cut + 3);
-        if (!header) abort();
-        memcpy(header, o->out, cut);
-        strcpy(header + cut, ".h");
+    /* Every output goes to a temporary file beside it and is renamed into place only when
+     * all of them were written: a failure leaves no half-written or stale-looking output. */
+    enum { OUT_MAIN, OUT_HEADER, OUT_LLVM, NOUT };
+    char *final[NOUT] = {strdup(o->out), NULL, o->emit_llvm ? strdup(o->emit_llvm) : NULL};
+    char *tmp[NOUT] = {NULL, NULL, NULL};
+    if (o->header) {
+        final[OUT_HEADER] = strdup(o->header);
+    } else {
+        size_t n = strlen(o->out), cut = shared ? n - 3 : n - 2;
+        final[OUT_HEADER] = malloc(cut + 3);
+        if (final[OUT_HEADER]) {
+            memcpy(final[OUT_HEADER], o->out, cut);
+            strcpy(final[OUT_HEADER] + cut, ".h");
+        }
     }
-    int rc =
-        shared ? codegen_emit_shared(g, &co, o->out, &d) : codegen_emit_object(g, &co, o->out, &d);
-    if (!rc) rc = codegen_emit_header(g, &co, header, &d);
-    if (!rc && o->emit_llvm) rc = codegen_emit_llvm(g, &co, o->emit_llvm, &d);
-    free(header);
+    for (int i = 0; i < NOUT; i++) {
+        if (!final[i]) continue;
+        size_t n = strlen(final[i]) + 32;
+        tmp[i] = malloc(n);
+        if (!tmp[i]) abort();
+        snprintf(tmp[i], n, "%s.isbc-tmp%ld", final[i], (long)getpid());
+    }
+    if (!final[OUT_MAIN] || !final[OUT_HEADER]) abort();
+    int rc = shared ? codegen_emit_shared(g, &co, tmp[OUT_MAIN], &d)
+                    : codegen_emit_object(g, &co, tmp[OUT_MAIN], &d);
+    if (!rc) rc = codegen_emit_header(g, &co, tmp[OUT_HEADER], &d);
+    if (!rc && tmp[OUT_LLVM]) rc = codegen_emit_llvm(g, &co, tmp[OUT_LLVM], &d);
+    for (int i = 0; i < NOUT && !rc; i++)
+        if (tmp[i] && rename(tmp[i], final[i]) != 0)
+            rc = diag(&d, "cannot write %s: %s", final[i], strerror(errno));
+    if (rc) { /* name the user's file, not the temporary one */
+        for (int i = 0; i < NOUT; i++) {
+            if (!tmp[i]) continue;
+            unlink(tmp[i]);
+            char *at = strstr(d.msg, tmp[i]);
+            if (at) {
+                char rest[sizeof d.msg];
+                snprintf(rest, sizeof rest, "%s", at + strlen(tmp[i]));
+                snprintf(at, sizeof d.msg - (size_t)(at - d.msg), "%s%s", final[i], rest);
+            }
+        }
+    }
+    for (int i = 0; i < NOUT; i++) {
+        free(tmp[i]);
+        free(final[i]);
+    }
     graph_free(g);
     return rc ? fail("%s", d.msg) : 0;
 }
@@ -554,10 +671,11 @@ static int check_input(const Graph *g, int idx, const Tensor *t, int64_t *batch,
     return 0;
 }
 
+/* 0, -1 with d set, or 2: a usage error, already printed. */
 static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
     memset(p, 0, sizeof *p);
-    p->g = load_and_optimize(o, &p->nuser, &p->branches, &p->nbranch, d);
-    if (!p->g) return -1;
+    int st = load_and_optimize(o, &p->g, &p->nuser, &p->branches, &p->nbranch, d);
+    if (st) return st == 2 ? 2 : -1;
     Graph *g = p->g;
     if (!random_inputs && o->ninputs != g->ninput)
         return diag(d, "the model has %d input%s, %d given with -i", g->ninput,
@@ -702,9 +820,10 @@ static int cmd_run(const Opts *o) {
     }
     Diag d = {{0}};
     Prepared p;
-    if (prepare(o, false, &p, &d) || run_once(&p, &d)) {
+    int st = prepare(o, false, &p, &d);
+    if (st || run_once(&p, &d)) {
         prepared_free(&p);
-        return fail("%s", d.msg);
+        return st == 2 ? 2 : fail("%s", d.msg);
     }
     Graph *g = p.g;
     if (o->noutputs && o->noutputs != p.nuser) {
@@ -767,9 +886,10 @@ static int cmd_bench(const Opts *o) {
     else
         isbrt_set_threads(0);
     double t0 = now_ms();
-    if (prepare(o, o->ninputs == 0, &p, &d)) {
+    int st = prepare(o, o->ninputs == 0, &p, &d);
+    if (st) {
         prepared_free(&p);
-        return fail("%s", d.msg);
+        return st == 2 ? 2 : fail("%s", d.msg);
     }
     double compile_ms = now_ms() - t0;
     double *times = malloc(sizeof(double) * (size_t)o->iters);
@@ -820,32 +940,120 @@ static int cmd_bench(const Opts *o) {
 
 /* ---- dump / info ---------------------------------------------------------------------- */
 
+/* A Graphviz string body: quotes and backslashes escaped, control bytes as \x.. text. */
+static void dot_str(FILE *f, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+}
+
+/* The dot node that stands for value v: its producer n<i>, or v<id> for an input. */
+static void dot_src(FILE *f, const Graph *g, int v) {
+    int def = gval(g, v)->def;
+    if (def >= 0)
+        fprintf(f, "n%d", def);
+    else
+        fprintf(f, "v%d", v);
+}
+
+/* --dot: nodes and data edges; each guard region is a cluster labelled with its name, its
+ * condition (gate element >= threshold, OR of the terms), the value it guards and its FLOPs
+ * per instance; a dashed edge runs from the node computing each term's gate (the GateMask,
+ * after fuse_selection) to the region it controls. */
 static void print_dot(const Graph *g, FILE *f) {
-    fprintf(f, "digraph \"%s\" {\n  node [shape=box, fontname=monospace];\n", g->name);
-    for (int i = 0; i < g->ninput; i++)
-        fprintf(f, "  v%d [label=\"input %s\", shape=ellipse];\n", g->inputs[i],
-                gval(g, g->inputs[i])->name);
+    fputs("digraph \"", f);
+    dot_str(f, g->name ? g->name : "graph");
+    fputs("\" {\n  compound=true;\n  node [shape=box, fontname=monospace];\n", f);
+    for (int i = 0; i < g->ninput; i++) {
+        fprintf(f, "  v%d [label=\"input ", g->inputs[i]);
+        dot_str(f, gval(g, g->inputs[i])->name);
+        fputs("\", shape=ellipse];\n", f);
+    }
+    char ts[256];
+    for (int gid = -1; gid < g->nguard; gid++) {
+        const char *ind = "  ";
+        int first = -1;
+        if (gid >= 0) {
+            for (int i = 0; i < g->nnode && first < 0; i++)
+                if (!gnode(g, i)->dead && gnode(g, i)->guard == gid) first = i;
+            if (first < 0) continue;
+            const Guard *gd = &g->guards[gid];
+            fprintf(f,
+                    "  subgraph cluster_guard%d {\n    style=\"rounded,filled\"; "
+                    "fillcolor=\"#eef3fb\"; fontname=monospace;\n    label=\"guard \\\"",
+                    gid);
+            dot_str(f, gd->name);
+            fputs("\\\"", f);
+            for (int t = 0; t < gd->nterm; t++) {
+                fputs(t ? " ||\\l" : "\\l", f);
+                dot_str(f, gval(g, gd->terms[t].gate)->name);
+                fprintf(f, "[%d] >= %g", gd->terms[t].index, (double)gd->terms[t].threshold);
+            }
+            if (gd->value >= 0) {
+                fputs("\\lvalue=", f);
+                dot_str(f, gval(g, gd->value)->name);
+            }
+            fprintf(f, "\\lflops=%lld\\l\";\n", (long long)gd->flops);
+            ind = "    ";
+        }
+        for (int i = 0; i < g->nnode; i++) {
+            const Node *n = gnode(g, i);
+            if (n->dead || n->guard != gid) continue;
+            fprintf(f, "%sn%d [label=\"%s", ind, i, op_info(n->op)->name);
+            if (n->nout) {
+                fputs("\\n", f);
+                dot_str(f, gval(g, n->out[0])->name);
+                fprintf(f, ": %s", type_str(&gval(g, n->out[0])->type, ts, sizeof ts));
+            }
+            fputs("\"", f);
+            if (n->op == OP_GateMask)
+                fputs(", style=filled, fillcolor=\"#fde9c8\"", f);
+            else if (n->op == OP_BranchSum)
+                fputs(", style=filled, fillcolor=\"#e3f2dc\"", f);
+            fputs("];\n", f);
+        }
+        if (gid >= 0) fputs("  }\n", f);
+        if (gid >= 0) { /* what decides whether the region runs */
+            const Guard *gd = &g->guards[gid];
+            for (int t = 0; t < gd->nterm; t++) {
+                bool dup = false;
+                for (int u = 0; u < t; u++) dup |= gd->terms[u].gate == gd->terms[t].gate;
+                if (dup) continue;
+                fputs("  ", f);
+                dot_src(f, g, gd->terms[t].gate);
+                fprintf(f,
+                        " -> n%d [lhead=cluster_guard%d, style=dashed, color=\"#c0392b\", "
+                        "label=\"controls\", fontname=monospace];\n",
+                        first, gid);
+            }
+        }
+    }
     for (int i = 0; i < g->nnode; i++) {
         const Node *n = gnode(g, i);
         if (n->dead) continue;
-        char ts[256];
-        fprintf(f, "  n%d [label=\"%s\\n%s\"];\n", i, op_info(n->op)->name,
-                n->nout ? type_str(&gval(g, n->out[0])->type, ts, sizeof ts) : "");
         for (int k = 0; k < n->nin; k++) {
             int v = n->in[k];
             if (v < 0 || (gval(g, v)->flags & VAL_CONST)) continue;
-            int def = gval(g, v)->def;
-            if (def >= 0)
-                fprintf(f, "  n%d -> n%d;\n", def, i);
-            else
-                fprintf(f, "  v%d -> n%d;\n", v, i);
+            fputs("  ", f);
+            dot_src(f, g, v);
+            fprintf(f, " -> n%d;\n", i);
         }
     }
     for (int i = 0; i < g->noutput; i++) {
-        int def = gval(g, g->outputs[i])->def;
-        fprintf(f, "  o%d [label=\"output %s\", shape=ellipse];\n", i,
-                gval(g, g->outputs[i])->name);
-        if (def >= 0) fprintf(f, "  n%d -> o%d;\n", def, i);
+        fprintf(f, "  o%d [label=\"output ", i);
+        dot_str(f, gval(g, g->outputs[i])->name);
+        fputs("\", shape=ellipse];\n", f);
+        if (gval(g, g->outputs[i])->def >= 0 || !(gval(g, g->outputs[i])->flags & VAL_CONST)) {
+            fputs("  ", f);
+            dot_src(f, g, g->outputs[i]);
+            fprintf(f, " -> o%d;\n", i);
+        }
     }
     fprintf(f, "}\n");
 }

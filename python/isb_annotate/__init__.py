@@ -22,6 +22,8 @@ import contextlib
 import contextvars
 import json
 import os
+import sys
+import warnings
 
 from .onnx_tools import (META_BRANCHES, META_THRESHOLD, META_VERSION, branch_flops,  # noqa: F401
                          executed_flops, masked_model, read_annotations, validate)
@@ -151,6 +153,66 @@ def masked_as_annotated(threshold=None):
     return _activate(Recorder(threshold=threshold, per_branch=True))
 
 
+class _InputFlow:
+    """A torch function mode that follows which tensors are computed from the model's inputs
+    and records each conversion of such a tensor to a Python value (bool(t), t.item(), ...):
+    control flow on tensor data, which tracing cannot record. Each event is (conversion,
+    "file:line" of the caller, branches recorded so far)."""
+
+    CONVERSIONS = ("__bool__", "item", "__int__", "__float__", "__index__", "tolist")
+
+    def __init__(self, inputs, rec):
+        from torch.overrides import TorchFunctionMode
+
+        outer = self
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                return outer._call(func, args, kwargs or {})
+
+        self.mode = Mode()
+        self.rec = rec
+        self.keep = [t for t in inputs]  # keeps ids unique while the probe runs
+        self.ids = {id(t) for t in self.keep}
+        self.events = []
+
+    def _tainted(self, x):
+        import torch
+        if isinstance(x, torch.Tensor):
+            return id(x) in self.ids
+        if isinstance(x, (list, tuple)):
+            return any(self._tainted(y) for y in x)
+        return False
+
+    def _call(self, func, args, kwargs):
+        import torch
+        tainted = self._tainted(args) or self._tainted(list(kwargs.values()))
+        name = getattr(func, "__name__", "")
+        if tainted and name in self.CONVERSIONS:
+            here = os.path.dirname(os.path.abspath(__file__))
+            torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
+            f = sys._getframe(1)
+            while f and (f.f_code.co_filename.startswith(torch_dir) or
+                         os.path.dirname(os.path.abspath(f.f_code.co_filename)) == here):
+                f = f.f_back
+            where = f"{f.f_code.co_filename}:{f.f_lineno}" if f else "?"
+            self.events.append((name, where, len(self.rec.branches)))
+        out = func(*args, **kwargs)
+        if tainted:
+            for o in (out if isinstance(out, (list, tuple)) else (out,)):
+                if isinstance(o, torch.Tensor) and id(o) not in self.ids:
+                    self.ids.add(id(o))
+                    self.keep.append(o)
+        return out
+
+    def __enter__(self):
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.mode.__exit__(*exc)
+
+
 def _flatten(out):
     import torch
     if isinstance(out, torch.Tensor):
@@ -205,11 +267,28 @@ def export(model, args, f, *, input_names=None, output_names=None, dynamic_axes=
         args = (args,)
     was_training = model.training
     model.eval()
-    # Probe once eagerly: how many outputs, which branches.
+    # Probe once eagerly: how many outputs, which branches, and whether Python control flow
+    # depends on tensor data before a branch (tracing would keep only this input's path).
     with torch.no_grad(), record() as rec:
-        outs = _flatten(model(*args))
+        with _InputFlow([a for a in args if isinstance(a, torch.Tensor)], rec) as flow:
+            outs = _flatten(model(*args))
+        flow.keep.clear()
     if not rec.branches:
         raise ValueError("isb.export: the forward pass marked no branch (isb.branch)")
+    for conv, where, nb in flow.events:
+        if nb < len(rec.branches):
+            name = rec.branches[nb].name
+            raise ValueError(
+                f"isb.export: {where}: the forward converts a tensor computed from the input to "
+                f"a Python value ({conv}) before branch '{name}': an `if` (or loop) on tensor "
+                f"data around a branch. The exported graph would keep only the path this "
+                f"example input takes. Mark every path with isb.branch and let its gate decide, "
+                f"or select with torch.where.")
+    if threshold is None and all(b.threshold is None for b in rec.branches):
+        warnings.warn("isb.export: no threshold given (export(..., threshold=T) or "
+                      "isb.branch(..., threshold=T)): every branch's threshold is 0, so the "
+                      "compiled model runs every branch unless isbc is given --threshold",
+                      stacklevel=2)
     extra, extra_names, _ = _plan(rec, outs)
     n_out = len(outs)
     output_names = list(output_names or [f"output{i}" for i in range(n_out)])

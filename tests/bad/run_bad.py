@@ -3,8 +3,9 @@
 
 A case is NAME.args (isbc's arguments, one line, shell-quoted; {work} is the work dir
 holding the generated inputs), NAME.err (fragments, one per line, each of which must occur
-in stderr, case-insensitively) and optionally NAME.status (expected exit status, default 1:
-bad input; 2 is a usage error). A signal, any other status, empty stderr, or a sanitizer,
+in stderr, case-insensitively), optionally NAME.status (expected exit status, default 1:
+bad input; 2 is a usage error) and NAME.absent (files, one per line, that must not exist
+after the run: outputs a failed command must not leave behind; removed before the run). A signal, any other status, empty stderr, or a sanitizer,
 assertion or LLVM crash report fails the case. The inputs (empty, random, truncated and
 unsupported models, tensors of the wrong shape) are made here, deterministically."""
 import argparse
@@ -70,6 +71,29 @@ def models():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(m)
     out["reshape"] = m.SerializeToString()
+    # Annotated (docs/annotations.md): two branches gated by a Softmax, gate weights in [0, 1].
+    nodes = [helper.make_node("Softmax", ["logits"], ["gates"], axis=1),
+             helper.make_node("Relu", ["x"], ["r"])]
+    for k in range(2):
+        nodes += [helper.make_node("Gather", ["gates", f"i{k}"], [f"g{k}"], axis=1),
+                  helper.make_node("Unsqueeze", [f"g{k}", "ax1"], [f"gc{k}"]),
+                  helper.make_node("Mul", [f"gc{k}", "r" if k == 0 else "x"], [f"v{k}"])]
+    nodes.append(helper.make_node("Add", ["v0", "v1"], ["y"]))
+    g = helper.make_graph(
+        nodes, "annotated",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
+         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor("i0", TensorProto.INT64, [], [0]),
+         helper.make_tensor("i1", TensorProto.INT64, [], [1]),
+         helper.make_tensor("ax1", TensorProto.INT64, [1], [1])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    for k, v in {"isb.version": "1", "isb.threshold": "0.3", "isb.branches":
+                 '[{"name":"b0","gate":"gates","index":0,"value":"v0"},'
+                 '{"name":"b1","gate":"gates","index":1,"value":"v1"}]'}.items():
+        m.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(m)
+    out["annotated"] = m.SerializeToString()
     # Hostile models (issue 9). Max(x, "", y): a variadic input given as "" (not optional).
     g = helper.make_graph(
         [helper.make_node("Max", ["x", "", "y"], ["z"], name="max")],
@@ -106,7 +130,7 @@ def models():
 
 def make_inputs(work):
     os.makedirs(work, exist_ok=True)
-    if os.path.exists(os.path.join(work, "done.v5")):
+    if os.path.exists(os.path.join(work, "done.v6")):
         return
     ms = models()
     for name, data in ms.items():
@@ -124,13 +148,15 @@ def make_inputs(work):
         "x_4": rng.standard_normal((4,), dtype=np.float32),
         "shape_6x4": np.array([6, 4], dtype=np.int64),
         "shape_rank3": np.array([2, 3, 4], dtype=np.int64),
+        "x_3x4": rng.standard_normal((3, 4), dtype=np.float32),
+        "logits_3x2": rng.standard_normal((3, 2), dtype=np.float32),
     }.items():
         tmp = os.path.join(work, f"{name}.tmp{os.getpid()}.npy")
         np.save(tmp, arr)
         os.replace(tmp, os.path.join(work, f"{name}.npy"))
     good = open(os.path.join(work, "pixels_1x3x8x8.npy"), "rb").read()
     write(os.path.join(work, "truncated.npy"), good[: len(good) // 2])
-    write(os.path.join(work, "done.v5"), b"")
+    write(os.path.join(work, "done.v6"), b"")
 
 
 def main():
@@ -144,6 +170,13 @@ def main():
     argv = [a.replace("{work}", args.workdir) for a in shlex.split(line)]
     frags = [f for f in open(args.case + ".err").read().splitlines() if f.strip()]
     want = int(open(args.case + ".status").read()) if os.path.exists(args.case + ".status") else 1
+    absent = []
+    if os.path.exists(args.case + ".absent"):
+        absent = [f.strip().replace("{work}", args.workdir)
+                  for f in open(args.case + ".absent").read().splitlines() if f.strip()]
+    for f in absent:
+        if os.path.exists(f):
+            os.remove(f)
     print("$ " + " ".join(shlex.quote(a) for a in [args.isbc] + argv))
     try:
         p = subprocess.run([args.isbc] + argv, capture_output=True, text=True, errors="replace",
@@ -169,6 +202,10 @@ def main():
     for f in frags:
         if f.lower() not in p.stderr.lower():
             print(f"FAIL: stderr lacks '{f}'")
+            ok = False
+    for f in absent:
+        if os.path.exists(f):
+            print(f"FAIL: the failed command left '{f}' behind")
             ok = False
     print("ok" if ok else "FAILED")
     return 0 if ok else 1

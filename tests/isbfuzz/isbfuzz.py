@@ -340,7 +340,7 @@ def safe_threshold(values, target):
     cands = [v[0] - 2 * GAP] if v.size else []
     cands += [(a + b) / 2 for a, b in zip(v[:-1], v[1:]) if b - a >= 2 * GAP]
     cands.append(v[-1] + 2 * GAP if v.size else target)
-    cands = [c for c in cands if c > 0]
+    cands = [c for c in cands if 0 < c <= 1]  # softmax gates: isbc refuses T > 1
     if not cands:
         return None
     return float(min(cands, key=lambda c: abs(c - target)))
@@ -488,7 +488,8 @@ def check_network(isbc, workdir, seed, index, keep=False, via="so", use_ort=Fals
                 if bb and bb["name"] in per:
                     bb["threshold"] = per[bb["name"]]
     targets = {"low": float(np.quantile(allg, 0.1)), "median": float(np.median(allg)),
-               "high": float(np.quantile(allg, 0.9)), "above": float(allg.max()) + 4 * GAP}
+               "high": float(np.quantile(allg, 0.9)),
+               "above": min(float(allg.max()) + 4 * GAP, 1.0)}
     thr = {k: safe_threshold(allg, t) for k, t in targets.items()}
     thr = {k: t for k, t in thr.items() if t is not None}
     default = thr.get("median", 0.1)

@@ -584,8 +584,9 @@ static int guard_check(Cg *c, const Guard *gd, SymInt *rows) {
                         gval(g, gt->gate)->name);
         SymInt r = sym_dim(ty, 0);
         if (t == 0) *rows = r;
-        if (r.n != rows->n || r.k != rows->k)
-            return diag(c->d, "guard '%s': gates differ in batch dim", gd->name);
+        if (r.n != rows->n || r.k != rows->k) /* annot_branches refuses such branches */
+            return diag(c->d, "guard '%s': gates '%s' and '%s' differ in batch dim", gd->name,
+                        gval(g, gd->terms[0].gate)->name, gval(g, gt->gate)->name);
         if (!cg_ptr(c, gt->gate))
             return diag(c->d, "guard '%s': gate '%s' has no storage", gd->name,
                         gval(g, gt->gate)->name);

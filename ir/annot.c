@@ -23,11 +23,14 @@ static int jerr(J *j, const char *what) {
     return diag(j->d, "isb.branches: malformed JSON at offset %d: %s", (int)(j->p - j->s), what);
 }
 
-/* A JSON string into the arena (escapes decoded; \u limited to one byte or passed as '?'). */
+/* A JSON string into the arena (escapes decoded; \u limited to one byte or passed as '?').
+ * It takes at most as many bytes as its raw text: parsing is linear in time and memory. */
 static int jstring(J *j, const char **out) {
     if (*j->p != '"') return jerr(j, "expected a string");
     j->p++;
-    size_t cap = strlen(j->p) + 1, n = 0;
+    const char *q = j->p;
+    while (*q && *q != '"') q += q[0] == '\\' && q[1] ? 2 : 1;
+    size_t cap = (size_t)(q - j->p) + 1, n = 0;
     char *buf = graph_alloc(j->g, cap);
     for (;;) {
         char c = *j->p++;
@@ -135,14 +138,13 @@ static int jvalue_skip(J *j, int depth) {
     }
 }
 
-/* Is value `v` computed from value `gate` (forward reachability over the node list)? */
-static bool downstream(const Graph *g, int gate, int v) {
-    if (gate == v) return false;
-    bool *r = calloc((size_t)g->nval + 1, 1);
-    if (!r) abort();
+/* r[v] = whether value v is computed from value `gate` (forward reachability over the node
+ * list; r[gate] itself is false). */
+static void downstream(const Graph *g, int gate, bool *r) {
+    memset(r, 0, (size_t)g->nval + 1);
     r[gate] = true;
     /* nodes may be out of order before compaction: iterate to a fixed point */
-    for (bool changed = true; changed && !r[v];) {
+    for (bool changed = true; changed;) {
         changed = false;
         for (int i = 0; i < g->nnode; i++) {
             const Node *n = gnode(g, i);
@@ -155,9 +157,7 @@ static bool downstream(const Graph *g, int gate, int v) {
                 if (!r[n->out[k]]) r[n->out[k]] = changed = true;
         }
     }
-    bool res = r[v];
-    free(r);
-    return res;
+    r[gate] = false;
 }
 
 /* Row length of a gate of known type (-1 if unknown): elements per batch instance. */
@@ -166,28 +166,86 @@ static int64_t gate_row(const Type *t) {
     for (int i = 1; i < t->rank; i++)
         if (t->dims[i] < 0) return -1;
     int64_t k = 1;
-    for (int i = 1; i < t->rank; i++) k *= t->dims[i];
+    for (int i = 1; i < t->rank; i++) k = sat_mul(k, t->dims[i]);
     return k;
 }
 
-static int check_branch(Graph *g, const Branch *b, int i, Diag *d) {
+/* Every check of one branch but reachability. `first`: the first branch whose gate type is
+ * known (NULL if none yet): all gates share the batch dim. */
+static int check_branch(Graph *g, const Branch *b, const Branch *first, Diag *d) {
     int gv = graph_find_value(g, b->gate), vv = graph_find_value(g, b->value);
+    char tb[160], tb2[160];
     if (gv < 0)
         return diag(d, "isb.branches: branch '%s': unknown gate tensor '%s'", b->name, b->gate);
     if (vv < 0)
         return diag(d, "isb.branches: branch '%s': unknown value tensor '%s'", b->name, b->value);
     if (b->index < 0)
         return diag(d, "isb.branches: branch '%s': negative index %d", b->name, b->index);
-    int64_t k = gate_row(&gval(g, gv)->type);
+    const Type *gt = &gval(g, gv)->type, *vt = &gval(g, vv)->type;
+    if (gval(g, gv)->flags & VAL_CONST)
+        return diag(d,
+                    "isb.branches: branch '%s': gate '%s' is a constant (an initializer or "
+                    "Constant); a gate must be computed per instance",
+                    b->name, b->gate);
+    if (gt->dtype != DT_UNDEF && (gt->dtype != DT_F32 || gt->rank == 0))
+        return diag(d, "isb.branches: branch '%s': gate '%s' is %s, not a float tensor [N, K]",
+                    b->name, b->gate, type_str(gt, tb, sizeof tb));
+    int64_t k = gate_row(gt);
     if (k >= 0 && b->index >= k)
         return diag(
             d, "isb.branches: branch '%s': index %d out of range of gate '%s' (%lld per instance)",
             b->name, b->index, b->gate, (long long)k);
-    if (!downstream(g, gv, vv))
-        return diag(d, "isb.branches: branch '%s': value '%s' is not downstream of gate '%s'",
-                    b->name, b->value, b->gate);
-    (void)i;
+    if (!type_known(gt)) return 0;
+    if (type_known(vt) && (vt->rank < 1 || vt->dims[0] != gt->dims[0]))
+        return diag(
+            d, "isb.branches: branch '%s': value '%s' %s and gate '%s' %s differ in batch dim",
+            b->name, b->value, type_str(vt, tb, sizeof tb), b->gate, type_str(gt, tb2, sizeof tb2));
+    if (first) {
+        const Type *ft = &gval(g, graph_find_value(g, first->gate))->type;
+        if (ft->dims[0] != gt->dims[0])
+            return diag(d,
+                        "isb.branches: branch '%s': gate '%s' %s and gate '%s' %s of branch '%s' "
+                        "differ in batch dim",
+                        b->name, b->gate, type_str(gt, tb, sizeof tb), first->gate,
+                        type_str(ft, tb2, sizeof tb2), first->name);
+    }
     return 0;
+}
+
+/* All checks of bs[0..n), the first failing branch (in array order) reported. Reachability is
+ * computed once per distinct gate. */
+static int check_branches(Graph *g, const Branch *bs, int n, Diag *d) {
+    const Branch *first = NULL;
+    for (int i = 0; i < n; i++) {
+        if (check_branch(g, &bs[i], first, d)) return -1;
+        if (!first && type_known(&gval(g, graph_find_value(g, bs[i].gate))->type)) first = &bs[i];
+    }
+    /* next[i]: the next branch with the same gate; head[gate value]: the first one */
+    int *next = malloc(sizeof(int) * ((size_t)n + 1)),
+        *head = malloc(sizeof(int) * ((size_t)g->nval + 1));
+    bool *down = calloc((size_t)n + 1, 1), *r = malloc((size_t)g->nval + 1);
+    if (!next || !head || !down || !r) abort();
+    for (int v = 0; v < g->nval; v++) head[v] = -1;
+    for (int i = n - 1; i >= 0; i--) {
+        int gv = graph_find_value(g, bs[i].gate);
+        next[i] = head[gv];
+        head[gv] = i;
+    }
+    for (int v = 0; v < g->nval; v++) {
+        if (head[v] < 0) continue;
+        downstream(g, v, r);
+        for (int i = head[v]; i >= 0; i = next[i]) down[i] = r[graph_find_value(g, bs[i].value)];
+    }
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        if (!down[i])
+            rc = diag(d, "isb.branches: branch '%s': value '%s' is not downstream of gate '%s'",
+                      bs[i].name, bs[i].value, bs[i].gate);
+    free(next);
+    free(head);
+    free(down);
+    free(r);
+    return rc;
 }
 
 /* "'name'" once the branch's name is known, else "#k" (its position in the array). */
@@ -202,7 +260,8 @@ static const char *blabel(const Branch *b, int k, char *buf, size_t len) {
 static int parse_threshold(const char *s, const char *key, float *out, Diag *d) {
     char *end;
     double t = strtod(s, &end);
-    if (end == s || *end || !isfinite(t)) return diag(d, "%s: not a number: '%s'", key, s);
+    if (end == s || *end || !isfinite((float)t))
+        return diag(d, "%s: not a finite number: '%s'", key, s);
     *out = (float)t;
     return 0;
 }
@@ -221,6 +280,9 @@ int annot_branches(Graph *g, Branch **out, Diag *d) {
     int cap = 8, n = 0;
     Branch *bs = malloc(sizeof *bs * (size_t)cap);
     if (!bs) abort();
+    Arena *tmp = arena_new();
+    StrMap names;
+    strmap_init(&names, tmp);
     ws(&j);
     bool empty = *j.p == ']';
     if (empty) j.p++;
@@ -228,6 +290,7 @@ int annot_branches(Graph *g, Branch **out, Diag *d) {
         ws(&j);
         if (*j.p++ != '{') {
             free(bs);
+            arena_free(tmp);
             return jerr(&j, "expected an object per branch");
         }
         Branch b = {0};
@@ -275,6 +338,11 @@ int annot_branches(Graph *g, Branch **out, Diag *d) {
                     b.index = (int)x;
                     has_index = true;
                 } else {
+                    if (!isfinite((float)x)) {
+                        diag(d, "isb.branches: branch %s: threshold %g is not a finite float",
+                             blabel(&b, n, lb, sizeof lb), x);
+                        goto fail;
+                    }
                     thr = x;
                     has_thr = true;
                 }
@@ -297,11 +365,11 @@ int annot_branches(Graph *g, Branch **out, Diag *d) {
                 diag(d, "isb.branches: branch #%d: missing field '%s'", n, missing);
             goto fail;
         }
-        for (int k = 0; k < n; k++)
-            if (strcmp(bs[k].name, b.name) == 0) {
-                diag(d, "isb.branches: branch '%s': name used twice", b.name);
-                goto fail;
-            }
+        if (strmap_get(&names, b.name) >= 0) {
+            diag(d, "isb.branches: branch '%s': name used twice", b.name);
+            goto fail;
+        }
+        strmap_put(&names, b.name, n);
         b.threshold = os ? over : has_thr ? (float)thr : deflt;
         if (n == cap) {
             cap *= 2;
@@ -325,16 +393,17 @@ int annot_branches(Graph *g, Branch **out, Diag *d) {
         jerr(&j, "trailing characters");
         goto fail;
     }
-    for (int i = 0; i < n; i++)
-        if (check_branch(g, &bs[i], i, d)) goto fail;
+    if (check_branches(g, bs, n, d)) goto fail;
     *out = n ? graph_alloc(g, sizeof *bs * (size_t)n) : NULL;
     if (n) memcpy(*out, bs, sizeof *bs * (size_t)n);
     free(bs);
+    arena_free(tmp);
     return n;
 bad_obj:
     jerr(&j, "expected ',' or '}' in a branch object");
 fail:
     free(bs);
+    arena_free(tmp);
     return -1;
 }
 

@@ -10,12 +10,28 @@
 
 int diag(Diag *d, const char *fmt, ...) {
     if (d) {
+        char raw[sizeof d->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        /* Names from a model may hold control characters: a message is one printable line. */
+        str_printable(raw, d->msg, sizeof d->msg);
     }
     return -1;
+}
+
+const char *str_printable(const char *s, char *buf, size_t len) {
+    size_t k = 0;
+    for (; *s && k + 5 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            k += (size_t)snprintf(buf + k, 5, "\\x%02x", c);
+        else
+            buf[k++] = (char)c;
+    }
+    if (len) buf[k < len ? k : len - 1] = 0;
+    return buf;
 }
 
 /* ---- arena ------------------------------------------------------------------------------ */

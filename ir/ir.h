@@ -26,7 +26,11 @@ typedef struct Diag {
     char msg[1024];
 } Diag;
 
-/* Format msg into d (if d != NULL) and return -1, so callers write `return diag(d, ...)`. */
+/* s with its control characters (bytes < 0x20 and 0x7f) written as \xNN, into buf (truncated
+ * to len); returns buf. Names from a model pass through it before reaching a terminal. */
+const char *str_printable(const char *s, char *buf, size_t len);
+/* Format msg into d (if d != NULL) and return -1, so callers write `return diag(d, ...)`.
+ * Control characters in the message are escaped (str_printable). */
 int diag(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- arena --------------------------------------------------------------------------- */

@@ -276,6 +276,8 @@ static void sym_rewrite(Infer *s, int i) {
     set_shape_input(g, i, v, sv->len);
 }
 
+static int infer_all(Graph *g, const Type *decl, Diag *d);
+
 static int check_typed(Graph *g, int v, const char *what, Diag *d) {
     const Value *val = gval(g, v);
     char b[128];
@@ -288,7 +290,32 @@ static int check_typed(Graph *g, int v, const char *what, Diag *d) {
     return 0;
 }
 
+/* A graph output's declared type (from the model) against the inferred one: when a shape is
+ * declared, dtype, rank and every dim it fixes must agree (a declared fixed dim may stand
+ * for N). */
+static int check_declared(const Graph *g, int v, const Type *decl, Diag *d) {
+    const Type *t = &gval(g, v)->type;
+    if (decl->rank == IR_RANK_UNKNOWN) return 0; /* no shape declared (or an untyped IR value) */
+    bool bad = (decl->dtype != DT_UNDEF && decl->dtype != t->dtype) || decl->rank != t->rank;
+    for (int i = 0; i < decl->rank && !bad; i++)
+        bad |= decl->dims[i] >= 0 && t->dims[i] != IR_DIM_N && decl->dims[i] != t->dims[i];
+    if (!bad) return 0;
+    char b1[160], b2[160];
+    return diag(d, "graph output '%s': the model declares %s, but it is %s", gval(g, v)->name,
+                type_str(decl, b1, sizeof b1), type_str(t, b2, sizeof b2));
+}
+
 int pass_infer(Graph *g, Diag *d) {
+    /* declared output types, before inference replaces them */
+    Type *decl = malloc(sizeof *decl * ((size_t)g->noutput + 1));
+    if (!decl) abort();
+    for (int k = 0; k < g->noutput; k++) decl[k] = gval(g, g->outputs[k])->type;
+    int rc = infer_all(g, decl, d);
+    free(decl);
+    return rc;
+}
+
+static int infer_all(Graph *g, const Type *decl, Diag *d) {
     for (int k = 0; k < g->ninput; k++)
         if (check_typed(g, g->inputs[k], "graph input", d) < 0) return -1;
     for (int v = 0; v < g->nval; v++)
@@ -316,6 +343,8 @@ int pass_infer(Graph *g, Diag *d) {
             if (check_typed(g, n->out[k], "value", d) < 0) return -1;
     }
     for (int k = 0; k < g->noutput; k++)
-        if (check_typed(g, g->outputs[k], "graph output", d) < 0) return -1;
+        if (check_typed(g, g->outputs[k], "graph output", d) < 0 ||
+            check_declared(g, g->outputs[k], &decl[k], d) < 0)
+            return -1;
     return graph_compact(g, d);
 }

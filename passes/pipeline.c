@@ -1,5 +1,6 @@
 /* pipeline.c — the default pass order (docs/architecture.md) and the pass runner.
  * Requires: a graph from the frontend or the parser. Guarantees: each pass runs in order;
+ * after `infer`, the isb.branches annotation is validated with every type known;
  * with PassOptions.verify the graph is verified after every pass (and the memory plan
  * after pass plan: plan_verify); the IR is dumped after the
  * named pass (or all), headed by `# after NAME`; the run stops after PassOptions.stop_after. */
@@ -69,7 +70,13 @@ static int run(Graph *g, const PassInfo *const *passes, int n, const PassOptions
     for (int i = 0; i < n; i++) {
         const PassInfo *p = passes[i];
         if (p->fn(g, d)) return -1;
-        if (p->fn == pass_infer) typed = true;
+        if (p->fn == pass_infer) {
+            typed = true;
+            /* The annotation again, now that every type is known (gate types, batch dims):
+             * each command reaches here, so each one refuses the same annotations. */
+            Branch *bs;
+            if (annot_branches(g, &bs, d) < 0) return -1;
+        }
         if (o->verify) {
             Diag vd;
             if (graph_verify(g, typed, &vd) || (p->fn == pass_plan && plan_verify(g, &vd)))

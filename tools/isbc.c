@@ -412,6 +412,11 @@ static Graph *load_model(const Opts *o, Diag *d) {
         }
         Graph *g = graph_parse(text, o->model, d);
         free(text);
+        Branch *bs; /* the annotation checks the ONNX importer runs */
+        if (g && annot_branches(g, &bs, d) < 0) {
+            graph_free(g);
+            return NULL;
+        }
         return g;
     }
     Tensor vals[MAX_SHAPES];
@@ -726,7 +731,9 @@ static void print_summary(const Graph *g, int i, const void *data, int64_t batch
     Type t = v->type;
     if (type_has_batch(&t)) t.dims[0] = batch;
     char ts[256];
-    printf("output %d '%s': %s", i, v->name, type_str(&t, ts, sizeof ts));
+    char pn[256];
+    printf("output %d '%s': %s", i, str_printable(v->name, pn, sizeof pn),
+           type_str(&t, ts, sizeof ts));
     int64_t n = type_numel(&t, 1);
     if (t.dtype == DT_F32 && n > 0) {
         const float *x = data;
@@ -1094,17 +1101,19 @@ static int cmd_info(const Opts *o) {
     Diag d = {{0}};
     Graph *g = load_model(o, &d);
     if (!g) return fail("%s", d.msg);
-    if (pass_infer(g, &d)) {
+    if (pipeline_run_list(g, "infer", NULL, &d)) { /* with the annotation checks */
         graph_free(g);
         return fail("%s", d.msg);
     }
     char ts[256];
-    printf("model: %s (graph '%s', opset %d)\n", o->model, g->name, g->opset);
+    char pn[256];
+    printf("model: %s (graph '%s', opset %d)\n", o->model, str_printable(g->name, pn, sizeof pn),
+           g->opset);
     for (int i = 0; i < g->ninput; i++)
-        printf("input  %d: %s %s\n", i, gval(g, g->inputs[i])->name,
+        printf("input  %d: %s %s\n", i, str_printable(gval(g, g->inputs[i])->name, pn, sizeof pn),
                type_str(&gval(g, g->inputs[i])->type, ts, sizeof ts));
     for (int i = 0; i < g->noutput; i++)
-        printf("output %d: %s %s\n", i, gval(g, g->outputs[i])->name,
+        printf("output %d: %s %s\n", i, str_printable(gval(g, g->outputs[i])->name, pn, sizeof pn),
                type_str(&gval(g, g->outputs[i])->type, ts, sizeof ts));
     int64_t params = 0, nconst = 0;
     int *uses = graph_use_counts(g);
@@ -1143,8 +1152,10 @@ static int cmd_info(const Opts *o) {
             for (int k = 0; k < g->nguard; k++)
                 if (strcmp(g->guards[k].name, bs[i].name) == 0) f = g->guards[k].flops;
             sum += f;
-            printf("  %-32s %s[%d] >= %g  %lld FLOPs\n", bs[i].name, bs[i].gate, bs[i].index,
-                   (double)bs[i].threshold, (long long)f);
+            char nb1[256], nb2[256]; /* names may hold control characters */
+            printf("  %-32s %s[%d] >= %g  %lld FLOPs\n", str_printable(bs[i].name, nb1, sizeof nb1),
+                   str_printable(bs[i].gate, nb2, sizeof nb2), bs[i].index, (double)bs[i].threshold,
+                   (long long)f);
         }
         printf("branch FLOPs: %lld of %lld dense (%.3f)\n", (long long)sum, (long long)fl,
                fl ? (double)sum / (double)fl : 0.0);

@@ -125,12 +125,19 @@ def models():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     out["deconv_huge"] = helper.make_model(
         g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    # A declared output shape that is not the inferred one.
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        "declared", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4, 3])])
+    out["declared_mismatch"] = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
     return out
 
 
 def make_inputs(work):
     os.makedirs(work, exist_ok=True)
-    if os.path.exists(os.path.join(work, "done.v6")):
+    if os.path.exists(os.path.join(work, "done.v8")):
         return
     ms = models()
     for name, data in ms.items():
@@ -156,7 +163,7 @@ def make_inputs(work):
         os.replace(tmp, os.path.join(work, f"{name}.npy"))
     good = open(os.path.join(work, "pixels_1x3x8x8.npy"), "rb").read()
     write(os.path.join(work, "truncated.npy"), good[: len(good) // 2])
-    write(os.path.join(work, "done.v6"), b"")
+    write(os.path.join(work, "done.v8"), b"")
 
 
 def main():

@@ -684,10 +684,8 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     if (yt->dtype != DT_F32) return cg_fail(c, "output is %s, only f32", dtype_name(yt->dtype));
     int nplain = 0;
     for (int k = 0; k < n->nin; k++) {
-        int x = n->in[k], gid = -1;
-        for (int q = 0; q < g->nguard; q++)
-            if (g->guards[q].value == x) gid = q;
-        if (gid >= 0 && gval(g, x)->def >= 0 && gnode(g, gval(g, x)->def)->guard == gid) continue;
+        int x = n->in[k];
+        if (value_branch_guard(g, x) >= 0) continue;
         LLVMValueRef xp = cg_ptr(c, x);
         if (!xp) return cg_fail(c, "input %d has no storage", k);
         if (cg_may_overlap(c, x, y)) return cg_fail(c, "input %d overlaps the output", k);
@@ -706,10 +704,8 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     if (!bx || !bg) abort();
     SymInt rows = sym_const(1);
     for (int k = 0; k < n->nin; k++) {
-        int x = n->in[k], gid = -1;
-        for (int q = 0; q < g->nguard; q++)
-            if (g->guards[q].value == x) gid = q;
-        if (gid < 0 || gval(g, x)->def < 0 || gnode(g, gval(g, x)->def)->guard != gid) continue;
+        int x = n->in[k], gid = value_branch_guard(g, x);
+        if (gid < 0) continue;
         SymInt r;
         int bad = guard_check(c, &g->guards[gid], &r);
         if (!bad && nb > 0 && (r.n != rows.n || r.k != rows.k))

@@ -430,18 +430,20 @@ def ort_available():
 
 
 def ort_run(model, x, d):
-    """ONNX Runtime's outputs of `model` (a plain ONNX file) on x, in graph order."""
-    raw = os.path.join(d, f"ort_x{x.shape[0]}.f32")
-    np.ascontiguousarray(x, dtype=np.float32).tofile(raw)
-    req = {"model": model, "inputs": {"x": {"shape": list(x.shape), "file": raw}}, "out_dir": d}
+    """ONNX Runtime's outputs of `model` (a plain ONNX file) on x, in graph order
+    (bench/ort_eval.js)."""
+    xin, yout = os.path.join(d, "ort_in.json"), os.path.join(d, "ort_out.json")
+    with open(xin, "w") as f:
+        json.dump([{"name": "x", "dtype": "float32", "dims": list(x.shape),
+                    "data": x.ravel().tolist()}], f)
     env = dict(os.environ, NODE_PATH=os.path.abspath(ORT_MODULES))
-    r = subprocess.run(["node", os.path.join(HERE, "ort_eval.js")], input=json.dumps(req),
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(["node", os.path.join(HERE, "..", "..", "bench", "ort_eval.js"), model,
+                        xin, yout], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise Failure(f"ONNX Runtime failed on {model}: {r.stderr.strip()[-800:]}")
-    res = json.loads(r.stdout)
-    names = [o.name for o in onnx.load(model).graph.output]
-    return [np.fromfile(res[n]["file"], np.float32).reshape(res[n]["shape"]) for n in names]
+    with open(yout) as f:
+        outs = json.load(f)["outputs"]
+    return [np.asarray(o["data"], np.float32).reshape(o["dims"]) for o in outs]
 
 
 def compare(got, ref, what):

@@ -38,7 +38,7 @@ typedef struct ImportOptions {
     int (*settle)(Graph *g, Diag *d);
 } ImportOptions;
 
-/* Read an ONNX model (opsets 1-17 of the default domain). Initializers (also raw_data and
+/* Read an ONNX model (opsets 1-21 of the default domain). Initializers (also raw_data and
  * external data beside the model) become constants, Constant nodes become constants, old
  * opset forms are normalised to the newest form (attributes that moved to inputs become
  * constant inputs). A leading dim_param of an input stays symbolic (IR_DIM_N) unless

@@ -1,5 +1,5 @@
 /* normalize.c — old opset forms into the newest form, so later passes see one form of each op.
- * Requires: a node just imported at g->opset (1-17), attributes copied (including the legacy
+ * Requires: a node just imported at g->opset (1-21), attributes copied (including the legacy
  * attributes normalize_legacy_attr accepted), inputs as in the file.
  * Guarantees: attributes that later opsets turned into inputs are constant inputs (int64 1-D
  * for axes/pads/starts/ends/split/shape, scalars for values), and those attributes are gone;
@@ -10,6 +10,7 @@
  * meaning isbc does not compute (is_test=0: training), is an unsupported attribute. */
 #include "internal.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Remove attribute `name` from n, returning it in *out (its payload stays in the arena). */
@@ -91,7 +92,7 @@ static int reject_after(const Ctx *c, const Node *n, int since, const char *cons
 }
 
 /* Move the ints attribute `attr` (if present) to input 1 (Split-13, Squeeze-13,
- * Unsqueeze-13, ReduceSum-13, Reduce{Mean,Max,Min}-18). */
+ * Unsqueeze-13, ReduceSum-13, Reduce{Mean,Max,Min,Prod,L1,L2,SumSquare,LogSum,LogSumExp}-18). */
 static int axes_to_input(const Ctx *c, Node *n, const char *attr, int since, bool required) {
     const char *names[] = {attr, NULL};
     if (c->g->opset >= since) return reject_after(c, n, since, names);
@@ -280,6 +281,59 @@ static int resize_from_old(const Ctx *c, Node *n) {
     return 0;
 }
 
+/* Resize-18/19 forms as Resize-13 where they mean the same:
+ *  - `axes` with constant `scales` (one per listed axis): scales for every axis, 1 elsewhere
+ *    (with `sizes` or a run-time `scales` the attribute stays and shape inference refuses it);
+ *  - coordinate_transformation_mode "half_pixel_symmetric" is "half_pixel" whenever every
+ *    output size is exactly input size × scale (the spec's adjustment is then 1): always with
+ *    `sizes`, and with constant `scales` on dims known at import that scale to whole numbers.
+ *    Otherwise it stays, and codegen refuses it. */
+static int resize_18(const Ctx *c, Node *n) {
+    Graph *g = c->g;
+    int x = n->in[0], scales = n->nin > 2 ? n->in[2] : -1, sizes = n->nin > 3 ? n->in[3] : -1;
+    const Value *sv = scales >= 0 ? gval(g, scales) : NULL;
+    bool const_scales =
+        sv && (sv->flags & VAL_CONST) && sv->data && sv->type.dtype == DT_F32 && sv->type.rank == 1;
+    const Attr *ax = node_attr(n, "axes");
+    if (ax && const_scales && sizes < 0 && (n->nin < 2 || n->in[1] < 0) &&
+        sv->type.dims[0] == ax->n) {
+        int r = rank_of(c, x);
+        if (r == IR_RANK_UNKNOWN) return unknown_rank(c, n, "with 'axes'");
+        float full[IR_MAX_RANK];
+        for (int i = 0; i < r; i++) full[i] = 1.0f;
+        for (int i = 0; i < ax->n; i++) {
+            int64_t a = ax->ints[i] < 0 ? ax->ints[i] + r : ax->ints[i];
+            if (a < 0 || a >= r) {
+                char buf[256];
+                return diag(c->d, "Resize (opset %d) at node '%s': axis %lld out of range",
+                            g->opset, label(c, buf, sizeof buf), (long long)ax->ints[i]);
+            }
+            full[a] = ((const float *)sv->data)[i];
+        }
+        int64_t len = r;
+        Attr dropped;
+        take_attr(n, "axes", &dropped);
+        node_set_input(g, n, 2,
+                       add_const(g, n, "scales_all_axes", type_make(DT_F32, 1, &len), full));
+        sv = gval(g, n->in[2]);
+    }
+    const char *ct = attr_string(n, "coordinate_transformation_mode", "half_pixel");
+    if (strcmp(ct, "half_pixel_symmetric") != 0 || node_attr(n, "axes")) return 0;
+    bool whole = sizes >= 0;
+    const Type *xt = &gval(g, x)->type;
+    if (!whole && const_scales && xt->rank == sv->type.dims[0]) {
+        whole = true;
+        for (int i = 0; i < xt->rank && whole; i++) {
+            double sc = ((const float *)sv->data)[i];
+            if (sc == 1.0) continue;
+            double o = (double)xt->dims[i] * sc;
+            whole = xt->dims[i] >= 0 && o == floor(o);
+        }
+    }
+    if (whole) node_set_string(g, n, "coordinate_transformation_mode", "half_pixel");
+    return 0;
+}
+
 /* The op-specific rewrites. */
 static int normalize_op(Ctx *c, Node *n) {
     Graph *g = c->g;
@@ -328,7 +382,13 @@ static int normalize_op(Ctx *c, Node *n) {
     case OP_ReduceSum: return axes_to_input(c, n, "axes", 13, false);
     case OP_ReduceMean:
     case OP_ReduceMax:
-    case OP_ReduceMin: return axes_to_input(c, n, "axes", 18, false);
+    case OP_ReduceMin:
+    case OP_ReduceProd:
+    case OP_ReduceL1:
+    case OP_ReduceL2:
+    case OP_ReduceSumSquare:
+    case OP_ReduceLogSum:
+    case OP_ReduceLogSumExp: return axes_to_input(c, n, "axes", 18, false);
     case OP_Dropout: { /* Dropout-1/6: is_test; Dropout-7/10: ratio attribute; -12: input */
         const char *old[] = {"ratio", NULL};
         if (g->opset >= 12) return reject_after(c, n, 12, old);
@@ -366,7 +426,15 @@ static int normalize_op(Ctx *c, Node *n) {
         take_attr(n, "broadcast", &a);
         return 0;
     case OP_PRelu: return g->opset < 7 ? old_prelu(c) : 0;
-    case OP_Cast: return old_cast(c, n);
+    case OP_Cast:
+    case OP_CastLike: { /* Cast-19/CastLike-19: saturate, which only float8 targets read */
+        if (node_attr(n, "saturate") && g->opset < 19) {
+            const char *sat[] = {"saturate", NULL};
+            return reject_after(c, n, 1, sat);
+        }
+        take_attr(n, "saturate", &a);
+        return n->op == OP_Cast ? old_cast(c, n) : 0;
+    }
     case OP_Concat: /* Concat-1: axis optional, default 1; required since Concat-4 */
         if (g->opset < 4 && !node_attr(n, "axis")) node_set_int(g, n, "axis", 1);
         return 0;
@@ -379,7 +447,7 @@ static int normalize_op(Ctx *c, Node *n) {
         return 0;
     }
     case OP_Upsample: return resize_from_old(c, n);
-    case OP_Resize: return g->opset < 11 ? resize_from_old(c, n) : 0;
+    case OP_Resize: return g->opset < 11 ? resize_from_old(c, n) : resize_18(c, n);
     default: return 0;
     }
 }

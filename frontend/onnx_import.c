@@ -1,4 +1,4 @@
-/* onnx_import.c — an ONNX ModelProto (opsets 1-17 of the default domain) into a Graph.
+/* onnx_import.c — an ONNX ModelProto (opsets 1-21 of the default domain) into a Graph.
  * Initializers and Constant nodes become constants; other nodes are looked up in ir/ops.def
  * and their attributes checked against its schema; old opset forms are normalised
  * (normalize.c). Types come from the model's inputs, outputs and value_info where given; a
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPSET_MIN = 1, OPSET_MAX = 17 };
+enum { OPSET_MIN = 1, OPSET_MAX = 21 };
 
 static bool default_domain(const char *dom) {
     return !dom || !*dom || !strcmp(dom, "ai.onnx");
@@ -288,6 +288,90 @@ static int import_constant(Importer *im, const Onnx__NodeProto *np, int idx) {
 
 static int import_if(Importer *im, const Onnx__NodeProto *np, int idx);
 
+/* Gelu-20 (approximate "none" or "tanh") becomes the elementwise formula of the spec on
+ * existing ops, which fuse_elementwise makes one loop:
+ *   none: y = x * 0.5 * (1 + Erf(x * (1/sqrt(2))))
+ *   tanh: y = x * 0.5 * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
+ * Constants are scalars of x's dtype (f64 when declared so, else f32). */
+typedef struct Expand {
+    Graph *g;
+    const char *base, *node_name;
+    int dt, step;
+} Expand;
+
+static int expand_const(Expand *e, double v) {
+    char name[600];
+    float f = (float)v;
+    snprintf(name, sizeof name, "%.500s_c%d", e->base, e->step++);
+    return graph_add_const(e->g, name, type_make(e->dt, 0, NULL),
+                           e->dt == DT_F64 ? (const void *)&v : (const void *)&f);
+}
+
+/* A node op(a) or op(a, b) (b < 0: none) with a fresh output value. */
+static int expand_node(Expand *e, int op, int a, int b) {
+    char name[600];
+    Type open = {.dtype = DT_UNDEF, .rank = IR_RANK_UNKNOWN};
+    snprintf(name, sizeof name, "%.500s_%d", e->base, e->step++);
+    int ins[2] = {a, b}, out = graph_add_value(e->g, name, open);
+    graph_add_node(e->g, op, e->node_name, b < 0 ? 1 : 2, ins, 1, &out);
+    return out;
+}
+
+static int import_gelu(Importer *im, const Onnx__NodeProto *np, int idx) {
+    Graph *g = im->g;
+    char lb[256];
+    const char *lab = np_label(np, idx, lb, sizeof lb);
+    bool tanh_form = false;
+    for (size_t i = 0; i < np->n_attribute; i++) {
+        const Onnx__AttributeProto *a = np->attribute[i];
+        const char *an = a->name ? a->name : "";
+        if (strcmp(an, "approximate") != 0)
+            return diag(im->d, "unsupported: Gelu attribute '%s' (opset %d) at node '%s'", an,
+                        g->opset, lab);
+        char v[16] = "";
+        snprintf(v, sizeof v, "%.*s", (int)(a->s.len < 15 ? a->s.len : 15),
+                 a->s.data ? (const char *)a->s.data : "");
+        if (strcmp(v, "tanh") == 0)
+            tanh_form = true;
+        else if (strcmp(v, "none") != 0)
+            return diag(im->d,
+                        "Gelu (opset %d) at node '%s': attribute 'approximate' is '%s', expected "
+                        "'none' or 'tanh'",
+                        g->opset, lab, v);
+    }
+    if (np->n_input != 1 || np->n_output != 1 || !*np->input[0] || !*np->output[0])
+        return diag(im->d, "Gelu (opset %d) at node '%s': expected 1 input and 1 output", g->opset,
+                    lab);
+    int x = im_lookup(im, np->input[0]);
+    if (x < 0)
+        return diag(im->d, "Gelu (opset %d) at node '%s': input '%s' is not defined before use",
+                    g->opset, lab, np->input[0]);
+    if (im_defined_here(im, np->output[0]))
+        return diag(im->d, "Gelu (opset %d) at node '%s': output '%s' is defined more than once",
+                    g->opset, lab, np->output[0]);
+    Type yt;
+    if (declared_type(im, np->output[0], &yt) < 0) return -1;
+    char base[520];
+    snprintf(base, sizeof base, "%.500s_gelu", np->output[0]);
+    Expand e = {g, base, np->name, gval(g, x)->type.dtype == DT_F64 ? DT_F64 : DT_F32, 0};
+    int core;
+    if (tanh_form) {
+        int x3 = expand_node(&e, OP_Mul, expand_node(&e, OP_Mul, x, x), x);
+        int inner =
+            expand_node(&e, OP_Add, x, expand_node(&e, OP_Mul, x3, expand_const(&e, 0.044715)));
+        int arg = expand_node(&e, OP_Mul, inner, expand_const(&e, 0.79788456080286535588));
+        core = expand_node(&e, OP_Tanh, arg, -1); /* sqrt(2/pi) above */
+    } else {
+        int arg = expand_node(&e, OP_Mul, x, expand_const(&e, 0.70710678118654752440));
+        core = expand_node(&e, OP_Erf, arg, -1); /* 1/sqrt(2) above */
+    }
+    int p1 = expand_node(&e, OP_Add, core, expand_const(&e, 1.0));
+    int hx = expand_node(&e, OP_Mul, x, expand_const(&e, 0.5));
+    int y = im_define(im, np->output[0], yt), ins[2] = {hx, p1};
+    graph_add_node(g, OP_Mul, np->name, 2, ins, 1, &y);
+    return 0;
+}
+
 int import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
     const Onnx__ModelProto *m = im->model;
     Graph *g = im->g;
@@ -304,6 +388,7 @@ int import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
     }
     if (!strcmp(opt, "Constant")) return import_constant(im, np, idx);
     if (!strcmp(opt, "If")) return import_if(im, np, idx);
+    if (!strcmp(opt, "Gelu") && g->opset >= 20) return import_gelu(im, np, idx);
     if (seq_handles(opt)) return seq_import_node(im, np, idx);
     int op = op_from_name(opt);
     if (op < 0 || (op_info(op)->flags & OPF_INTERNAL))

@@ -39,4 +39,8 @@ if(TARGET isbc)
   add_test(NAME unit.sequences
            COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_sequences.py
                    $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/sequences)
+  # Opsets 18-21 as current exporters write them, against NumPy.
+  add_test(NAME unit.new_opsets
+           COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_new_opsets.py
+                   $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/new_opsets)
 endif()

@@ -193,7 +193,7 @@ def gen_models(out, testdata):
     save(model([helper.make_node("Relu", ["x"], ["y"], name="r", _act="Relu")], x, y), "err_internal_attr.onnx")
     save(model([helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=1.5)], x, y), "err_attr_type.onnx")
     save(model([helper.make_node("Add", ["x", "nope"], ["y"], name="add")], x, y), "err_undef.onnx")
-    save(model([helper.make_node("Relu", ["x"], ["y"], name="r")], x, y, opset=18), "err_opset18.onnx")
+    save(model([helper.make_node("Relu", ["x"], ["y"], name="r")], x, y, opset=22), "err_opset22.onnx")
     save(model([helper.make_node("Relu", ["x"], ["y"], name="r"),
                 helper.make_node("Relu", ["x"], ["y"], name="r2")], x, y), "err_twice.onnx")
     save(model([helper.make_node("Clip", ["x"], ["y"], name="clip", min=0.0)], x, y, opset=13), "err_clip_attr13.onnx")

@@ -8,9 +8,16 @@ Split with num_outputs (18), Pad with an `axes` input (18), Resize with the attr
 Resize-18/19 at their defaults, Cast with `saturate` (19), Gelu (20, exact and tanh),
 version bumps that only widen types (Flatten, Reshape, Transpose, Squeeze, Unsqueeze,
 Identity, Shape, ConstantOfShape at 21). Error cases: what isbc does not compute is refused
-cleanly (exit 1) with the given message."""
+cleanly (exit 1) with the given message.
+
+With --ort (ONNX Runtime from npm: `cd bench && npm install --ignore-scripts`), every model
+is also evaluated by onnxruntime-node (bench/ort_eval.js) and isbc must match it too; the
+test then fails if ONNX Runtime is not installed."""
+import json
 import math
 import os
+import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -255,8 +262,31 @@ def error_cases():
            "unsupported: opset 22 (isbc supports opsets 1-21)")
 
 
+ORT_EVAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                        "ort_eval.js")
+ORT_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
+              np.dtype(np.int64): "int64", np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}
+
+
+def ort_run(work, name, m, feeds):
+    """ONNX Runtime's outputs of model m on feeds (the model saved by run_model), or the error."""
+    ins = [{"name": v.name, "dtype": ORT_DTYPES[a.dtype], "dims": list(a.shape),
+            "data": a.ravel().tolist()} for v, a in zip(m.graph.input, feeds)]
+    ip, op = os.path.join(work, f"{name}.ort_in.json"), os.path.join(work, f"{name}.ort_out.json")
+    with open(ip, "w") as f:
+        json.dump(ins, f)
+    r = subprocess.run([shutil.which("node") or "node", ORT_EVAL, os.path.join(work, name + ".onnx"),
+                        ip, op], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    outs = json.load(open(op))["outputs"]
+    return [np.array(o["data"], dtype=np.float64).reshape(o["dims"]) for o in outs], None
+
+
 def main():
-    isbc, work = sys.argv[1], sys.argv[2]
+    args = [a for a in sys.argv[1:] if a != "--ort"]
+    use_ort = "--ort" in sys.argv
+    isbc, work = args[0], args[1]
     os.makedirs(work, exist_ok=True)
     bad = 0
     all_cases = [c for gen in (reduce_cases, split_cases, pad_cases, resize_cases, gelu_cases,
@@ -268,6 +298,13 @@ def main():
             for g, w in zip(got, want))
         detail = f"exit {rc}: {err}" if rc else (
             "" if ok else f"max |diff| {max(float(np.abs(g - w).max()) if g.shape == w.shape else float('inf') for g, w in zip(got, want))}, shapes {[g.shape for g in got]} vs {[w.shape for w in want]}")
+        if use_ort and ok:
+            ref, err = ort_run(work, name, m, feeds)
+            ok = ref is not None and all(
+                g.shape == r.shape and np.allclose(g, r, rtol=1e-5, atol=1e-5)
+                for g, r in zip(got, ref))
+            detail = f"ONNX Runtime: {err}" if ref is None else (
+                "and ONNX Runtime" if ok else "differs from ONNX Runtime")
         print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}")
         bad += not ok
     for name, m, feeds, frag in error_cases():

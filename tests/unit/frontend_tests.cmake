@@ -43,4 +43,15 @@ if(TARGET isbc)
   add_test(NAME unit.new_opsets
            COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_new_opsets.py
                    $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/new_opsets)
+  # The same models against ONNX Runtime too, when onnxruntime-node is installed from npm
+  # (`cd bench && npm install --ignore-scripts`; .ci/run does it).
+  find_program(ISBC_NODE node)
+  if(ISBC_NODE AND EXISTS ${PROJECT_SOURCE_DIR}/bench/node_modules/onnxruntime-node/package.json)
+    add_test(NAME unit.new_opsets.ort
+             COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_new_opsets.py
+                     $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/new_opsets_ort --ort)
+  else()
+    message(STATUS "onnxruntime-node not installed (bench/node_modules): "
+                   "unit.new_opsets.ort not registered")
+  endif()
 endif()

@@ -288,11 +288,15 @@ static int import_constant(Importer *im, const Onnx__NodeProto *np, int idx) {
 
 static int import_if(Importer *im, const Onnx__NodeProto *np, int idx);
 
-/* Gelu-20 (approximate "none" or "tanh") becomes the elementwise formula of the spec on
- * existing ops, which fuse_elementwise makes one loop:
- *   none: y = x * 0.5 * (1 + Erf(x * (1/sqrt(2))))
- *   tanh: y = x * 0.5 * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
- * Constants are scalars of x's dtype (f64 when declared so, else f32). */
+/* Ops of opsets 18-21 that are compositions of existing ops are imported as that
+ * composition (fuse_elementwise makes the elementwise parts one loop):
+ *   Gelu-20, approximate "none": y = x * 0.5 * (1 + Erf(x * (1/sqrt(2))))
+ *            approximate "tanh": y = x * 0.5 * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
+ *   Mish-18: y = x * Tanh(Softplus(x))
+ *   GroupNormalization-18/21 (X [N, C, ...], num_groups G, epsilon): X viewed as [N, G, -1],
+ *     normalised by the mean and variance of each group, viewed back; then scale and bias:
+ *     per group ([G]) at 18, per channel ([C]) since 21.
+ * Float constants are scalars of x's dtype (f64 when declared so, else f32). */
 typedef struct Expand {
     Graph *g;
     const char *base, *node_name;
@@ -307,6 +311,12 @@ static int expand_const(Expand *e, double v) {
                            e->dt == DT_F64 ? (const void *)&v : (const void *)&f);
 }
 
+static int expand_ints(Expand *e, int64_t n, const int64_t *v) {
+    char name[600];
+    snprintf(name, sizeof name, "%.500s_c%d", e->base, e->step++);
+    return graph_add_const(e->g, name, type_make(DT_I64, 1, &n), v);
+}
+
 /* A node op(a) or op(a, b) (b < 0: none) with a fresh output value. */
 static int expand_node(Expand *e, int op, int a, int b) {
     char name[600];
@@ -317,58 +327,138 @@ static int expand_node(Expand *e, int op, int a, int b) {
     return out;
 }
 
-static int import_gelu(Importer *im, const Onnx__NodeProto *np, int idx) {
+/* The checks every expanded op shares: exactly nin inputs, all given and defined, and one
+ * output not defined before. Sets in[], *yt (the output's declared type) and the Expand. */
+static int expand_begin(Importer *im, const Onnx__NodeProto *np, const char *lab, size_t nin,
+                        int *in, Type *yt, Expand *e, char *base, size_t blen) {
     Graph *g = im->g;
-    char lb[256];
-    const char *lab = np_label(np, idx, lb, sizeof lb);
-    bool tanh_form = false;
+    const char *op = np->op_type;
+    if (np->n_input != nin || np->n_output != 1 || !*np->output[0])
+        return diag(im->d, "%s (opset %d) at node '%s': expected %zu input%s and 1 output", op,
+                    g->opset, lab, nin, nin == 1 ? "" : "s");
+    for (size_t i = 0; i < nin; i++) {
+        in[i] = *np->input[i] ? im_lookup(im, np->input[i]) : -1;
+        if (in[i] < 0)
+            return diag(im->d, "%s (opset %d) at node '%s': input %zu ('%s') is not defined", op,
+                        g->opset, lab, i, np->input[i]);
+    }
+    if (im_defined_here(im, np->output[0]))
+        return diag(im->d, "%s (opset %d) at node '%s': output '%s' is defined more than once", op,
+                    g->opset, lab, np->output[0]);
+    if (declared_type(im, np->output[0], yt) < 0) return -1;
+    snprintf(base, blen, "%.400s_%.40s", np->output[0], op);
+    *e = (Expand){g, base, np->name, gval(g, in[0])->type.dtype == DT_F64 ? DT_F64 : DT_F32, 0};
+    return 0;
+}
+
+/* The last node of an expansion, writing the ONNX node's output. */
+static void expand_end(Importer *im, const Onnx__NodeProto *np, const Type *yt, int op, int a,
+                       int b) {
+    int y = im_define(im, np->output[0], *yt), ins[2] = {a, b};
+    graph_add_node(im->g, op, np->name, 2, ins, 1, &y);
+}
+
+static int unsupported_attr(Importer *im, const Onnx__NodeProto *np, const char *lab,
+                            const Onnx__AttributeProto *a) {
+    return diag(im->d, "unsupported: %s attribute '%s' (opset %d) at node '%s'", np->op_type,
+                a->name ? a->name : "", im->g->opset, lab);
+}
+
+static int import_expanded(Importer *im, const Onnx__NodeProto *np, int idx) {
+    Graph *g = im->g;
+    char lb[256], base[520];
+    const char *lab = np_label(np, idx, lb, sizeof lb), *op = np->op_type;
+    bool gelu = !strcmp(op, "Gelu"), mish = !strcmp(op, "Mish"), tanh_form = false;
+    int64_t groups = -1, stash = 1;
+    double eps = 1e-5;
     for (size_t i = 0; i < np->n_attribute; i++) {
         const Onnx__AttributeProto *a = np->attribute[i];
         const char *an = a->name ? a->name : "";
-        if (strcmp(an, "approximate") != 0)
-            return diag(im->d, "unsupported: Gelu attribute '%s' (opset %d) at node '%s'", an,
-                        g->opset, lab);
-        char v[16] = "";
-        snprintf(v, sizeof v, "%.*s", (int)(a->s.len < 15 ? a->s.len : 15),
-                 a->s.data ? (const char *)a->s.data : "");
-        if (strcmp(v, "tanh") == 0)
-            tanh_form = true;
-        else if (strcmp(v, "none") != 0)
-            return diag(im->d,
-                        "Gelu (opset %d) at node '%s': attribute 'approximate' is '%s', expected "
-                        "'none' or 'tanh'",
-                        g->opset, lab, v);
+        if (gelu && !strcmp(an, "approximate")) {
+            char v[16] = "";
+            snprintf(v, sizeof v, "%.*s", (int)(a->s.len < 15 ? a->s.len : 15),
+                     a->s.data ? (const char *)a->s.data : "");
+            tanh_form = !strcmp(v, "tanh");
+            if (!tanh_form && strcmp(v, "none") != 0)
+                return diag(im->d,
+                            "Gelu (opset %d) at node '%s': attribute 'approximate' is '%s', "
+                            "expected 'none' or 'tanh'",
+                            g->opset, lab, v);
+        } else if (!gelu && !mish && !strcmp(an, "num_groups")) {
+            groups = a->i;
+        } else if (!gelu && !mish && !strcmp(an, "epsilon")) {
+            eps = a->f;
+        } else if (!gelu && !mish && !strcmp(an, "stash_type") && g->opset >= 21) {
+            stash = a->i;
+        } else {
+            return unsupported_attr(im, np, lab, a);
+        }
     }
-    if (np->n_input != 1 || np->n_output != 1 || !*np->input[0] || !*np->output[0])
-        return diag(im->d, "Gelu (opset %d) at node '%s': expected 1 input and 1 output", g->opset,
-                    lab);
-    int x = im_lookup(im, np->input[0]);
-    if (x < 0)
-        return diag(im->d, "Gelu (opset %d) at node '%s': input '%s' is not defined before use",
-                    g->opset, lab, np->input[0]);
-    if (im_defined_here(im, np->output[0]))
-        return diag(im->d, "Gelu (opset %d) at node '%s': output '%s' is defined more than once",
-                    g->opset, lab, np->output[0]);
+    int in[3];
     Type yt;
-    if (declared_type(im, np->output[0], &yt) < 0) return -1;
-    char base[520];
-    snprintf(base, sizeof base, "%.500s_gelu", np->output[0]);
-    Expand e = {g, base, np->name, gval(g, x)->type.dtype == DT_F64 ? DT_F64 : DT_F32, 0};
-    int core;
-    if (tanh_form) {
-        int x3 = expand_node(&e, OP_Mul, expand_node(&e, OP_Mul, x, x), x);
-        int inner =
-            expand_node(&e, OP_Add, x, expand_node(&e, OP_Mul, x3, expand_const(&e, 0.044715)));
-        int arg = expand_node(&e, OP_Mul, inner, expand_const(&e, 0.79788456080286535588));
-        core = expand_node(&e, OP_Tanh, arg, -1); /* sqrt(2/pi) above */
-    } else {
-        int arg = expand_node(&e, OP_Mul, x, expand_const(&e, 0.70710678118654752440));
-        core = expand_node(&e, OP_Erf, arg, -1); /* 1/sqrt(2) above */
+    Expand e;
+    if (expand_begin(im, np, lab, gelu || mish ? 1 : 3, in, &yt, &e, base, sizeof base) < 0)
+        return -1;
+    int x = in[0];
+    if (gelu) {
+        int core;
+        if (tanh_form) {
+            int x3 = expand_node(&e, OP_Mul, expand_node(&e, OP_Mul, x, x), x);
+            int kx3 = expand_node(&e, OP_Mul, x3, expand_const(&e, 0.044715));
+            int inner = expand_node(&e, OP_Add, x, kx3);
+            int arg = expand_node(&e, OP_Mul, inner, expand_const(&e, 0.79788456080286535588));
+            core = expand_node(&e, OP_Tanh, arg, -1); /* the constant: sqrt(2/pi) */
+        } else {
+            int arg = expand_node(&e, OP_Mul, x, expand_const(&e, 0.70710678118654752440));
+            core = expand_node(&e, OP_Erf, arg, -1); /* the constant: 1/sqrt(2) */
+        }
+        int p1 = expand_node(&e, OP_Add, core, expand_const(&e, 1.0));
+        expand_end(im, np, &yt, OP_Mul, expand_node(&e, OP_Mul, x, expand_const(&e, 0.5)), p1);
+        return 0;
     }
-    int p1 = expand_node(&e, OP_Add, core, expand_const(&e, 1.0));
-    int hx = expand_node(&e, OP_Mul, x, expand_const(&e, 0.5));
-    int y = im_define(im, np->output[0], yt), ins[2] = {hx, p1};
-    graph_add_node(g, OP_Mul, np->name, 2, ins, 1, &y);
+    if (mish) {
+        int t = expand_node(&e, OP_Tanh, expand_node(&e, OP_Softplus, x, -1), -1);
+        expand_end(im, np, &yt, OP_Mul, x, t);
+        return 0;
+    }
+    /* GroupNormalization */
+    int rank = gval(g, x)->type.rank;
+    if (groups < 1)
+        return diag(im->d, "GroupNormalization (opset %d) at node '%s': num_groups must be >= 1",
+                    g->opset, lab);
+    if (stash != 1)
+        return diag(im->d,
+                    "unsupported: GroupNormalization stash_type %lld (opset %d) at node '%s'",
+                    (long long)stash, g->opset, lab);
+    if (rank == IR_RANK_UNKNOWN || rank < 2)
+        return diag(im->d,
+                    "unsupported: GroupNormalization (opset %d) at node '%s': the rank of X is "
+                    "not known at import (declare it)",
+                    g->opset, lab);
+    int64_t gshape[3] = {0, groups, -1}, ax = 2, col[2] = {-1, 1}, chan[IR_MAX_RANK];
+    int xg = expand_node(&e, OP_Reshape, x, expand_ints(&e, 3, gshape));
+    int axes = expand_ints(&e, 1, &ax);
+    int mean = expand_node(&e, OP_ReduceMean, xg, axes);
+    int dev = expand_node(&e, OP_Sub, xg, mean);
+    int var = expand_node(&e, OP_ReduceMean, expand_node(&e, OP_Mul, dev, dev), axes);
+    int sd = expand_node(&e, OP_Sqrt, expand_node(&e, OP_Add, var, expand_const(&e, eps)), -1);
+    int xhat = expand_node(&e, OP_Div, dev, sd);
+    int xs = expand_node(&e, OP_Shape, x, -1);
+    if (g->opset < 21) { /* scale and bias per group: [G, 1] against [N, G, C/G * ...] */
+        int s = expand_node(&e, OP_Reshape, in[1], expand_ints(&e, 2, col));
+        int b = expand_node(&e, OP_Reshape, in[2], expand_ints(&e, 2, col));
+        int yg = expand_node(&e, OP_Add, expand_node(&e, OP_Mul, xhat, s), b);
+        expand_end(im, np, &yt, OP_Reshape, yg, xs);
+        return 0;
+    }
+    /* per channel: [C, 1, ...] against [N, C, ...] */
+    chan[0] = -1;
+    for (int i = 1; i < rank - 1; i++) chan[i] = 1;
+    int shape = expand_ints(&e, rank - 1, chan);
+    int s = expand_node(&e, OP_Reshape, in[1], shape);
+    int b = expand_node(&e, OP_Reshape, in[2], shape);
+    int xr = expand_node(&e, OP_Reshape, xhat, xs);
+    expand_end(im, np, &yt, OP_Add, expand_node(&e, OP_Mul, xr, s), b);
     return 0;
 }
 
@@ -388,7 +478,9 @@ int import_node(Importer *im, const Onnx__NodeProto *np, int idx) {
     }
     if (!strcmp(opt, "Constant")) return import_constant(im, np, idx);
     if (!strcmp(opt, "If")) return import_if(im, np, idx);
-    if (!strcmp(opt, "Gelu") && g->opset >= 20) return import_gelu(im, np, idx);
+    if ((!strcmp(opt, "Gelu") && g->opset >= 20) ||
+        ((!strcmp(opt, "Mish") || !strcmp(opt, "GroupNormalization")) && g->opset >= 18))
+        return import_expanded(im, np, idx);
     if (seq_handles(opt)) return seq_import_node(im, np, idx);
     int op = op_from_name(opt);
     if (op < 0 || (op_info(op)->flags & OPF_INTERNAL))

@@ -491,7 +491,7 @@ static int rule_reshape(Ctx *c) {
     if (batch) {
         bool keeps = nt >= 1 && (out.dims[0] == IR_DIM_N || (infer == 0));
         for (int i = 1; i < nt; i++)
-            if (out.dims[i] == IR_DIM_N) keeps = false;
+            if (i != infer && out.dims[i] == IR_DIM_N) keeps = false; /* the -1 equals IR_DIM_N */
         if (!keeps) return batch_moved(c);
         if (infer == 0) {
             if (known != in_n) return batch_moved(c);

@@ -6,6 +6,7 @@ Debian's onnx package knows opsets up to 17, so the models are written with onnx
 directly (no checker). Covered: Reduce* with `axes` as an input (18), noop_with_empty_axes,
 Split with num_outputs (18), Pad with an `axes` input (18), Resize with the attributes of
 Resize-18/19 at their defaults, Cast with `saturate` (19), Gelu (20, exact and tanh),
+GroupNormalization (18: per-group scale, 21: per-channel), Mish (18),
 version bumps that only widen types (Flatten, Reshape, Transpose, Squeeze, Unsqueeze,
 Identity, Shape, ConstantOfShape at 21). Error cases: what isbc does not compute is refused
 cleanly (exit 1) with the given message.
@@ -203,6 +204,38 @@ def gelu_cases():
            [x], [want.astype(np.float32)])
 
 
+def norm_cases():
+    x = rng.standard_normal((3, 6, 4, 5)).astype(np.float32) * 2 + 1
+
+    def group_norm(a, groups, eps):
+        g = a.astype(np.float64).reshape(a.shape[0], groups, -1)
+        mean = g.mean(axis=2, keepdims=True)
+        var = ((g - mean) ** 2).mean(axis=2, keepdims=True)
+        return ((g - mean) / np.sqrt(var + eps)).reshape(a.shape)
+
+    sg = rng.standard_normal(3).astype(np.float32)
+    bg = rng.standard_normal(3).astype(np.float32)
+    # GroupNormalization-18: scale and bias per group; symbolic batch
+    want = (group_norm(x, 3, 1e-5).reshape(3, 3, -1) * sg[:, None] + bg[:, None]).reshape(x.shape)
+    yield ("groupnorm18_per_group",
+           model([helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=3)],
+                 [vi("x", ["N", 6, 4, 5])], [vi("y", ["N", 6, 4, 5])], 18,
+                 [numpy_helper.from_array(sg, "s"), numpy_helper.from_array(bg, "b")]),
+           [x], [want.astype(np.float32)])
+    sc = rng.standard_normal(6).astype(np.float32)
+    bc = rng.standard_normal(6).astype(np.float32)
+    # GroupNormalization-21: per channel; epsilon; scale and bias as graph inputs
+    want = group_norm(x, 2, 1e-3) * sc[None, :, None, None] + bc[None, :, None, None]
+    yield ("groupnorm21_per_channel",
+           model([helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2,
+                                   epsilon=1e-3, stash_type=1)],
+                 [vi("x", [3, 6, 4, 5]), vi("s", [6]), vi("b", [6])], [vi("y", [3, 6, 4, 5])],
+                 21), [x, sc, bc], [want.astype(np.float32)])
+    yield ("mish18", model([helper.make_node("Mish", ["x"], ["y"])],
+                           [vi("x", [3, 6, 4, 5])], [vi("y", [3, 6, 4, 5])], 18),
+           [x], [(x * np.tanh(np.log1p(np.exp(x.astype(np.float64))))).astype(np.float32)])
+
+
 def misc_cases():
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
     yield ("cast19_saturate",
@@ -256,6 +289,11 @@ def error_cases():
     yield ("gelu20_bad_approximate",
            model([helper.make_node("Gelu", ["x"], ["y"], approximate="erf")],
                  [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 4, 4])], 20), [x], "approximate")
+    yield ("groupnorm21_stash_type",
+           model([helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2,
+                                   stash_type=11)],
+                 [vi("x", [1, 2, 4, 4]), vi("s", [2]), vi("b", [2])], [vi("y", [1, 2, 4, 4])], 21),
+           [x, np.ones(2, np.float32), np.zeros(2, np.float32)], "stash_type 11")
     yield ("opset22",
            model([helper.make_node("Relu", ["x"], ["y"])],
                  [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 4, 4])], 22), [x],
@@ -290,7 +328,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     bad = 0
     all_cases = [c for gen in (reduce_cases, split_cases, pad_cases, resize_cases, gelu_cases,
-                               misc_cases) for c in gen()]
+                               norm_cases, misc_cases) for c in gen()]
     for name, m, feeds, want in all_cases:
         rc, err, got = run_model(isbc, work, name, m, feeds, nout=len(want))
         ok = rc == 0 and got is not None and all(

@@ -426,6 +426,12 @@ static int normalize_op(Ctx *c, Node *n) {
         take_attr(n, "broadcast", &a);
         return 0;
     case OP_PRelu: return g->opset < 7 ? old_prelu(c) : 0;
+    case OP_AveragePool: /* AveragePool-19: dilations */
+        if (node_attr(n, "dilations") && g->opset < 19) {
+            const char *dil[] = {"dilations", NULL};
+            return reject_after(c, n, 1, dil);
+        }
+        return 0;
     case OP_Cast:
     case OP_CastLike: { /* Cast-19/CastLike-19: saturate, which only float8 targets read */
         if (node_attr(n, "saturate") && g->opset < 19) {

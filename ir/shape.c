@@ -302,8 +302,8 @@ static int rule_pool(Ctx *c) {
     int nk = attr_ints(c->n, "kernel_shape", &ks);
     if (nk != x->rank - 2) return fail(c, "kernel_shape must have %d values", x->rank - 2);
     Type out = *x;
-    bool max = c->n->op == OP_MaxPool;
-    if (spatial_all(c, x, ks, attr_int(c->n, "ceil_mode", 0) != 0, max, &out) < 0) return -1;
+    /* dilations: MaxPool-10, AveragePool-19 (the frontend refuses them on older AveragePool) */
+    if (spatial_all(c, x, ks, attr_int(c->n, "ceil_mode", 0) != 0, true, &out) < 0) return -1;
     set_out(c, 0, out);
     out.dtype = DT_I64;
     set_out(c, 1, out);

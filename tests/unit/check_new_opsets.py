@@ -6,7 +6,8 @@ Debian's onnx package knows opsets up to 17, so the models are written with onnx
 directly (no checker). Covered: Reduce* with `axes` as an input (18), noop_with_empty_axes,
 Split with num_outputs (18), Pad with an `axes` input (18), Resize with the attributes of
 Resize-18/19 at their defaults, Cast with `saturate` (19), Gelu (20, exact and tanh),
-GroupNormalization (18: per-group scale, 21: per-channel), Mish (18),
+GroupNormalization (18: per-group scale, 21: per-channel), Mish (18), AveragePool with
+dilations (19),
 version bumps that only widen types (Flatten, Reshape, Transpose, Squeeze, Unsqueeze,
 Identity, Shape, ConstantOfShape at 21). Error cases: what isbc does not compute is refused
 cleanly (exit 1) with the given message.
@@ -236,6 +237,33 @@ def norm_cases():
            [x], [(x * np.tanh(np.log1p(np.exp(x.astype(np.float64))))).astype(np.float32)])
 
 
+def pool_cases():
+    x = rng.standard_normal((2, 3, 7, 8)).astype(np.float32)
+
+    def avg_pool(a, k, d, pads, include_pad):
+        (pt, pl, pb, pr) = pads
+        ap = np.pad(a, [(0, 0), (0, 0), (pt, pb), (pl, pr)])
+        valid = np.pad(np.ones(a.shape[2:]), [(pt, pb), (pl, pr)])
+        eh, ew = (k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1
+        oh, ow = ap.shape[2] - eh + 1, ap.shape[3] - ew + 1
+        out = np.zeros(a.shape[:2] + (oh, ow))
+        for i in range(oh):
+            for j in range(ow):
+                win = ap[:, :, i:i + eh:d[0], j:j + ew:d[1]]
+                cnt = k[0] * k[1] if include_pad else valid[i:i + eh:d[0], j:j + ew:d[1]].sum()
+                out[:, :, i, j] = win.sum(axis=(2, 3)) / cnt
+        return out.astype(np.float32)
+
+    for include in (0, 1):
+        want = avg_pool(x, (2, 3), (2, 2), (1, 1, 0, 1), include)
+        yield (f"averagepool19_dilations_pad{include}",
+               model([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 3],
+                                       dilations=[2, 2], pads=[1, 1, 0, 1],
+                                       count_include_pad=include)],
+                     [vi("x", [2, 3, 7, 8])], [vi("y", list(want.shape))], 19),
+               [x], [want])
+
+
 def misc_cases():
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
     yield ("cast19_saturate",
@@ -294,6 +322,11 @@ def error_cases():
                                    stash_type=11)],
                  [vi("x", [1, 2, 4, 4]), vi("s", [2]), vi("b", [2])], [vi("y", [1, 2, 4, 4])], 21),
            [x, np.ones(2, np.float32), np.zeros(2, np.float32)], "stash_type 11")
+    yield ("averagepool18_dilations",
+           model([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2],
+                                   dilations=[2, 2])],
+                 [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 2, 2])], 18), [x],
+           "unsupported: AveragePool attribute 'dilations' (opset 18)")
     yield ("opset22",
            model([helper.make_node("Relu", ["x"], ["y"])],
                  [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 4, 4])], 22), [x],
@@ -328,7 +361,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     bad = 0
     all_cases = [c for gen in (reduce_cases, split_cases, pad_cases, resize_cases, gelu_cases,
-                               norm_cases, misc_cases) for c in gen()]
+                               norm_cases, pool_cases, misc_cases) for c in gen()]
     for name, m, feeds, want in all_cases:
         rc, err, got = run_model(isbc, work, name, m, feeds, nout=len(want))
         ok = rc == 0 and got is not None and all(

@@ -186,10 +186,6 @@ void cg_loop_end(Cg *c, CgLoop *l) {
 
 /* ---- value addresses ----------------------------------------------------------------- */
 
-static bool is_view_op(int op) {
-    return (op_info(op)->flags & OPF_VIEW) || op == OP_Identity || op == OP_Dropout;
-}
-
 /* Bytes of v per batch instance: the range [offset, offset + this) holds it for batch 1. */
 static int64_t bytes_per_instance(const Graph *g, int v) {
     return type_bytes(&gval(g, v)->type, 1);
@@ -201,7 +197,7 @@ static bool aliases_input(const Graph *g, int v) {
     const Value *val = gval(g, v);
     if (val->def < 0) return false;
     const Node *n = gnode(g, val->def);
-    if (!is_view_op(n->op) || n->out[0] != v || n->in[0] < 0) return false;
+    if (!op_is_view(n->op) || n->out[0] != v || n->in[0] < 0) return false;
     return val->offset < 0 || val->offset == gval(g, n->in[0])->offset;
 }
 
@@ -211,7 +207,7 @@ static int storage_owner(const Graph *g, int v) {
         const Value *val = gval(g, v);
         if (val->offset >= 0 || (val->flags & (VAL_INPUT | VAL_CONST)) || val->def < 0) break;
         const Node *n = gnode(g, val->def);
-        if (!is_view_op(n->op) || n->in[0] < 0) break;
+        if (!op_is_view(n->op) || n->in[0] < 0) break;
         v = n->in[0];
     }
     return v;
@@ -257,14 +253,37 @@ static LLVMValueRef resolve_ptr(Cg *c, LLVMValueRef arena, int v, int depth) {
         LLVMSetValueName2(p, val->name, strlen(val->name));
     } else if (val->def >= 0 && depth < 10000) {
         const Node *n = gnode(c->g, val->def);
-        if (is_view_op(n->op) && n->out[0] == v && n->in[0] >= 0)
+        if (op_is_view(n->op) && n->out[0] == v && n->in[0] >= 0)
             p = resolve_ptr(c, arena, n->in[0], depth + 1);
     }
     c->vptr[v] = p;
     return p;
 }
 
+#ifndef NDEBUG
+typedef struct Touch {
+    int v;
+    bool found;
+} Touch;
+
+static void touch(int v, void *ctx) {
+    Touch *t = ctx;
+    t->found |= t->v == v;
+}
+
+/* Is v among what node i writes or reads (node_reads, which the memory plan trusts)? */
+static bool node_touches(const Graph *g, int i, int v) {
+    const Node *n = gnode(g, i);
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] == v) return true;
+    Touch t = {v, false};
+    node_reads(g, i, touch, &t);
+    return t.found;
+}
+#endif
+
 LLVMValueRef cg_ptr(Cg *c, int v) {
+    assert(c->node < 0 || v < 0 || node_touches(c->g, c->node, v));
     return v >= 0 ? c->vptr[v] : NULL;
 }
 
@@ -665,10 +684,8 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     if (yt->dtype != DT_F32) return cg_fail(c, "output is %s, only f32", dtype_name(yt->dtype));
     int nplain = 0;
     for (int k = 0; k < n->nin; k++) {
-        int x = n->in[k], gid = -1;
-        for (int q = 0; q < g->nguard; q++)
-            if (g->guards[q].value == x) gid = q;
-        if (gid >= 0 && gval(g, x)->def >= 0 && gnode(g, gval(g, x)->def)->guard == gid) continue;
+        int x = n->in[k];
+        if (value_branch_guard(g, x) >= 0) continue;
         LLVMValueRef xp = cg_ptr(c, x);
         if (!xp) return cg_fail(c, "input %d has no storage", k);
         if (cg_may_overlap(c, x, y)) return cg_fail(c, "input %d overlaps the output", k);
@@ -687,10 +704,8 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     if (!bx || !bg) abort();
     SymInt rows = sym_const(1);
     for (int k = 0; k < n->nin; k++) {
-        int x = n->in[k], gid = -1;
-        for (int q = 0; q < g->nguard; q++)
-            if (g->guards[q].value == x) gid = q;
-        if (gid < 0 || gval(g, x)->def < 0 || gnode(g, gval(g, x)->def)->guard != gid) continue;
+        int x = n->in[k], gid = value_branch_guard(g, x);
+        if (gid < 0) continue;
         SymInt r;
         int bad = guard_check(c, &g->guards[gid], &r);
         if (!bad && nb > 0 && (r.n != rows.n || r.k != rows.k))
@@ -818,7 +833,7 @@ static int emit_node(Cg *c, int id) {
             return cg_fail(c, "output '%s' has no known type", gval(c->g, n->out[j])->name);
     }
     int r;
-    if (is_view_op(n->op))
+    if (op_is_view(n->op))
         r = emit_view(c, n);
     else if (n->op == OP_Shape || n->op == OP_Size)
         r = emit_shape(c, n);

@@ -427,6 +427,34 @@ void graph_pin_guards(const Graph *g, bool *pinned) {
     }
 }
 
+bool op_is_view(int op) {
+    return (op_info(op)->flags & OPF_VIEW) || op == OP_Identity || op == OP_Dropout;
+}
+
+int value_branch_guard(const Graph *g, int v) {
+    int def = v >= 0 ? gval(g, v)->def : -1;
+    if (def < 0) return -1;
+    for (int q = 0; q < g->nguard; q++)
+        if (g->guards[q].value == v && gnode(g, def)->guard == q) return q;
+    return -1;
+}
+
+static void guard_gate_reads(const Graph *g, int gid, void (*fn)(int v, void *ctx), void *ctx) {
+    for (int t = 0; t < g->guards[gid].nterm; t++) fn(g->guards[gid].terms[t].gate, ctx);
+}
+
+void node_reads(const Graph *g, int i, void (*fn)(int v, void *ctx), void *ctx) {
+    const Node *n = gnode(g, i);
+    for (int k = 0; k < n->nin; k++)
+        if (n->in[k] >= 0) fn(n->in[k], ctx);
+    if (n->guard >= 0) guard_gate_reads(g, n->guard, fn, ctx);
+    if (n->op == OP_BranchSum)
+        for (int k = 0; k < n->nin; k++) {
+            int q = value_branch_guard(g, n->in[k]);
+            if (q >= 0) guard_gate_reads(g, q, fn, ctx);
+        }
+}
+
 int graph_add_node(Graph *g, int op, const char *name, int nin, const int *in, int nout,
                    const int *out) {
     g->nodes = grow(g->arena, g->nodes, &g->capnode, g->nnode + 1, sizeof *g->nodes);

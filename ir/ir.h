@@ -170,6 +170,9 @@ typedef struct OpInfo {
 } OpInfo;
 
 const OpInfo *op_info(int op);
+/* Does output 0 of op alias input 0's bytes (OPF_VIEW, Identity, Dropout at inference)? The
+ * memory plan gives it the input's buffer when both run in the same region. */
+bool op_is_view(int op);
 int op_from_name(const char *name); /* -1 if unknown */
 /* Kind of attribute `name` in op's schema, or -1 if the schema does not have it. */
 int op_attr_kind(int op, const char *name);
@@ -268,6 +271,15 @@ void graph_apply_order(Graph *g, const int *order);
 /* pinned[v] = true for every guard's gates and value (values passes must keep). */
 void graph_pin_guards(const Graph *g, bool *pinned);
 
+/* The branch guard whose `value` v is, when v is produced inside that guard; else -1. */
+int value_branch_guard(const Graph *g, int v);
+/* Every value the generated code of node i reads, each passed to fn once or more: its
+ * inputs; the gates of its guard's terms (a region tests them per instance when it counts,
+ * gathers, scatters and zeroes rows); for a BranchSum, the gates of the guards whose values
+ * it adds row by row. Memory-plan lifetimes and the plan checker are built on this, and
+ * codegen asserts that a node's code reads nothing else. */
+void node_reads(const Graph *g, int i, void (*fn)(int v, void *ctx), void *ctx);
+
 /* Append a node (its outputs' def is set to it). in/out are copied. Returns the node id. */
 int graph_add_node(Graph *g, int op, const char *name, int nin, const int *in, int nout,
                    const int *out);
@@ -314,6 +326,12 @@ bool value_const_ints(const Graph *g, int v, int64_t *out, int max, int *count);
 bool value_const_floats(const Graph *g, int v, double *out, int max, int *count);
 
 /* ---- checks, text form ----------------------------------------------------------------- */
+
+/* Memory-plan check (after passes/plan.c): every planned buffer is 64-byte aligned inside
+ * [0, mem_per_batch), and no two values live at the same time (from their producer to their
+ * last read, node_reads; graph outputs to the end) share a byte unless one is a view of the
+ * other (op_is_view) with the same offset. -1 with d naming both values otherwise. */
+int plan_verify(const Graph *g, Diag *d);
 
 /* Structural verification: single definition, defined before use, arity and attribute
  * schema, known types after inference (if `typed`), guard well-formedness. */

@@ -3,9 +3,12 @@
  * every node input defined before use in node order; op arity and attribute schema; output
  * `def` links; guards well formed (gate defined, index in range of a known gate type, the
  * guarded value produced inside the guard); with `typed`, every live value has a known type.
- * A violation after a pass is a bug in that pass, reported with the node's label. */
+ * A violation after a pass is a bug in that pass, reported with the node's label.
+ * plan_verify checks the memory plan (ir.h). */
 #include "ir.h"
 
+#include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,5 +126,118 @@ int graph_verify(const Graph *g, bool typed, Diag *d) {
     }
 out:
     free(def);
+    return rc;
+}
+
+/* ---- memory plan ---------------------------------------------------------------------- */
+
+typedef struct Live {
+    int v;              /* the alias group's root */
+    int start, end;     /* first and last node (INT_MAX: a graph output) */
+    int64_t off, bytes; /* per batch instance */
+} Live;
+
+typedef struct LastRead {
+    int *end;
+    int node;
+} LastRead;
+
+static void note_last_read(int v, void *ctx) {
+    LastRead *r = ctx;
+    if (r->end[v] < r->node) r->end[v] = r->node;
+}
+
+static int by_start(const void *a, const void *b) {
+    const Live *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+static const char *live_end(int end, char *buf, size_t len) {
+    if (end == INT_MAX) return "the end (graph output)";
+    snprintf(buf, len, "node %d", end);
+    return buf;
+}
+
+int plan_verify(const Graph *g, Diag *d) {
+    int nv = g->nval, rc = 0;
+    int *end = malloc(sizeof *end * ((size_t)nv + 1));
+    int *root = malloc(sizeof *root * ((size_t)nv + 1));
+    Live *live = malloc(sizeof *live * ((size_t)nv + 1));
+    Live *act = malloc(sizeof *act * ((size_t)nv + 1));
+    if (!end || !root || !live || !act) abort();
+    for (int v = 0; v < nv; v++) end[v] = -1, root[v] = v;
+    LastRead r = {end, 0};
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead) continue;
+        r.node = i;
+        node_reads(g, i, note_last_read, &r);
+        int x = n->nin > 0 ? n->in[0] : -1;
+        if (op_is_view(n->op) && x >= 0 && gval(g, x)->offset >= 0 &&
+            gval(g, n->out[0])->offset == gval(g, x)->offset)
+            root[n->out[0]] = root[x];
+    }
+    for (int i = 0; i < g->noutput; i++) end[g->outputs[i]] = INT_MAX;
+    /* one interval per alias group, from its first producer to its last read */
+    int *slot = malloc(sizeof *slot * ((size_t)nv + 1));
+    if (!slot) abort();
+    int nl = 0;
+    for (int v = 0; v < nv; v++) slot[v] = -1;
+    for (int v = 0; v < nv && rc == 0; v++) {
+        const Value *val = gval(g, v);
+        if (val->offset < 0 || val->def < 0 || gnode(g, val->def)->dead) continue;
+        int64_t bytes = type_bytes(&val->type, 1);
+        if (bytes <= 0) continue;
+        if (val->offset % 64 || val->offset + bytes > g->mem_per_batch) {
+            rc = diag(d,
+                      "plan: '%s' at [%" PRId64 ", %" PRId64
+                      ") is unaligned or outside the %" PRId64 "-byte arena",
+                      val->name, val->offset, val->offset + bytes, g->mem_per_batch);
+            break;
+        }
+        int s = slot[root[v]];
+        if (s < 0) {
+            s = slot[root[v]] = nl++;
+            live[s] = (Live){root[v], val->def, val->def, val->offset, bytes};
+        }
+        Live *l = &live[s];
+        if (val->offset != l->off) {
+            rc = diag(d, "plan: view '%s' does not share the offset of '%s'", val->name,
+                      gval(g, l->v)->name);
+            break;
+        }
+        if (val->def < l->start) l->start = val->def;
+        if (end[v] > l->end) l->end = end[v];
+        if (bytes > l->bytes) l->bytes = bytes;
+    }
+    /* sweep in start order; `act` holds the intervals still live */
+    qsort(live, (size_t)nl, sizeof *live, by_start);
+    int na = 0;
+    for (int i = 0; i < nl && rc == 0; i++) {
+        const Live *l = &live[i];
+        int k = 0;
+        for (int a = 0; a < na; a++)
+            if (act[a].end >= l->start) act[k++] = act[a];
+        na = k;
+        for (int a = 0; a < na; a++) {
+            const Live *o = &act[a];
+            if (o->off < l->off + l->bytes && l->off < o->off + o->bytes) {
+                char b1[32], b2[32];
+                rc = diag(d,
+                          "plan: '%s' [%" PRId64 ", %" PRId64 ") live from node %d to %s overlaps "
+                          "'%s' [%" PRId64 ", %" PRId64 ") live from node %d to %s",
+                          gval(g, l->v)->name, l->off, l->off + l->bytes, l->start,
+                          live_end(l->end, b1, sizeof b1), gval(g, o->v)->name, o->off,
+                          o->off + o->bytes, o->start, live_end(o->end, b2, sizeof b2));
+                break;
+            }
+        }
+        act[na++] = *l;
+    }
+    free(end);
+    free(root);
+    free(live);
+    free(act);
+    free(slot);
     return rc;
 }

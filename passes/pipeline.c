@@ -1,7 +1,8 @@
 /* pipeline.c — the default pass order (docs/architecture.md) and the pass runner.
  * Requires: a graph from the frontend or the parser. Guarantees: each pass runs in order;
  * after `infer`, the isb.branches annotation is validated with every type known;
- * with PassOptions.verify the graph is verified after every pass; the IR is dumped after the
+ * with PassOptions.verify the graph is verified after every pass (and the memory plan
+ * after pass plan: plan_verify); the IR is dumped after the
  * named pass (or all), headed by `# after NAME`; the run stops after PassOptions.stop_after. */
 #include "passes.h"
 
@@ -78,7 +79,8 @@ static int run(Graph *g, const PassInfo *const *passes, int n, const PassOptions
         }
         if (o->verify) {
             Diag vd;
-            if (graph_verify(g, typed, &vd)) return diag(d, "after pass %s: %s", p->name, vd.msg);
+            if (graph_verify(g, typed, &vd) || (p->fn == pass_plan && plan_verify(g, &vd)))
+                return diag(d, "internal error (an isbc bug): after pass %s: %s", p->name, vd.msg);
         }
         if (dump(g, p, i + 1, o, d)) return -1;
         if (o->stop_after && strcmp(o->stop_after, p->name) == 0) break;

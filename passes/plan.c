@@ -10,8 +10,10 @@
  * alias their input: same offset, the input's lifetime extended to theirs; a view of a graph
  * input or constant gets offset -1 (codegen uses the input's or constant's own pointer). A
  * view in another guard than its input is not aliased (a guarded region may run on a
- * gathered sub-batch): it gets its own buffer, and codegen copies. A guard's gate is read by
- * every node of the guard. Graph inputs and constants keep offset -1. */
+ * gathered sub-batch): it gets its own buffer, and codegen copies. "Reader" means every read
+ * the generated code makes (node_reads): a guard's gates are read by every node of the guard,
+ * a BranchSum reads the gates of the branches it adds. Graph inputs and constants keep offset
+ * -1. plan_verify (ir/verify.c) checks the result. */
 #include "passes.h"
 
 #include <limits.h>
@@ -78,8 +80,16 @@ static void heap_free(Heap *h, int64_t off, int64_t size) {
     }
 }
 
-static bool aliases_input(const Node *n) {
-    return (op_info(n->op)->flags & OPF_VIEW) || n->op == OP_Identity || n->op == OP_Dropout;
+/* A buffer lives until the last node whose code reads it (node_reads: inputs and the
+ * implicit reads of guard conditions and branch sums). */
+typedef struct Reads {
+    const int *root;
+    int *last, node;
+} Reads;
+
+static void note_read(int v, void *ctx) {
+    Reads *r = ctx;
+    if (r->last[r->root[v]] < r->node) r->last[r->root[v]] = r->node;
 }
 
 int pass_plan(Graph *g, Diag *d) {
@@ -87,19 +97,16 @@ int pass_plan(Graph *g, Diag *d) {
     int *root = malloc(sizeof(int) * ((size_t)nv + 1));
     int *last = malloc(sizeof(int) * ((size_t)nv + 1)); /* per root: last reading node */
     int64_t *size = calloc((size_t)nv + 1, sizeof(int64_t));
-    int *guard_end = malloc(sizeof(int) * ((size_t)g->nguard + 1));
-    if (!root || !last || !size || !guard_end) abort();
+    if (!root || !last || !size) abort();
     for (int v = 0; v < nv; v++) {
         root[v] = v;
         last[v] = -1;
         gval(g, v)->offset = -1;
     }
-    for (int i = 0; i < g->nguard; i++) guard_end[i] = -1;
     for (int i = 0; i < nn; i++) {
         const Node *n = gnode(g, i);
         if (n->dead) continue;
-        if (n->guard >= 0) guard_end[n->guard] = i;
-        if (aliases_input(n) && n->in[0] >= 0) {
+        if (op_is_view(n->op) && n->in[0] >= 0) {
             int src = n->in[0], pd = gval(g, src)->def;
             int sg = pd >= 0 ? gnode(g, pd)->guard : -1;
             if (sg == n->guard) root[n->out[0]] = root[src];
@@ -109,23 +116,16 @@ int pass_plan(Graph *g, Diag *d) {
             const Type *t = &gval(g, v)->type;
             if (!type_known(t)) {
                 char lbl[256];
-                free(root), free(last), free(size), free(guard_end);
+                free(root), free(last), free(size);
                 return diag(d, "plan: output '%s' of node '%s' has no known type", gval(g, v)->name,
                             node_label(g, i, lbl, sizeof lbl));
             }
             if (last[root[v]] < i) last[root[v]] = i;
         }
     }
-    for (int i = 0; i < nn; i++) {
-        const Node *n = gnode(g, i);
-        if (n->dead) continue;
-        for (int k = 0; k < n->nin; k++)
-            if (n->in[k] >= 0 && last[root[n->in[k]]] < i) last[root[n->in[k]]] = i;
-        for (int t = 0; n->guard >= 0 && t < g->guards[n->guard].nterm; t++) {
-            int gate = root[g->guards[n->guard].terms[t].gate];
-            if (last[gate] < guard_end[n->guard]) last[gate] = guard_end[n->guard];
-        }
-    }
+    Reads r = {root, last, 0};
+    for (int i = 0; i < nn; i++)
+        if (!gnode(g, i)->dead) r.node = i, node_reads(g, i, note_read, &r);
     for (int i = 0; i < g->noutput; i++) last[root[g->outputs[i]]] = INT_MAX;
 
     /* Allocate each buffer at its producer, release it after its last reader. frees[i] lists
@@ -166,6 +166,5 @@ int pass_plan(Graph *g, Diag *d) {
     free(root);
     free(last);
     free(size);
-    free(guard_end);
     return 0;
 }

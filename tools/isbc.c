@@ -488,10 +488,11 @@ static int apply_threshold_opts(const Opts *o, Graph *g, Diag *d) {
 
 /* --stats: every gate tensor also becomes a graph output (after the user's outputs), so
  * that the run reports which branches each instance skipped. */
-static int add_gate_outputs(Graph *g, Diag *d) {
+static int add_gate_outputs(Graph *g, Branch **out, Diag *d) {
     Branch *bs;
     int nb = annot_branches(g, &bs, d);
     if (nb < 0) return -1;
+    *out = bs;
     for (int i = 0; i < nb; i++) {
         int v = graph_find_value(g, bs[i].gate);
         bool seen = false;
@@ -499,12 +500,15 @@ static int add_gate_outputs(Graph *g, Diag *d) {
             if (g->outputs[k] == v) seen = true;
         if (!seen) graph_add_output(g, v);
     }
-    return 0;
+    return nb;
 }
 
 /* Import + full pipeline, ready for codegen: 0 with *out set, 1 with d set (bad input), or
- * 2 (a usage error, already printed). */
-static int load_and_optimize(const Opts *o, Graph **out, int *nuser, Diag *d) {
+ * 2 (a usage error, already printed). With --stats, *bs / *nb get the annotated branches as
+ * read before the passes (in the graph's arena; dead code elimination may remove a branch
+ * that nothing reads). */
+static int load_and_optimize(const Opts *o, Graph **out, int *nuser, Branch **bs, int *nb,
+                             Diag *d) {
     *out = NULL;
     Graph *g = load_model(o, d);
     if (!g) return 1;
@@ -514,14 +518,14 @@ static int load_and_optimize(const Opts *o, Graph **out, int *nuser, Diag *d) {
         return rc;
     }
     if (nuser) *nuser = g->noutput;
-    if (o->stats && add_gate_outputs(g, d)) {
+    if (o->stats && (*nb = add_gate_outputs(g, bs, d)) < 0) {
         graph_free(g);
         return 1;
     }
-    PassOptions po = {.dump_after = o->dump_after, .dump_dir = o->dump_dir, .dump_file = stderr};
-#ifndef NDEBUG
-    po.verify = true;
-#endif
+    /* The IR verifier and the memory-plan checker run on every compile, release builds
+     * included: they cost little next to codegen, and a plan bug is a silently wrong answer. */
+    PassOptions po = {
+        .verify = true, .dump_after = o->dump_after, .dump_dir = o->dump_dir, .dump_file = stderr};
     if (pipeline_run(g, &po, d)) {
         graph_free(g);
         return 1;
@@ -544,7 +548,7 @@ static int cmd_compile(const Opts *o) {
         return usage_error("compile", "-o must name a .o or .so file, not '%s'", o->out);
     Diag d = {{0}};
     Graph *g;
-    int st = load_and_optimize(o, &g, NULL, &d);
+    int st = load_and_optimize(o, &g, NULL, NULL, NULL, &d);
     if (st) return st == 2 ? 2 : fail("%s", d.msg);
     CodegenOptions co = codegen_opts(o);
     /* Every output goes to a temporary file beside it and is renamed into place only when
@@ -603,9 +607,11 @@ typedef struct Prepared {
     Graph *g;
     Jit *jit;
     int64_t batch;
-    Tensor *in; /* g->ninput tensors */
-    void **out; /* g->noutput buffers */
-    int nuser;  /* the model's own outputs: the first nuser (then gates, with --stats) */
+    Tensor *in;       /* g->ninput tensors */
+    void **out;       /* g->noutput buffers */
+    int nuser;        /* the model's own outputs: the first nuser (then gates, with --stats) */
+    Branch *branches; /* --stats: the annotated branches (load_and_optimize) */
+    int nbranch;
     void *ws;
     int64_t stats[5]; /* of the last run (P_run_stats) */
 } Prepared;
@@ -673,7 +679,7 @@ static int check_input(const Graph *g, int idx, const Tensor *t, int64_t *batch,
 /* 0, -1 with d set, or 2: a usage error, already printed. */
 static int prepare(const Opts *o, bool random_inputs, Prepared *p, Diag *d) {
     memset(p, 0, sizeof *p);
-    int st = load_and_optimize(o, &p->g, &p->nuser, d);
+    int st = load_and_optimize(o, &p->g, &p->nuser, &p->branches, &p->nbranch, d);
     if (st) return st == 2 ? 2 : -1;
     Graph *g = p->g;
     if (!random_inputs && o->ninputs != g->ninput)
@@ -773,10 +779,8 @@ static bool guard_holds(const Prepared *p, const Guard *gd, int64_t n) {
 
 static void print_stats(const Prepared *p) {
     const Graph *g = p->g;
-    Diag d;
-    Branch *bs = NULL;
-    int nb = annot_branches((Graph *)g, &bs, &d);
-    if (nb < 0) nb = 0;
+    const Branch *bs = p->branches;
+    int nb = p->nbranch;
     int *gid = calloc((size_t)nb + 1, sizeof *gid);
     char *mask = malloc((size_t)nb + 1);
     if (!gid || !mask) abort();
@@ -792,7 +796,11 @@ static void print_stats(const Prepared *p) {
         for (int k = 0; k < g->nguard; k++)
             if (!guard_holds(p, &g->guards[k], n)) flops -= g->guards[k].flops;
         for (int i = 0; i < nb; i++) {
-            bool skip = gid[i] >= 0 && !guard_holds(p, &g->guards[gid[i]], n);
+            /* a branch without a guard is dense (threshold <= 0) or was removed as dead code:
+             * its mask bit is still the thresholded decision on its gate */
+            GuardTerm t = {graph_find_value(g, bs[i].gate), bs[i].index, bs[i].threshold};
+            bool skip = gid[i] >= 0 ? !guard_holds(p, &g->guards[gid[i]], n)
+                                    : t.threshold > 0 && t.gate >= 0 && !term_holds(p, &t, n);
             mask[i] = skip ? '1' : '0';
             skipped += skip;
         }

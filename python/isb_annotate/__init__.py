@@ -28,7 +28,7 @@ import warnings
 from .onnx_tools import (META_BRANCHES, META_THRESHOLD, META_VERSION, branch_flops,  # noqa: F401
                          executed_flops, masked_model, read_annotations, validate)
 
-__all__ = ["branch", "gate", "export", "masked", "record", "Recorder", "read_annotations",
+__all__ = ["branch", "gate", "export", "masked", "masked_as_annotated", "record", "Recorder", "read_annotations",
            "validate", "masked_model", "branch_flops", "executed_flops"]
 
 _active = contextvars.ContextVar("isb_annotate_active", default=None)
@@ -51,8 +51,9 @@ class Recorder:
     """Collects the branches (in call order) and gate names of one forward pass.
     With `threshold` set, branch() also masks each contribution: value * (gate >= T)."""
 
-    def __init__(self, threshold=None):
+    def __init__(self, threshold=None, per_branch=False):
         self.threshold = threshold
+        self.per_branch = per_branch  # a branch's own threshold wins over `threshold`
         self.branches = []
         self.gate_names = {}  # id(tensor) -> name given with gate()
         self._keep = []  # keeps named gates alive so their id() stays unique
@@ -82,9 +83,11 @@ class Recorder:
             raise ValueError(f"isb.branch '{b.name}': index {b.index} out of range for a gate "
                              f"row of {row} elements")
         self.branches.append(b)
-        if self.threshold is None:
-            return b.value
         t = self.threshold
+        if self.per_branch and b.threshold is not None:
+            t = b.threshold
+        if t is None or t <= 0:
+            return b.value
         keep = (b.gate_column() >= t).to(b.value.dtype)
         return b.value * keep.view(-1, *([1] * (b.value.dim() - 1)))
 
@@ -141,6 +144,13 @@ def masked(threshold):
     multiplied by (gate[:, index] >= T). T overrides per-branch thresholds (like isbc's
     --threshold). T <= 0 is the dense model."""
     return _activate(Recorder(threshold=threshold if threshold > 0 else None))
+
+
+def masked_as_annotated(threshold=None):
+    """`with isb.masked_as_annotated(T): y = model(x)` — the thresholded reference of the
+    exported annotation as it stands: each branch masked by its own `threshold=` if it was
+    given one, else by T (the model's isb.threshold; None or <= 0: that branch is dense)."""
+    return _activate(Recorder(threshold=threshold, per_branch=True))
 
 
 class _InputFlow:

@@ -242,7 +242,58 @@ static void test_untyped(void) {
     graph_free(g);
 }
 
+/* plan_verify: a valid plan passes; a BranchSum whose output shares the bytes of a gate it
+ * still reads (issue 8), an overlap of two plain values and a buffer past the arena fail,
+ * naming the values; a view at its source's offset is no overlap. */
+static void test_plan_verify(void) {
+    const char *head = "graph \"g\" opset 13 mem 256 {\n"
+                       "  input %x: f32[N,4]\n  input %gin: f32[N,2]\n"
+                       "  %gate: f32[N,2] @0 = Softmax(%gin) {axis=1}\n"
+                       "  %p: f32[N,4] @64 = Relu(%x)\n"
+                       "  guard \"b0\" (%gate[0] >= 0.5) value=%v flops=0 {\n"
+                       "    %v: f32[N,4] @128 = Neg(%p)\n  }\n";
+    struct {
+        const char *tail, *want; /* want NULL: valid */
+    } cases[] = {
+        {"  %s: f32[N,4] @192 = BranchSum(%p, %v)\n  output %s\n}\n", NULL},
+        {"  %s: f32[N,4] @0 = BranchSum(%p, %v)\n  output %s\n}\n", "'gate'"},
+        {"  %s: f32[N,4] @128 = Add(%p, %v)\n  output %s\n}\n", "'v'"},
+        {"  %s: f32[N,4] @240 = Add(%p, %v)\n  output %s\n}\n", "outside"},
+        {"  %s: f32[N,4] @192 = Add(%p, %v)\n  %r: f32[N,2,2] @192 = Reshape(%s, %sh)\n"
+         "  output %r\n}\n",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[2048];
+        snprintf(text, sizeof text, "%s%s", head, cases[i].tail);
+        if (strstr(cases[i].tail, "%sh")) { /* the Reshape's shape constant */
+            char *at = strstr(text, "  %gate");
+            char rest[2048];
+            snprintf(rest, sizeof rest, "%s", at);
+            snprintf(at, sizeof text - (size_t)(at - text), "  const %%sh: i64[3] = [-1, 2, 2]\n%s",
+                     rest);
+        }
+        Diag d = {{0}};
+        Graph *g = graph_parse(text, "plan.ir", &d);
+        CHECK(g != NULL);
+        if (!g) {
+            fprintf(stderr, "case %zu: %s\n", i, d.msg);
+            continue;
+        }
+        int rc = plan_verify(g, &d);
+        if (cases[i].want) {
+            CHECK(rc < 0);
+            CHECK(strstr(d.msg, cases[i].want) != NULL);
+        } else {
+            CHECK(rc == 0);
+            if (rc) fprintf(stderr, "case %zu: %s\n", i, d.msg);
+        }
+        graph_free(g);
+    }
+}
+
 int main(void) {
+    test_plan_verify();
     test_untyped();
     test_roundtrip();
     test_verify_errors();

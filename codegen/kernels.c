@@ -726,6 +726,7 @@ static int emit_pad(Cg *c, const Node *n) {
     int m = strcmp(mode, "constant") == 0  ? 0
             : strcmp(mode, "reflect") == 0 ? 1
             : strcmp(mode, "edge") == 0    ? 2
+            : strcmp(mode, "wrap") == 0    ? 3
                                            : -1;
     if (m < 0) return cg_fail(c, "mode '%s'", mode);
     LLVMValueRef value;

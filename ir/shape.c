@@ -768,7 +768,8 @@ static int rule_pad(Ctx *c) {
     }
     if (np != 2 * na) return fail(c, "pads has %d values for %d axes", np, na);
     const char *mode = attr_string(c->n, "mode", "constant");
-    if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge")) {
+    if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge") &&
+        strcmp(mode, "wrap")) {
         char buf[128];
         snprintf(buf, sizeof buf, "with mode '%.60s'", mode);
         return unsupported(c, buf);
@@ -781,6 +782,9 @@ static int rule_pad(Ctx *c) {
             if (pads[i] || pads[na + i]) return batch_moved(c);
             continue;
         }
+        /* wrap beyond one period: numpy (the ONNX reference) and ONNX Runtime disagree */
+        if (!strcmp(mode, "wrap") && (pads[i] > x->dims[a] || pads[na + i] > x->dims[a]))
+            return unsupported(c, "with mode 'wrap' and a pad wider than its axis");
         out.dims[a] = x->dims[a] + pads[i] + pads[na + i];
         if (out.dims[a] < 0) return fail(c, "pads make axis %d negative", a);
     }

@@ -533,7 +533,7 @@ static bool ev_range(Ev *e) {
     return true;
 }
 
-/* Pad-18: constant, reflect or edge. */
+/* Pad-19: constant, reflect, edge or wrap. */
 static bool ev_pad(Ev *e) {
     const Type *x = e->it[0], *ot = e->ot[0];
     int64_t pads[MAXP], axes[MAXP], pb[IR_MAX_RANK] = {0};
@@ -557,7 +557,10 @@ static bool ev_pad(Ev *e) {
     else
         stf(x->dtype, value, 0, attr_float(e->n, "value", 0));
     const char *mode = attr_string(e->n, "mode", "constant");
-    int m = !strcmp(mode, "reflect") ? 1 : !strcmp(mode, "edge") ? 2 : 0;
+    int m = !strcmp(mode, "reflect") ? 1
+            : !strcmp(mode, "edge")  ? 2
+            : !strcmp(mode, "wrap")  ? 3
+                                     : 0;
     int64_t xs[IR_MAX_RANK], idx[IR_MAX_RANK] = {0};
     row_strides(x, xs);
     int64_t total = type_numel(ot, 1);
@@ -571,6 +574,8 @@ static bool ev_pad(Ev *e) {
                     inside = false;
                 else if (m == 2)
                     i = i < 0 ? 0 : d - 1;
+                else if (m == 3)
+                    i = (i % d + d) % d;
                 else {
                     if (d == 1) i = 0;
                     while (i < 0 || i >= d) i = i < 0 ? -i : 2 * (d - 1) - i;

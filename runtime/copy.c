@@ -145,14 +145,15 @@ void isbrt_fill(int64_t count, int64_t elem_size, const void *value, void *dst) 
 
 /* ---- Pad ----------------------------------------------------------------------------- */
 
-enum { PAD_CONSTANT = 0, PAD_REFLECT = 1, PAD_EDGE = 2 };
+enum { PAD_CONSTANT = 0, PAD_REFLECT = 1, PAD_EDGE = 2, PAD_WRAP = 3 };
 
 /* Source index along a dim of size n for the (possibly out-of-range) index i; -1 means
  * "the constant". Reflect mirrors without repeating the edge (numpy 'reflect'), any number of
- * times. */
+ * times; wrap repeats the dim periodically (numpy 'wrap', Pad-19). */
 static int64_t pad_src(int64_t i, int64_t n, int32_t mode) {
     if (i >= 0 && i < n) return i;
     if (mode == PAD_CONSTANT || n <= 0) return -1;
+    if (mode == PAD_WRAP) return (i % n + n) % n;
     if (mode == PAD_EDGE || n == 1) return i < 0 ? 0 : n - 1;
     const int64_t period = 2 * (n - 1);
     int64_t m = i % period;

@@ -168,7 +168,7 @@ int isbrt_gather(int64_t outer, int64_t axis_len, int64_t inner, const int64_t *
 int isbrt_scatter(int64_t outer, int64_t axis_len, int64_t inner, const int64_t *idx, int64_t nidx,
                   int64_t elem_size, const void *x, void *y);
 
-/* Pad (ONNX Pad): mode 0 constant, 1 reflect, 2 edge. pads: [begin_0..begin_r-1,
+/* Pad (ONNX Pad-19): mode 0 constant, 1 reflect, 2 edge, 3 wrap. pads: [begin_0..begin_r-1,
  * end_0..end_r-1] (may be negative = crop). value: pointer to one element for constant. */
 void isbrt_pad(int32_t rank, const int64_t *in_dims, const int64_t *pads, int32_t mode,
                int64_t elem_size, const void *value, const void *x, void *y);

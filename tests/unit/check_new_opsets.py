@@ -4,7 +4,7 @@ exporters write them, through `isbc run`, each against a NumPy reference.
 
 Debian's onnx package knows opsets up to 17, so the models are written with onnx.helper
 directly (no checker). Covered: Reduce* with `axes` as an input (18), noop_with_empty_axes,
-Split with num_outputs (18), Pad with an `axes` input (18), Resize with the attributes of
+Split with num_outputs (18), Pad with an `axes` input (18) and mode wrap (19), Resize with the attributes of
 Resize-18/19 at their defaults, Cast with `saturate` (19), Gelu (20, exact and tanh),
 GroupNormalization (18: per-group scale, 21: per-channel), Mish (18), AveragePool with
 dilations (19),
@@ -129,6 +129,24 @@ def pad_cases():
                model([helper.make_node("Pad", ins, ["y"], mode=mode)],
                      [vi("x", [2, 3, 4, 5])], [vi("y", list(want.shape))], 18, inits),
                [x], [want])
+
+
+def pad19_cases():
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    # wrap (19), a whole period on the last axis; a crop (negative pad) on axis 1
+    want = np.pad(x, [(0, 0), (0, 0), (1, 2), (5, 3)], mode="wrap")[:, 1:]
+    yield ("pad19_wrap",
+           model([helper.make_node("Pad", ["x", "pads"], ["y"], mode="wrap")],
+                 [vi("x", [2, 3, 4, 5])], [vi("y", list(want.shape))], 19,
+                 [i64("pads", [0, -1, 1, 5, 0, 0, 2, 3])]),
+           [x], [want])
+    # the same on a constant: folded at compile time (passes/eval.c)
+    yield ("pad19_wrap_folded",
+           model([helper.make_node("Pad", ["c", "pads"], ["p"], mode="wrap"),
+                  helper.make_node("Add", ["x", "p"], ["y"])],
+                 [vi("x", list(want.shape))], [vi("y", list(want.shape))], 19,
+                 [i64("pads", [0, -1, 1, 5, 0, 0, 2, 3]), numpy_helper.from_array(x, "c")]),
+           [want], [want + want])
 
 
 def resize_cases():
@@ -327,6 +345,10 @@ def error_cases():
                                    dilations=[2, 2])],
                  [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 2, 2])], 18), [x],
            "unsupported: AveragePool attribute 'dilations' (opset 18)")
+    yield ("pad19_wrap_wider_than_axis",  # numpy and ONNX Runtime disagree there
+           model([helper.make_node("Pad", ["x", "pads"], ["y"], mode="wrap")],
+                 [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 4, 13])], 19,
+                 [i64("pads", [0, 0, 0, 9, 0, 0, 0, 0])]), [x], "wrap' and a pad wider")
     yield ("opset22",
            model([helper.make_node("Relu", ["x"], ["y"])],
                  [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 4, 4])], 22), [x],
@@ -360,7 +382,8 @@ def main():
     isbc, work = args[0], args[1]
     os.makedirs(work, exist_ok=True)
     bad = 0
-    all_cases = [c for gen in (reduce_cases, split_cases, pad_cases, resize_cases, gelu_cases,
+    all_cases = [c for gen in (reduce_cases, split_cases, pad_cases, pad19_cases, resize_cases,
+                               gelu_cases,
                                norm_cases, pool_cases, misc_cases) for c in gen()]
     for name, m, feeds, want in all_cases:
         rc, err, got = run_model(isbc, work, name, m, feeds, nout=len(want))

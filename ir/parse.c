@@ -461,6 +461,7 @@ static int parse_guard(Parser *P) {
         if (expect(P, "[") || parse_i64(P, &idx) || expect(P, "]") || expect(P, ">=") ||
             parse_double(P, &thr))
             return -1;
+        if (!isfinite((float)thr)) return perr(P, "a guard threshold must be a finite float", NULL);
         t->index = (int)idx;
         t->threshold = (float)thr;
         gd.nterm++;

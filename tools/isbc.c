@@ -339,7 +339,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *allowe
             NEXT();
             char *end;
             double t = strtod(v, &end);
-            if (end == v || *end || !isfinite(t))
+            if (end == v || *end || !isfinite((float)t))
                 return usage_error(cmd, "--threshold expects a finite number, got '%s'", v);
             if (t < 0)
                 return usage_error(cmd,

@@ -142,6 +142,15 @@ static void test_parse_errors(void) {
          "unknown attribute 'alpha'"},
         {"graph \"g\" opset 13 {\n  input %x: f32[2]\n", "missing '}'"},
         {"", "expected 'graph'"},
+        /* issue 9: thresholds are finite everywhere, also in the text form */
+        {"graph \"g\" opset 13 {\n  input %x: f32[N,2]\n"
+         "  guard \"b\" (%x[0] >= inf) value=%v flops=0 {\n"
+         "    %v: f32[N,2] = Relu(%x)\n  }\n  output %v\n}\n",
+         "a guard threshold must be a finite float"},
+        {"graph \"g\" opset 13 {\n  input %x: f32[N,2]\n"
+         "  guard \"b\" (%x[0] >= 1e39) value=%v flops=0 {\n"
+         "    %v: f32[N,2] = Relu(%x)\n  }\n  output %v\n}\n",
+         "a guard threshold must be a finite float"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         Diag d = {{0}};

@@ -373,8 +373,12 @@ int codegen_emit_shared(const Graph *g, const CodegenOptions *o, const char *pat
     if (rc == 0) {
         char rtbuf[4200];
         const char *rt = runtime_lib(rtbuf, sizeof rtbuf);
-        char *argv[] = {"cc",       "-shared",    "-o",  (char *)path, obj,
-                        (char *)rt, "-lopenblas", "-lm", NULL};
+        /* --exclude-libs: the runtime's symbols stay private to this library, so two models
+         * loaded into one process (or a program that links its own libisbrt) each call the
+         * runtime they were built against, never each other's. */
+        char *argv[] = {
+            "cc",       "-shared",    "-o",  (char *)path, obj, "-Wl,--exclude-libs,ALL",
+            (char *)rt, "-lopenblas", "-lm", NULL};
         rc = run_cmd(argv, d);
     }
     unlink(obj);

@@ -323,11 +323,11 @@ void cg_add_scratch(Cg *c, const char *size_fn, LLVMValueRef param) {
  * return, so kernels split over threads without creating any (the runtime has no global
  * state to keep a pool in). Its region functions get the team as an argument; an early
  * return of P_run_stats itself (cg_bail_if) ends the team first. */
-void cg_team_begin(Cg *c) {
+void cg_team_begin(Cg *c, LLVMValueRef threads) {
     c->team = cg_alloca(c, ISBRT_TEAM_BYTES, 64);
     c->team_fn = c->fn;
     LLVMTypeRef t[2] = {c->t_ptr, c->t_i32};
-    LLVMValueRef a[2] = {c->team, cg_i32(c, 0)};
+    LLVMValueRef a[2] = {c->team, threads};
     cg_call(c, "isbrt_team_begin", c->t_void, 2, t, a);
 }
 

@@ -24,7 +24,23 @@ static int64_t gate_row(const Graph *g, int gate) {
     return type_numel(gt, 1) / nrows1;
 }
 
-/* Does instance r run the guard: gate[r*K + index] >= threshold for one of its terms. */
+/* The call's threshold override (P_options.threshold; < 0: none), from the run's context. */
+LLVMValueRef cg_threshold_override(Cg *c) {
+    return LLVMBuildLoad2(c->b, c->t_f32, cg_gep_c(c, c->stats, 8 * CG_CTX_THRESHOLD), "thr.ovr");
+}
+
+/* The threshold term gt applies in this call: its own, or the call's override. A term on a
+ * GateMask's 0/1 mask keeps its own: the override applies inside the GateMask (lower_act.c). */
+static LLVMValueRef term_threshold(Cg *c, const GuardTerm *gt) {
+    int def = gval(c->g, gt->gate)->def;
+    if (def >= 0 && gnode(c->g, def)->op == OP_GateMask) return cg_f32(c, gt->threshold);
+    LLVMValueRef o = cg_threshold_override(c);
+    LLVMValueRef set = LLVMBuildFCmp(c->b, LLVMRealOGE, o, cg_f32(c, 0.0f), "");
+    return LLVMBuildSelect(c->b, set, o, cg_f32(c, gt->threshold), "thr");
+}
+
+/* Does instance r run the guard: for one of its terms, its threshold is <= 0 (dense) or
+ * gate[r*K + index] >= threshold. */
 static LLVMValueRef guard_active(Cg *c, const Guard *gd, LLVMValueRef r) {
     LLVMValueRef any = NULL;
     for (int t = 0; t < gd->nterm; t++) {
@@ -34,10 +50,43 @@ static LLVMValueRef guard_active(Cg *c, const Guard *gd, LLVMValueRef r) {
                             cg_i64(c, gt->index), "");
         LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_f32, cg_ptr(c, gt->gate), &idx, 1, "");
         LLVMValueRef x = LLVMBuildLoad2(c->b, c->t_f32, p, "");
-        LLVMValueRef on = LLVMBuildFCmp(c->b, LLVMRealOGE, x, cg_f32(c, gt->threshold), "");
+        LLVMValueRef thr = term_threshold(c, gt);
+        LLVMValueRef on = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOLE, thr, cg_f32(c, 0), ""),
+                                      LLVMBuildFCmp(c->b, LLVMRealOGE, x, thr, ""), "");
         any = any ? LLVMBuildOr(c->b, any, on, "") : on;
     }
     return any;
+}
+
+/* Column of guard gid in the mask of branches run (P_options.mask): its rank among the
+ * branch guards (value >= 0), or -1 for a shared region. */
+static int branch_column(const Graph *g, int gid) {
+    if (g->guards[gid].value < 0) return -1;
+    int col = 0;
+    for (int i = 0; i < gid; i++) col += g->guards[i].value >= 0;
+    return col;
+}
+
+static int branch_count(const Graph *g) {
+    int n = 0;
+    for (int i = 0; i < g->nguard; i++) n += g->guards[i].value >= 0;
+    return n;
+}
+
+/* mask[r * branches + column] = on (i1), when the call asked for the mask. */
+static void mask_store(Cg *c, int gid, LLVMValueRef r, LLVMValueRef on) {
+    int col = branch_column(c->g, gid);
+    if (col < 0) return;
+    LLVMValueRef m = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, c->stats, 8 * CG_CTX_MASK), "mask");
+    LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "mask.put");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "mask.done");
+    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, m, ""), done, put);
+    LLVMPositionBuilderAtEnd(c->b, put);
+    LLVMValueRef at = LLVMBuildNUWAdd(
+        c->b, LLVMBuildNUWMul(c->b, r, cg_i64(c, branch_count(c->g)), ""), cg_i64(c, col), "");
+    LLVMBuildStore(c->b, LLVMBuildZExt(c->b, on, c->t_i8, ""), cg_gep(c, m, at));
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
 }
 
 static int emit_nodes(Cg *c, int first, int last) {
@@ -318,8 +367,13 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
     if (dense) { /* dense by definition */
         SymInt r0 = sym_dim(&gval(g, gd->terms[0].gate)->type, 0);
         LLVMValueRef all = r0.n || r0.k ? cg_sym(c, r0) : cg_i64(c, 1);
-        if (gd->value >= 0) stats_add(c, 1, all);
-        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, flops), ""));
+        if (gd->value >= 0) {
+            stats_add(c, CG_CTX_RUN, all);
+            CgLoop l = cg_loop_begin(c, all, "guard.mask");
+            mask_store(c, gid, l.iv, LLVMConstInt(c->t_i1, 1, 0));
+            cg_loop_end(c, &l);
+        }
+        stats_add(c, CG_CTX_FLOPS, LLVMBuildMul(c->b, all, cg_i64(c, flops), ""));
         return emit_nodes(c, first, last);
     }
     SymInt rows;
@@ -333,15 +387,17 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
     LLVMValueRef cnt = cg_alloca(c, 8, 8);
     LLVMBuildStore(c->b, cg_i64(c, 0), cnt);
     CgLoop l = cg_loop_begin(c, nrows, "guard.count");
-    LLVMValueRef act = LLVMBuildZExt(c->b, guard_active(c, gd, l.iv), c->t_i64, "");
+    LLVMValueRef on = guard_active(c, gd, l.iv);
+    LLVMValueRef act = LLVMBuildZExt(c->b, on, c->t_i64, "");
     LLVMBuildStore(c->b, LLVMBuildAdd(c->b, LLVMBuildLoad2(c->b, c->t_i64, cnt, ""), act, ""), cnt);
+    mask_store(c, gid, l.iv, on);
     cg_loop_end(c, &l);
     LLVMValueRef count = LLVMBuildLoad2(c->b, c->t_i64, cnt, "active");
     if (gd->value >= 0) {
-        stats_add(c, 1, count);
-        stats_add(c, 2, LLVMBuildSub(c->b, nrows, count, ""));
+        stats_add(c, CG_CTX_RUN, count);
+        stats_add(c, CG_CTX_SKIPPED, LLVMBuildSub(c->b, nrows, count, ""));
     }
-    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, flops), ""));
+    stats_add(c, CG_CTX_FLOPS, LLVMBuildMul(c->b, count, cg_i64(c, flops), ""));
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.none");
     LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.run");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.join");

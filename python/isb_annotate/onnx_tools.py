@@ -224,43 +224,74 @@ def masked_model(model, threshold=None, compare="ge"):
     return m
 
 
-_ELEMWISE = {"Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal",
-             "Floor", "Ceil", "Erf", "Not", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish",
-             "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Equal", "Less", "Greater",
-             "Where", "GreaterOrEqual", "LessOrEqual", "Sum"}
+# How isbc counts each op's FLOPs: the flops column of isbc's op table (ir/ops.def),
+# for the ONNX ops it keeps; an op not listed counts 0. tests/unit/check_isb_annotate.py checks
+# this table against ir/ops.def and the counts against `isbc info`.
+_FLOPS_RULES = {
+    "out": "Relu Sigmoid Tanh Exp Log Sqrt Neg Abs Reciprocal Floor Ceil Erf Not Clip LeakyRelu "
+           "HardSigmoid HardSwish Add Sub Mul Div Pow Max Min Equal Less Greater Where Sin Cos "
+           "Tan Asin Acos Atan Sinh Cosh Asinh Acosh Atanh Softplus Softsign Selu Elu Celu "
+           "ThresholdedRelu Shrink Round Sign IsNaN IsInf GreaterOrEqual LessOrEqual And Or Xor "
+           "Mod BitShift PRelu Sum Mean CastLike",
+    "in": "GlobalAveragePool GlobalMaxPool ReduceMean ReduceSum ReduceMax ReduceMin ArgMax ArgMin "
+          "ReduceL1 ReduceL2 ReduceSumSquare ReduceLogSum ReduceLogSumExp ReduceProd Hardmax "
+          "CumSum NegativeLogLikelihoodLoss",
+    "conv": "Conv", "conv_transpose": "ConvTranspose", "gemm": "Gemm", "matmul": "MatMul",
+    "pool": "MaxPool AveragePool", "softmax": "Softmax LogSoftmax",
+    "softmax_in": "SoftmaxCrossEntropyLoss", "batchnorm": "BatchNormalization",
+    "norm": "LayerNormalization InstanceNormalization MeanVarianceNormalization",
+    "lpnorm": "LpNormalization", "grid_sample": "GridSample", "rnn": "RNN GRU LSTM",
+}
+_FLOPS_RULE = {op: rule for rule, ops in _FLOPS_RULES.items() for op in ops.split()}
 
 
 def _node_flops(n, types):
     """FLOPs of one node per instance, as isbc's node_flops (ir/shape.c) counts them."""
+    def dims(t):
+        d = types.get(t, (0, None))[1] if t else None
+        return d if d is not None and None not in d else None
+
     def numel(t):
-        d = types.get(t, (0, None))[1]
-        return int(np.prod(d, dtype=np.int64)) if d is not None and None not in d else 0
+        d = dims(t)
+        return int(np.prod(d, dtype=np.int64)) if d is not None else 0
     out = numel(n.output[0]) if n.output else 0
     inp = numel(n.input[0]) if n.input else 0
-    op = n.op_type
+    w = dims(n.input[1]) if len(n.input) > 1 else None
     attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-    if op == "Conv":
-        w = types.get(n.input[1], (0, None))[1]
-        return 2 * out * int(np.prod(w[1:], dtype=np.int64)) if w and len(w) >= 2 else 0
-    if op == "Gemm":
-        a = types.get(n.input[0], (0, None))[1]
+    rule = _FLOPS_RULE.get(n.op_type)
+    if rule == "out":
+        return out
+    if rule == "in":
+        return inp
+    if rule in ("conv", "conv_transpose"):
+        k = int(np.prod(w[1:], dtype=np.int64)) if w and len(w) >= 2 else 0
+        return 2 * (out if rule == "conv" else inp) * k
+    a = dims(n.input[0]) if n.input else None
+    if rule == "gemm":
         return 2 * out * a[0 if attrs.get("transA", 0) else 1] if a and len(a) == 2 else 0
-    if op == "MatMul":
-        a = types.get(n.input[0], (0, None))[1]
+    if rule == "matmul":
         return 2 * out * a[-1] if a else 0
-    if op in ("MaxPool", "AveragePool"):
+    if rule == "pool":
         ks = attrs.get("kernel_shape")
         return out * int(np.prod(ks)) if ks else out
-    if op in ("GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceSum", "ReduceMax",
-              "ReduceMin"):
-        return inp
-    if op in ("Softmax", "LogSoftmax"):
-        return 5 * out
-    if op == "BatchNormalization":
+    if rule in ("softmax", "softmax_in"):
+        return 5 * (out if rule == "softmax" else inp)
+    if rule == "batchnorm":
         return 2 * out
-    if op in ("Identity", "Dropout", "Cast"):
-        return 0
-    return out if op in _ELEMWISE else 0
+    if rule in ("norm", "lpnorm"):
+        return (7 if rule == "norm" else 3) * inp
+    if rule == "grid_sample":
+        mode = attrs.get("mode", b"bilinear")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        return 2 * {"nearest": 1, "bicubic": 16, "cubic": 16}.get(mode, 4) * out
+    if rule == "rnn":  # per direction and step: 2 * G*H * (I + H + 1), per instance
+        if not a or not w or len(a) != 3 or len(w) != 3:
+            return 0
+        layout = attrs.get("layout", 0)
+        seq, batch = (a[1], a[0]) if layout else (a[0], a[1])
+        gates = {"LSTM": 4, "GRU": 3}.get(n.op_type, 1)
+        return batch * w[0] * seq * 2 * w[1] * (w[2] + w[1] // gates + 1)
+    return 0
 
 
 def branch_flops(model):

@@ -5,9 +5,14 @@ branch, branches sharing a node, and a branch with its own threshold is exported
 the annotations name existing tensors, the gate/value tensors are gone from the outputs
 but typed in value_info, the masked ONNX graph (GreaterOrEqual and Not(Less) spellings)
 equals PyTorch under isb.masked at several thresholds, threshold 0 is exactly dense, skip
-masks match, and bad annotations are rejected with the branch named."""
+masks match, and bad annotations are rejected with the branch named. The FLOPs counter
+(isb_annotate.onnx_tools._node_flops) follows isbc's op table: its rules equal ir/ops.def's
+flops column, and, given the isbc binary as the argument, its counts equal `isbc info`'s on
+one-node models of every rule."""
 import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 
@@ -20,6 +25,8 @@ import torch.nn as nn  # noqa: E402
 
 import isb_annotate as isb  # noqa: E402
 import run_onnx  # noqa: E402  (examples/isbnet/run_onnx.py)
+from isb_annotate import onnx_tools  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 
 
 class Toy(nn.Module):
@@ -146,7 +153,103 @@ def main():
                              "branch 'conv': value"))
     for e in errs:
         print("  rejected:", e)
+    check_flops_rules()
+    if len(sys.argv) > 1:
+        check_flops_against_isbc(sys.argv[1])
     print("isb_annotate selftest: OK")
+
+
+def check_flops_rules():
+    """_FLOPS_RULE is ir/ops.def's flops column for every ONNX op isbc keeps after import."""
+    src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "ir",
+                            "ops.def")).read()
+    want = {}
+    for name, body in re.findall(r"^OP\((\w+),(.*?)\)\s*$", src, re.S | re.M):
+        fl = re.search(r"\bFL_(\w+)", body).group(1).lower()
+        if "OPF_INTERNAL" in body or "LOWER_IMPORT" in body or fl == "none":
+            continue
+        want[name] = fl
+    assert len(want) > 90, f"parsed only {len(want)} rows of ir/ops.def"
+    got = onnx_tools._FLOPS_RULE
+    diff = sorted(set(want.items()) ^ set(got.items()))
+    assert not diff, f"isb_annotate's FLOPs rules differ from ir/ops.def: {diff}"
+
+
+def flops_models():
+    """(name, one-node model) for every FLOPs rule, a few ops each, batch symbolic."""
+    F, I64 = TensorProto.FLOAT, TensorProto.INT64
+
+    def one(op, ins, outs, opset=13, inits=(), **attrs):
+        g = helper.make_graph([helper.make_node(op, [n for n, _, _ in ins],
+                                                [o[0] for o in outs], **attrs)], op,
+                              [helper.make_tensor_value_info(n, t, s) for n, t, s in ins
+                               if n not in {i.name for i in inits}],
+                              [helper.make_tensor_value_info(n, o[0] if o else F, s)
+                               for n, s, *o in outs],
+                              list(inits))
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        m.ir_version = 8
+        return m
+
+    def w(name, *shape):
+        return onnx.numpy_helper.from_array(np.ones(shape, np.float32), name)
+    x = ("x", F, ["N", 4, 6, 5])
+    yield "Relu", one("Relu", [x], [("y", ["N", 4, 6, 5])])
+    yield "Add", one("Add", [x, ("b", F, [5])], [("y", ["N", 4, 6, 5])])
+    yield "HardSigmoid", one("HardSigmoid", [x], [("y", ["N", 4, 6, 5])])
+    yield "Softplus", one("Softplus", [x], [("y", ["N", 4, 6, 5])])
+    yield "Identity", one("Identity", [x], [("y", ["N", 4, 6, 5])])
+    yield "ReduceMean", one("ReduceMean", [x], [("y", ["N", 4, 1, 1])], axes=[2, 3])
+    yield "GlobalAveragePool", one("GlobalAveragePool", [x], [("y", ["N", 4, 1, 1])])
+    yield "ArgMax", one("ArgMax", [x], [("y", ["N", 4, 6, 1], I64)], axis=3)
+    yield "Conv", one("Conv", [x, ("W", F, [6, 2, 3, 3])], [("y", ["N", 6, 4, 3])],
+                      inits=[w("W", 6, 2, 3, 3)], group=2)
+    yield "ConvTranspose", one("ConvTranspose", [x, ("W", F, [4, 3, 2, 2])],
+                               [("y", ["N", 3, 7, 6])], inits=[w("W", 4, 3, 2, 2)])
+    yield "Gemm", one("Gemm", [("a", F, ["N", 7]), ("B", F, [3, 7])], [("y", ["N", 3])],
+                      inits=[w("B", 3, 7)], transB=1)
+    yield "MatMul", one("MatMul", [x, ("B", F, [5, 2])], [("y", ["N", 4, 6, 2])],
+                        inits=[w("B", 5, 2)])
+    yield "MaxPool", one("MaxPool", [x], [("y", ["N", 4, 2, 2])], kernel_shape=[3, 2],
+                         strides=[2, 2])
+    yield "AveragePool", one("AveragePool", [x], [("y", ["N", 4, 4, 4])], kernel_shape=[3, 2])
+    yield "Softmax", one("Softmax", [x], [("y", ["N", 4, 6, 5])])
+    yield "BatchNormalization", one(
+        "BatchNormalization", [x] + [(k, F, [4]) for k in "sbmv"], [("y", ["N", 4, 6, 5])],
+        inits=[w(k, 4) for k in "sbmv"])
+    yield "LayerNormalization", one("LayerNormalization", [x, ("s", F, [5])],
+                                    [("y", ["N", 4, 6, 5])], opset=17, inits=[w("s", 5)])
+    yield "InstanceNormalization", one(
+        "InstanceNormalization", [x, ("s", F, [4]), ("b", F, [4])], [("y", ["N", 4, 6, 5])],
+        inits=[w("s", 4), w("b", 4)])
+    yield "LpNormalization", one("LpNormalization", [x], [("y", ["N", 4, 6, 5])], axis=1)
+    yield "SoftmaxCrossEntropyLoss", one(
+        "SoftmaxCrossEntropyLoss", [("z", F, ["N", 4]), ("t", I64, ["N"])], [("y", ["N"])],
+        reduction="none")
+    for mode in ("bilinear", "nearest", "bicubic"):
+        yield f"GridSample.{mode}", one("GridSample", [x, ("g", F, ["N", 3, 2, 2])],
+                                        [("y", ["N", 4, 3, 2])], opset=16, mode=mode)
+    for op, gates in (("LSTM", 4), ("GRU", 3), ("RNN", 1)):
+        yield op, one(op, [("X", F, [7, 2, 3]), ("W", F, [2, gates * 5, 3]),
+                           ("R", F, [2, gates * 5, 5])], [("Y", [7, 2, 2, 5])], opset=14,
+                      inits=[w("W", 2, gates * 5, 3), w("R", 2, gates * 5, 5)], hidden_size=5,
+                      direction="bidirectional")
+
+
+def check_flops_against_isbc(isbc):
+    """The Python counter and `isbc info` agree on one-node models of every rule."""
+    with tempfile.TemporaryDirectory() as d:
+        for name, m in flops_models():
+            path = os.path.join(d, name + ".onnx")
+            onnx.save(m, path)
+            r = subprocess.run([isbc, "info", path], capture_output=True, text=True)
+            got = re.search(r"^dense FLOPs per instance: (\d+)", r.stdout, re.M)
+            assert r.returncode == 0 and got, f"{name}: isbc info: {r.stderr}"
+            mb = onnx_tools._batch1(m)
+            types = onnx_tools._types(mb)
+            py = sum(onnx_tools._node_flops(n, types) for n in mb.graph.node)
+            assert int(got.group(1)) == py, f"{name}: isbc info {got.group(1)}, Python {py}"
+            print(f"  FLOPs {name}: {py} (isbc info agrees)")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ typedef struct Ctx {
     int *consumer; /* the last node reading the value (the only one when uses == 1) */
     int *first;    /* the first node reading it (the other one when uses == 2) */
     bool *pinned;  /* referenced by a guard or the annotation */
+    Arena *tmp;    /* this pass's scratch */
 } Ctx;
 
 static const float *const_f32(const Graph *g, int v) {
@@ -68,7 +69,7 @@ static bool per_channel(const Graph *g, int c, const Type *yt, float *out) {
 }
 
 /* Merge per-channel vector bv (C values) into the bias of node n; false if impossible. */
-static bool merge_bias(Graph *g, Node *n, int64_t C, const float *bv) {
+static bool merge_bias(Graph *g, Node *n, int64_t C, const float *bv, Arena *tmp) {
     int old = n->nin > 2 ? n->in[2] : -1;
     const float *od = NULL;
     int64_t on = 0;
@@ -81,13 +82,11 @@ static bool merge_bias(Graph *g, Node *n, int64_t C, const float *bv) {
         if (!od || !(on == 1 || (on == C && ot->dims[ot->rank - 1] == C))) return false;
         if (n->op == OP_Gemm) beta = attr_num(n, "beta");
     }
-    float *nb = malloc(sizeof(float) * (size_t)C);
-    if (!nb) abort();
+    float *nb = arena_alloc(tmp, sizeof(float) * (size_t)C);
     for (int64_t i = 0; i < C; i++) nb[i] = (od ? beta * od[on == 1 ? 0 : i] : 0.0f) + bv[i];
     char name[512];
     snprintf(name, sizeof name, "%s.bias", gval(g, n->out[0])->name);
     node_set_input(g, n, 2, graph_add_const(g, name, type_make(DT_F32, 1, &C), nb));
-    free(nb);
     if (n->op == OP_Gemm && old >= 0) node_set_float(g, n, "beta", 1.0f);
     return true;
 }
@@ -188,10 +187,8 @@ static void fuse_from(Ctx *x, int cur) {
         if (u->op == OP_Add && yt->rank >= 2 && yt->dtype == DT_F32) {
             int other = u->in[0] == y ? u->in[1] : u->in[0];
             int64_t C = yt->dims[1];
-            float *bv = malloc(sizeof(float) * (size_t)(C > 0 ? C : 1));
-            if (!bv) abort();
-            bool ok = C > 0 && per_channel(g, other, yt, bv) && merge_bias(g, n, C, bv);
-            free(bv);
+            float *bv = arena_alloc(x->tmp, sizeof(float) * (size_t)(C > 0 ? C : 1));
+            bool ok = C > 0 && per_channel(g, other, yt, bv) && merge_bias(g, n, C, bv, x->tmp);
             if (ok) {
                 cur = move_into(x, cur, k);
                 continue;
@@ -220,11 +217,10 @@ static void fuse_from(Ctx *x, int cur) {
 }
 
 int pass_fuse_conv(Graph *g, Diag *d) {
-    Ctx x = {.g = g, .uses = graph_use_counts(g)};
-    x.consumer = malloc(sizeof(int) * ((size_t)g->nval + 1));
-    x.first = malloc(sizeof(int) * ((size_t)g->nval + 1));
-    x.pinned = calloc((size_t)g->nval + 1, sizeof(bool));
-    if (!x.consumer || !x.first || !x.pinned) abort();
+    Ctx x = {.g = g, .uses = graph_use_counts(g), .tmp = arena_new()};
+    x.consumer = arena_alloc(x.tmp, sizeof(int) * ((size_t)g->nval + 1));
+    x.first = arena_alloc(x.tmp, sizeof(int) * ((size_t)g->nval + 1));
+    x.pinned = arena_alloc(x.tmp, sizeof(bool) * ((size_t)g->nval + 1));
     for (int v = 0; v < g->nval; v++) x.consumer[v] = x.first[v] = -1;
     for (int i = 0; i < g->nnode; i++) {
         const Node *n = gnode(g, i);
@@ -242,8 +238,6 @@ int pass_fuse_conv(Graph *g, Diag *d) {
         if (!n->dead && (n->op == OP_Conv || n->op == OP_Gemm) && n->nout == 1) fuse_from(&x, i);
     }
     free(x.uses);
-    free(x.consumer);
-    free(x.first);
-    free(x.pinned);
+    arena_free(x.tmp);
     return graph_compact(g, d);
 }

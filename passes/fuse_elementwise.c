@@ -197,9 +197,9 @@ static void emit_node(Fuse *F, int i) {
 
 int pass_fuse_elementwise(Graph *g, Diag *d) {
     int *uses = graph_use_counts(g);
-    bool *pinned = calloc((size_t)g->nval + 1, sizeof(bool));
-    int *absorbed = malloc(sizeof(int) * ((size_t)g->nnode + 1));
-    if (!pinned || !absorbed) abort();
+    Arena *tmp = arena_new(); /* this pass's scratch */
+    bool *pinned = arena_alloc(tmp, sizeof(bool) * ((size_t)g->nval + 1));
+    int *absorbed = arena_alloc(tmp, sizeof(int) * ((size_t)g->nnode + 1));
     graph_pin_guards(g, pinned);
     annot_pin_values(g, pinned);
     /* Consumers before producers, so a producer is absorbed by the tree that reads it. */
@@ -237,7 +237,6 @@ int pass_fuse_elementwise(Graph *g, Diag *d) {
         free(F.code.s);
     }
     free(uses);
-    free(pinned);
-    free(absorbed);
+    arena_free(tmp);
     return graph_compact(g, d);
 }

@@ -276,7 +276,7 @@ static void sym_rewrite(Infer *s, int i) {
     set_shape_input(g, i, v, sv->len);
 }
 
-static int infer_all(Graph *g, const Type *decl, Diag *d);
+static int infer_all(Graph *g, const Type *decl, Arena *tmp, Diag *d);
 
 static int check_typed(Graph *g, int v, const char *what, Diag *d) {
     const Value *val = gval(g, v);
@@ -307,22 +307,21 @@ static int check_declared(const Graph *g, int v, const Type *decl, Diag *d) {
 
 int pass_infer(Graph *g, Diag *d) {
     /* declared output types, before inference replaces them */
-    Type *decl = malloc(sizeof *decl * ((size_t)g->noutput + 1));
-    if (!decl) abort();
+    Arena *tmp = arena_new(); /* this pass's scratch */
+    Type *decl = arena_alloc(tmp, sizeof *decl * ((size_t)g->noutput + 1));
     for (int k = 0; k < g->noutput; k++) decl[k] = gval(g, g->outputs[k])->type;
-    int rc = infer_all(g, decl, d);
-    free(decl);
+    int rc = infer_all(g, decl, tmp, d);
+    arena_free(tmp);
     return rc;
 }
 
-static int infer_all(Graph *g, const Type *decl, Diag *d) {
+static int infer_all(Graph *g, const Type *decl, Arena *tmp, Diag *d) {
     for (int k = 0; k < g->ninput; k++)
         if (check_typed(g, g->inputs[k], "graph input", d) < 0) return -1;
     for (int v = 0; v < g->nval; v++)
         if (gval(g, v)->flags & VAL_CONST && check_typed(g, v, "constant", d) < 0) return -1;
     Infer s = {.g = g, .ntab = g->nval};
-    s.tab = calloc((size_t)s.ntab + 1, sizeof *s.tab);
-    if (!s.tab) abort();
+    s.tab = arena_alloc(tmp, sizeof *s.tab * ((size_t)s.ntab + 1));
     int rc = 0;
     for (int i = 0; i < g->nnode && rc == 0; i++) {
         if (gnode(g, i)->dead) continue;
@@ -334,7 +333,6 @@ static int infer_all(Graph *g, const Type *decl, Diag *d) {
         if (eval_node(g, i, FOLD_MAX) == 0) continue;
         sym_step(&s, i);
     }
-    free(s.tab);
     if (rc < 0) return -1;
     for (int i = 0; i < g->nnode; i++) {
         const Node *n = gnode(g, i);

@@ -94,10 +94,10 @@ static void note_read(int v, void *ctx) {
 
 int pass_plan(Graph *g, Diag *d) {
     int nv = g->nval, nn = g->nnode;
-    int *root = malloc(sizeof(int) * ((size_t)nv + 1));
-    int *last = malloc(sizeof(int) * ((size_t)nv + 1)); /* per root: last reading node */
-    int64_t *size = calloc((size_t)nv + 1, sizeof(int64_t));
-    if (!root || !last || !size) abort();
+    Arena *tmp = arena_new(); /* this pass's scratch */
+    int *root = arena_alloc(tmp, sizeof(int) * ((size_t)nv + 1));
+    int *last = arena_alloc(tmp, sizeof(int) * ((size_t)nv + 1)); /* per root: last reader */
+    int64_t *size = arena_alloc(tmp, sizeof(int64_t) * ((size_t)nv + 1));
     for (int v = 0; v < nv; v++) {
         root[v] = v;
         last[v] = -1;
@@ -116,7 +116,7 @@ int pass_plan(Graph *g, Diag *d) {
             const Type *t = &gval(g, v)->type;
             if (!type_known(t)) {
                 char lbl[256];
-                free(root), free(last), free(size);
+                arena_free(tmp);
                 return diag(d, "plan: output '%s' of node '%s' has no known type", gval(g, v)->name,
                             node_label(g, i, lbl, sizeof lbl));
             }
@@ -130,10 +130,9 @@ int pass_plan(Graph *g, Diag *d) {
 
     /* Allocate each buffer at its producer, release it after its last reader. frees[i] lists
      * the roots whose last reader is node i (CSR). */
-    int *fstart = calloc((size_t)nn + 2, sizeof(int));
-    int *froots = malloc(sizeof(int) * ((size_t)nv + 1));
-    int *fill = calloc((size_t)nn + 1, sizeof(int));
-    if (!fstart || !froots || !fill) abort();
+    int *fstart = arena_alloc(tmp, sizeof(int) * ((size_t)nn + 2));
+    int *froots = arena_alloc(tmp, sizeof(int) * ((size_t)nv + 1));
+    int *fill = arena_alloc(tmp, sizeof(int) * ((size_t)nn + 1));
     for (int v = 0; v < nv; v++)
         if (root[v] == v && gval(g, v)->def >= 0 && last[v] != INT_MAX && last[v] >= 0)
             fstart[last[v] + 1]++;
@@ -160,11 +159,6 @@ int pass_plan(Graph *g, Diag *d) {
         if (root[v] != v && gval(g, v)->def >= 0) gval(g, v)->offset = gval(g, root[v])->offset;
     g->mem_per_batch = h.top;
     free(h.free);
-    free(fstart);
-    free(froots);
-    free(fill);
-    free(root);
-    free(last);
-    free(size);
+    arena_free(tmp);
     return 0;
 }

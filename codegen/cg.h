@@ -51,6 +51,9 @@ typedef struct Cg {
     LLVMValueRef team;       /* the run's thread team (isbrt_team_begin), or NULL */
     LLVMValueRef team_fn;    /* the function that owns it: its early returns end the team */
     LLVMValueRef stats;      /* i64[5] accumulators of P_run_stats (codegen/module.c) */
+    LLVMValueRef ins, arena; /* in a region function: the inputs array, the arena */
+    LLVMValueRef items;      /* the items scratch (module.c, emit_nodes_items), or NULL */
+    LLVMValueRef item_slice; /* i64: bytes of one thread's slice of it */
     LLVMValueRef *vptr;      /* per value id: its address, NULL if it has no storage */
     LLVMValueRef *consts;    /* per value id: the constant global, or NULL */
     CgScratch *scratch;      /* kernels that need scratch memory, for the scratch size */

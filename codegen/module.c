@@ -307,6 +307,8 @@ bool codegen_batch_info(const Graph *g, int64_t *fixed) {
 /* ---- guards ---------------------------------------------------------------------------- */
 
 static int emit_node(Cg *c, int id);
+static LLVMValueRef add_fn(Cg *c, const char *suffix, LLVMTypeRef ft, bool internal);
+static void begin_fn(Cg *c, LLVMValueRef f);
 
 /* stats[k] += v */
 static void stats_add(Cg *c, int k, LLVMValueRef v) {
@@ -391,6 +393,7 @@ static int64_t guards_scratch_per_batch(const Graph *g) {
         }
         while (j < g->nnode && gnode(g, j)->guard == gid) j++;
         int64_t b = guard_compact_layout(g, i, j, off);
+        if (b < 64) b = 64; /* the index list of a region run by items (emit_nodes_items) */
         if (b > m) m = b;
         i = j;
     }
@@ -477,7 +480,7 @@ static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, LLVMV
     const Graph *g = c->g;
     LLVMValueRef *saved = malloc(sizeof *saved * (size_t)(g->nval + 1));
     int64_t *off = malloc(sizeof *off * (size_t)(g->nval + 1));
-    int *xs = malloc(sizeof *xs * (size_t)(g->nval + 1));
+    int *xs = calloc((size_t)g->nval + 1, sizeof *xs);
     LLVMValueRef *compact = malloc(sizeof *compact * (size_t)(g->nval + 1));
     if (!saved || !off || !xs || !compact) abort();
     memcpy(saved, c->vptr, sizeof *saved * (size_t)g->nval);
@@ -543,6 +546,286 @@ static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, LLVMV
     free(xs);
     free(compact);
     return rc;
+}
+
+/* ---- regions run instance by instance ---------------------------------------------------
+ * A region whose nodes each compute an instance's rows from that instance's rows alone runs,
+ * when some but not all instances are active, once per active instance at batch 1 (an
+ * "item"), reading and writing the rows of the whole-batch buffers in place: no gathered
+ * copies of its inputs, no scatter of its results. Its temporaries (values it produces that
+ * nothing after it reads) live in a per-thread slice of the items scratch, the rows of its
+ * results in the arena. The items are split over the run's team (isbrt_team_items), so the
+ * branches of small planes still use every thread. */
+
+/* Threads whose slices the items scratch holds (the runtime's thread indices are below it:
+ * ISBRT__MAX_PARTS). */
+enum { ITEM_THREADS = 8 };
+
+/* Is v a tensor of one row per instance (dims[0] = N), or one the region reads whole (no N)? */
+static bool has_batch(const Graph *g, int v) {
+    return type_has_batch(&gval(g, v)->type);
+}
+
+/* Does node n compute row r of each output from row r of its batch inputs only? */
+static bool node_per_instance(const Graph *g, const Node *n) {
+    if (n->nout < 1) return false;
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] < 0 || !has_batch(g, n->out[k])) return false;
+    for (int k = 0; k < n->nin; k++) /* no shape data that changes with the batch */
+        if (n->in[k] >= 0 && gval(g, n->in[k])->type.dtype != DT_F32 && has_batch(g, n->in[k]))
+            return false;
+    const Type *yt = &gval(g, n->out[0])->type;
+    const OpInfo *oi = op_info(n->op);
+    if (oi->lower == LOWER_ELEMWISE) { /* broadcasting aligns N with N only at equal rank */
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= 0 && has_batch(g, n->in[k]) && gval(g, n->in[k])->type.rank != yt->rank)
+                return false;
+        return true;
+    }
+    bool in0 = n->nin > 0 && n->in[0] >= 0 && has_batch(g, n->in[0]);
+    bool rest = true; /* weights, shapes, indices: not per instance */
+    for (int k = 1; k < n->nin; k++) rest &= n->in[k] < 0 || !has_batch(g, n->in[k]);
+    switch (n->op) {
+    case OP_Conv:
+    case OP_MaxPool:
+    case OP_AveragePool:
+    case OP_GlobalAveragePool:
+    case OP_GlobalMaxPool:
+    case OP_BatchNormalization: return in0 && rest && n->nout == 1;
+    case OP_Reshape:
+    case OP_Flatten:
+    case OP_Squeeze:
+    case OP_Unsqueeze:
+    case OP_Identity: return in0 && rest && n->nout == 1;
+    case OP_Gather: {
+        int r = gval(g, n->in[0])->type.rank;
+        int64_t a = attr_int(n, "axis", 0);
+        return in0 && rest && axis_index(a, r) > 0;
+    }
+    case OP_Concat: {
+        int64_t a = attr_int(n, "axis", 0);
+        if (axis_index(a, yt->rank) <= 0) return false;
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] < 0 || !has_batch(g, n->in[k])) return false;
+        return true;
+    }
+    default: return false;
+    }
+}
+
+/* Is v produced in [first, last)? */
+static bool made_in(const Graph *g, int v, int first, int last) {
+    int d = gval(g, v)->def;
+    return d >= first && d < last;
+}
+
+/* Can region [first, last) run by items (see above)? Its nodes are per instance, and no result
+ * shares bytes with a whole-batch value the region reads (the whole-batch order the memory
+ * plan assumes would let a result overwrite rows of an input other items still read). */
+static bool region_items_ok(Cg *c, int first, int last, const Guard *gd) {
+    const Graph *g = c->g;
+    int *res = malloc(sizeof *res * (size_t)(g->nval + 1));
+    if (!res) abort();
+    int nr = region_results(g, first, last, res);
+    bool ok = true;
+    for (int i = first; i < last && ok; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead) continue;
+        ok = node_per_instance(g, n);
+        for (int k = 0; k < n->nin && ok; k++) {
+            int x = n->in[k];
+            if (x < 0 || made_in(g, x, first, last) || (gval(g, x)->flags & VAL_CONST)) continue;
+            for (int t = 0; t < nr && ok; t++) ok = !cg_may_overlap(c, res[t], x);
+        }
+    }
+    for (int t = 0; t < gd->nterm && ok; t++)
+        for (int q = 0; q < nr && ok; q++) ok = !cg_may_overlap(c, res[q], gd->terms[t].gate);
+    for (int q = 0; q < nr && ok; q++) ok = has_batch(g, res[q]);
+    free(res);
+    return ok;
+}
+
+/* Temporaries of a region run by items: off[v] bytes into a thread's slice for every value
+ * produced in [first, last) that is neither a result nor a view sharing its input's bytes
+ * (-1 for the others). Returns the bytes (multiple of 64). */
+static int64_t region_item_temps(const Graph *g, int first, int last, int64_t *off) {
+    int *res = malloc(sizeof *res * (size_t)(g->nval + 1));
+    if (!res) abort();
+    int nr = region_results(g, first, last, res);
+    int64_t at = 0;
+    for (int v = 0; v < g->nval; v++) off[v] = -1;
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead) continue;
+        for (int k = 0; k < n->nout; k++) {
+            int v = n->out[k];
+            bool result = false;
+            for (int t = 0; t < nr; t++) result |= res[t] == v;
+            if (v < 0 || result || aliases_input(g, v)) continue;
+            off[v] = at;
+            at += (bytes_per_instance(g, v) + 63) / 64 * 64;
+        }
+    }
+    free(res);
+    return at;
+}
+
+/* Bytes of one thread's slice of the items scratch beyond its kernel scratch: the max over the
+ * regions that may run by items of their temporaries (0 if none may). */
+static int64_t items_temps_per_thread(Cg *c, bool *any) {
+    const Graph *g = c->g;
+    int64_t *off = malloc(sizeof *off * (size_t)(g->nval + 1));
+    if (!off) abort();
+    int64_t m = 0;
+    *any = false;
+    for (int i = 0; i < g->nnode;) {
+        int gid = gnode(g, i)->guard, j = i + 1;
+        if (gid < 0) {
+            i++;
+            continue;
+        }
+        while (j < g->nnode && gnode(g, j)->guard == gid) j++;
+        if (region_items_ok(c, i, j, &g->guards[gid])) {
+            *any = true;
+            int64_t b = region_item_temps(g, i, j, off);
+            if (b > m) m = b;
+        }
+        i = j;
+    }
+    free(off);
+    return m;
+}
+
+/* The items scratch: ITEM_THREADS slices of [kernel scratch, rounded to 64][temporaries]; 0
+ * bytes when no region runs by items. `kscratch` is P.scratch(). */
+static LLVMValueRef items_scratch_bytes(Cg *c, LLVMValueRef kscratch) {
+    bool any;
+    int64_t t = items_temps_per_thread(c, &any);
+    if (!any) return cg_i64(c, 0);
+    LLVMValueRef slice = LLVMBuildAdd(c->b, kscratch, cg_i64(c, t), "");
+    return LLVMBuildMul(c->b, slice, cg_i64(c, ITEM_THREADS), "");
+}
+
+/* The context an items function reads (a stack struct of the region function). */
+enum { IC_BATCH, IC_INS, IC_ARENA, IC_IDX, IC_ITEMS, IC_SLICE, IC_COUNT };
+
+/* Emit P.regionK.items(ctx, lo, hi, thread, team): for j in [lo, hi), instance idx[j] runs
+ * nodes [first, last) at batch 1 on its rows. */
+static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
+    const Graph *g = c->g;
+    LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, steam = c->team;
+    LLVMBasicBlockRef sentry = c->entry, saved_bb = LLVMGetInsertBlock(c->b);
+    LLVMValueRef *svptr = c->vptr;
+    LLVMValueRef *base = calloc((size_t)g->nval + 1, sizeof *base);
+    int64_t *toff = malloc(sizeof *toff * (size_t)(g->nval + 1));
+    c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
+    if (!base || !toff || !c->vptr) abort();
+    begin_fn(c, f);
+    LLVMValueRef ctx = LLVMGetParam(f, 0), lo = LLVMGetParam(f, 1), hi = LLVMGetParam(f, 2);
+    LLVMValueRef thread = LLVMBuildSExt(c->b, LLVMGetParam(f, 3), c->t_i64, "");
+    LLVMValueRef field[IC_COUNT];
+    for (int k = 0; k < IC_COUNT; k++) {
+        LLVMTypeRef t = k == IC_BATCH || k == IC_SLICE ? c->t_i64 : c->t_ptr;
+        field[k] = LLVMBuildLoad2(c->b, t, cg_gep_c(c, ctx, 8 * k), "");
+    }
+    c->batch = field[IC_BATCH];
+    c->team = LLVMGetParam(f, 4);
+    /* this thread's slice: [kernel scratch][temporaries]; field IC_SLICE is its size, the
+     * temporaries are its last `temps` bytes */
+    LLVMValueRef slice =
+        cg_gep(c, field[IC_ITEMS], LLVMBuildNUWMul(c->b, thread, field[IC_SLICE], ""));
+    int64_t temps = region_item_temps(g, first, last, toff);
+    LLVMValueRef tbase =
+        cg_gep(c, slice, LLVMBuildSub(c->b, field[IC_SLICE], cg_i64(c, temps), ""));
+    for (int i = 0; i < g->ninput; i++) {
+        LLVMValueRef idx = cg_i64(c, i);
+        c->vptr[g->inputs[i]] = LLVMBuildLoad2(
+            c->b, c->t_ptr, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, field[IC_INS], &idx, 1, ""), "");
+    }
+    /* whole-batch addresses (temporaries: the slice) */
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        for (int k = 0; k < n->nin + n->nout; k++) {
+            int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
+            if (v < 0 || base[v]) continue;
+            if (toff[v] >= 0)
+                base[v] = cg_gep_c(c, tbase, toff[v]);
+            else if (!(k >= n->nin && aliases_input(g, v)))
+                base[v] = resolve_ptr(c, field[IC_ARENA], v, 0);
+        }
+    }
+    c->ws = slice;
+    c->batch = cg_i64(c, 1);
+    CgLoop l = cg_loop_begin(c, LLVMBuildSub(c->b, hi, lo, ""), "items");
+    LLVMValueRef j = LLVMBuildNUWAdd(c->b, lo, l.iv, "");
+    LLVMValueRef r = LLVMBuildLoad2(
+        c->b, c->t_i64, LLVMBuildInBoundsGEP2(c->b, c->t_i64, field[IC_IDX], &j, 1, ""), "row");
+    memset(c->vptr, 0, sizeof *c->vptr * (size_t)g->nval);
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        for (int k = 0; k < n->nin + n->nout; k++) {
+            int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
+            if (v < 0 || c->vptr[v]) continue;
+            if (k >= n->nin && aliases_input(g, v)) { /* a view made here: its input's row */
+                c->vptr[v] = c->vptr[n->in[0]];
+                continue;
+            }
+            if (!base[v]) continue; /* no storage */
+            if (toff[v] >= 0 || !has_batch(g, v) || (gval(g, v)->flags & VAL_CONST)) {
+                c->vptr[v] = base[v];
+                continue;
+            }
+            LLVMValueRef off = LLVMBuildNUWMul(c->b, r, cg_i64(c, bytes_per_instance(g, v)), "");
+            c->vptr[v] = cg_gep(c, base[v], off);
+        }
+    }
+    int rc = emit_nodes(c, first, last);
+    if (rc == 0) {
+        cg_loop_end(c, &l);
+        LLVMBuildRet(c->b, cg_i32(c, RET_OK));
+    }
+    free(base);
+    free(toff);
+    free(c->vptr);
+    c->vptr = svptr;
+    c->fn = sfn;
+    c->entry = sentry;
+    c->batch = sbatch;
+    c->ws = sws;
+    c->team = steam;
+    LLVMPositionBuilderAtEnd(c->b, saved_bb);
+    return rc;
+}
+
+/* Run nodes [first, last) for the `count` active instances, whose rows are listed in idx:
+ * in place on the whole batch when every instance is active (`all`), else item by item
+ * (emit_items_fn) on the run's team. */
+static int emit_nodes_items(Cg *c, int first, int last, LLVMValueRef count, LLVMValueRef all,
+                            LLVMValueRef idx, int64_t flops) {
+    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.all");
+    LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.items");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBuildCondBr(c->b, all, whole, some);
+    LLVMPositionBuilderAtEnd(c->b, whole);
+    if (emit_nodes(c, first, last) < 0) return -1;
+    LLVMBuildBr(c->b, done);
+
+    LLVMPositionBuilderAtEnd(c->b, some);
+    LLVMTypeRef pt[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_i32, c->t_ptr};
+    char suffix[48];
+    snprintf(suffix, sizeof suffix, ".items%d", c->uid++);
+    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
+    LLVMValueRef ctx = cg_alloca(c, 8 * IC_COUNT, 8);
+    LLVMValueRef field[IC_COUNT] = {c->batch, c->ins, c->arena, idx, c->items, c->item_slice};
+    for (int k = 0; k < IC_COUNT; k++) LLVMBuildStore(c->b, field[k], cg_gep_c(c, ctx, 8 * k));
+    LLVMValueRef args[5] = {c->team ? c->team : LLVMConstPointerNull(c->t_ptr), count,
+                            cg_i64(c, flops > 0 ? flops : 1), f, ctx};
+    LLVMTypeRef at[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr, c->t_ptr};
+    LLVMValueRef rc = cg_call(c, "isbrt_team_items", c->t_i32, 5, at, args);
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, RET_OK), ""));
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    return emit_items_fn(c, first, last, f);
 }
 
 /* Must the rows of a branch value be zero where the branch did not run? Not when every
@@ -633,11 +916,16 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
 
     /* count = number of active instances */
     LLVMValueRef nrows = cg_sym(c, rows);
+    bool compact = rows.n && (gd->value < 0 || storage_owner(g, gd->value) == gd->value);
+    bool items = compact && c->items && region_items_ok(c, first, last, gd);
     LLVMValueRef cnt = cg_alloca(c, 8, 8);
     LLVMBuildStore(c->b, cg_i64(c, 0), cnt);
     CgLoop l = cg_loop_begin(c, nrows, "guard.count");
     LLVMValueRef act = LLVMBuildZExt(c->b, guard_active(c, gd, l.iv), c->t_i64, "");
-    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, LLVMBuildLoad2(c->b, c->t_i64, cnt, ""), act, ""), cnt);
+    LLVMValueRef sofar = LLVMBuildLoad2(c->b, c->t_i64, cnt, "");
+    if (items) /* the index list of the active instances: idx[count++] = r */
+        LLVMBuildStore(c->b, l.iv, LLVMBuildInBoundsGEP2(c->b, c->t_i64, scratch, &sofar, 1, ""));
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, sofar, act, ""), cnt);
     cg_loop_end(c, &l);
     LLVMValueRef count = LLVMBuildLoad2(c->b, c->t_i64, cnt, "active");
     if (gd->value >= 0) {
@@ -656,7 +944,9 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
 
     LLVMPositionBuilderAtEnd(c->b, some);
     LLVMValueRef all = LLVMBuildICmp(c->b, LLVMIntEQ, count, nrows, "all");
-    if (rows.n && (gd->value < 0 || storage_owner(g, gd->value) == gd->value)) {
+    if (items) {
+        if (emit_nodes_items(c, first, last, count, all, scratch, flops) < 0) return -1;
+    } else if (compact) {
         if (emit_nodes_compact(c, first, last, gd, nrows, count, all, scratch) < 0) return -1;
     } else if (emit_nodes(c, first, last) < 0) {
         return -1;
@@ -915,6 +1205,7 @@ static void emit_workspace_fn(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bo
         LLVMBuildMul(c->b, cg_i64(c, arena_per_batch(c->g) + guards_scratch_per_batch(c->g)),
                      batch_mult(c, batch, symbolic), "");
     LLVMValueRef total = LLVMBuildAdd(c->b, s, arena, "");
+    if (symbolic) total = LLVMBuildAdd(c->b, total, items_scratch_bytes(c, s), "");
     LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
     LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGT, batch, cg_i64(c, max_batch(c->g)), "");
     total = LLVMBuildSelect(c->b, big, cg_i64(c, -1), total, "");
@@ -966,18 +1257,27 @@ void cg_bail_if(Cg *c, LLVMValueRef bad) {
 static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMValueRef arena,
                           LLVMValueRef gscratch) {
     const Graph *g = c->g;
-    LLVMTypeRef pt[7] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
+    LLVMTypeRef pt[9] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr,
+                         c->t_ptr, c->t_ptr, c->t_ptr, c->t_i64};
     char suffix[48];
     snprintf(suffix, sizeof suffix, ".region%d", c->uid++);
-    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 7, 0), true);
-    LLVMValueRef args[7] = {
-        c->batch, ins ? ins : LLVMConstPointerNull(c->t_ptr),        c->ws, arena, gscratch,
-        c->stats, c->team ? c->team : LLVMConstPointerNull(c->t_ptr)};
-    LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, 7, "");
+    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 9, 0), true);
+    LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
+    LLVMValueRef args[9] = {c->batch,
+                            ins ? ins : null,
+                            c->ws,
+                            arena,
+                            gscratch,
+                            c->stats,
+                            c->team ? c->team : null,
+                            c->items ? c->items : null,
+                            c->item_slice ? c->item_slice : cg_i64(c, 0)};
+    LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, 9, "");
     cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, RET_OK), ""));
 
     LLVMBasicBlockRef saved_bb = LLVMGetInsertBlock(c->b);
     LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, sstats = c->stats, steam = c->team;
+    LLVMValueRef sins = c->ins, sarena = c->arena, sitems = c->items, sslice = c->item_slice;
     LLVMBasicBlockRef sentry = c->entry;
     LLVMValueRef *svptr = c->vptr;
     c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
@@ -987,6 +1287,10 @@ static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins,
     c->ws = LLVMGetParam(f, 2);
     c->stats = LLVMGetParam(f, 5);
     c->team = LLVMGetParam(f, 6);
+    c->ins = LLVMGetParam(f, 1);
+    c->arena = LLVMGetParam(f, 3);
+    c->items = c->items ? LLVMGetParam(f, 7) : NULL;
+    c->item_slice = LLVMGetParam(f, 8);
     for (int i = 0; i < g->ninput; i++) {
         LLVMValueRef idx = cg_i64(c, i);
         c->vptr[g->inputs[i]] = LLVMBuildLoad2(
@@ -1013,6 +1317,10 @@ static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins,
     c->ws = sws;
     c->stats = sstats;
     c->team = steam;
+    c->ins = sins;
+    c->arena = sarena;
+    c->items = sitems;
+    c->item_slice = sslice;
     LLVMPositionBuilderAtEnd(c->b, saved_bb);
     return r;
 }
@@ -1061,6 +1369,7 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
                      LLVMBuildMul(c->b, cg_i64(c, arena_per_batch(g) + guards_scratch_per_batch(g)),
                                   c->batch, ""),
                      "");
+    if (symbolic) total = LLVMBuildAdd(c->b, total, items_scratch_bytes(c, scratch), "");
     LLVMValueRef wsi = LLVMBuildPtrToInt(c->b, ws, c->t_i64, "");
     LLVMValueRef misaligned = LLVMBuildICmp(
         c->b, LLVMIntNE, LLVMBuildAnd(c->b, wsi, cg_i64(c, 63), ""), cg_i64(c, 0), "");
@@ -1091,6 +1400,19 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
     /* the guard scratch (emit_nodes_compact) follows the arena */
     LLVMValueRef gscratch =
         cg_gep(c, arena, LLVMBuildNUWMul(c->b, cg_i64(c, arena_per_batch(g)), c->batch, ""));
+    /* the items scratch (emit_nodes_items) follows the guard scratch */
+    bool any_items;
+    int64_t item_temps = items_temps_per_thread(c, &any_items);
+    c->items = NULL;
+    c->item_slice = NULL;
+    if (symbolic && any_items) {
+        c->items =
+            cg_gep(c, gscratch,
+                   LLVMBuildNUWMul(c->b, cg_i64(c, guards_scratch_per_batch(g)), c->batch, ""));
+        c->item_slice = LLVMBuildAdd(c->b, scratch, cg_i64(c, item_temps), "");
+    }
+    c->ins = ins;
+    c->arena = arena;
     for (int v = 0; v < g->nval; v++) {
         const Value *val = gval(g, v);
         if ((val->flags & VAL_CONST) && !val->data) continue; /* diagnosed at use */

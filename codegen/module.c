@@ -962,70 +962,33 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
     return 0;
 }
 
-/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs and, row by row, of the
- * branch values whose branch ran for that instance. */
-static int emit_branch_sum(Cg *c, const Node *n) {
-    const Graph *g = c->g;
-    int y = n->out[0];
-    LLVMValueRef yp = cg_ptr(c, y);
-    if (!yp) return 0;
-    const Type *yt = &gval(g, y)->type;
-    if (yt->dtype != DT_F32) return cg_fail(c, "output is %s, only f32", dtype_name(yt->dtype));
-    int nplain = 0;
-    for (int k = 0; k < n->nin; k++) {
-        int x = n->in[k];
-        if (value_branch_guard(g, x) >= 0) continue;
-        LLVMValueRef xp = cg_ptr(c, x);
-        if (!xp) return cg_fail(c, "input %d has no storage", k);
-        if (cg_may_overlap(c, x, y)) return cg_fail(c, "input %d overlaps the output", k);
-        if (nplain++ == 0) {
-            cg_memcpy(c, yp, xp, cg_bytes(c, y));
+/* Rows [lo, hi) of a BranchSum's output: each written once, from the rows of its plain inputs
+ * (px[0..np)) and of the branch values bx[t] whose guard bg[t] ran for that instance (zero if
+ * there is nothing to add). `row`: elements per row. */
+static void emit_bsum_rows(Cg *c, int y, int np, const int *px, int nb, const int *bx,
+                           const Guard **bg, int64_t row, LLVMValueRef lo, LLVMValueRef hi) {
+    LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+    LLVMValueRef started = cg_alloca(c, 1, 1);
+    CgLoop l = cg_loop_begin(c, LLVMBuildSub(c->b, hi, lo, ""), "bsum.row");
+    LLVMValueRef r = LLVMBuildNUWAdd(c->b, lo, l.iv, "");
+    LLVMValueRef off = LLVMBuildNUWMul(c->b, r, cg_i64(c, row * 4), "");
+    LLVMValueRef yrow = cg_gep(c, cg_ptr(c, y), off);
+    for (int t = 0; t < np; t++) {
+        LLVMValueRef xrow = cg_gep(c, cg_ptr(c, px[t]), off);
+        if (t == 0) {
+            cg_memcpy(c, yrow, xrow, cg_i64(c, row * 4));
         } else {
-            LLVMValueRef args[3] = {cg_sym(c, sym_prod(yt, 0, yt->rank)), xp, yp};
-            LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+            LLVMValueRef args[3] = {cg_i64(c, row), xrow, yrow};
             cg_call(c, "isbrt_acc_f32", c->t_void, 3, ts, args);
         }
     }
-    /* the branch values: per instance row, the first live one is copied when there is no
-     * plain input (rows without any stay zero), the others are added */
-    int *bx = malloc(sizeof *bx * (size_t)(n->nin + 1)), nb = 0;
-    const Guard **bg = malloc(sizeof *bg * (size_t)(n->nin + 1));
-    if (!bx || !bg) abort();
-    SymInt rows = sym_const(1);
-    for (int k = 0; k < n->nin; k++) {
-        int x = n->in[k], gid = value_branch_guard(g, x);
-        if (gid < 0) continue;
-        SymInt r;
-        int bad = guard_check(c, &g->guards[gid], &r);
-        if (!bad && nb > 0 && (r.n != rows.n || r.k != rows.k))
-            bad = cg_fail(c, "branch values of different batch rows");
-        if (!bad && cg_may_overlap(c, x, y)) bad = cg_fail(c, "input %d overlaps the output", k);
-        if (bad) {
-            free(bx), free(bg);
-            return -1;
-        }
-        rows = r;
-        bx[nb] = x, bg[nb++] = &g->guards[gid];
-    }
-    if (nb == 0) {
-        if (nplain == 0) cg_memset0(c, yp, cg_bytes(c, y));
-        free(bx), free(bg);
-        return 0;
-    }
-    int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
-    int64_t row = type_numel(yt, 1) / nrows1;
-    LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
-    LLVMValueRef started = cg_alloca(c, 1, 1);
-    CgLoop l = cg_loop_begin(c, cg_sym(c, rows), "bsum.row");
-    LLVMValueRef off = LLVMBuildNUWMul(c->b, l.iv, cg_i64(c, row * 4), "");
-    LLVMValueRef yrow = cg_gep(c, yp, off);
-    LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, nplain > 0, 0), started);
+    LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, np > 0, 0), started);
     for (int t = 0; t < nb; t++) {
         LLVMBasicBlockRef live = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBuildCondBr(c->b, guard_active(c, bg[t], l.iv), live, next);
+        LLVMBuildCondBr(c->b, guard_active(c, bg[t], r), live, next);
         LLVMPositionBuilderAtEnd(c->b, live);
         LLVMValueRef xrow = cg_gep(c, cg_ptr(c, bx[t]), off);
         LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
@@ -1041,17 +1004,108 @@ static int emit_branch_sum(Cg *c, const Node *n) {
         LLVMBuildBr(c->b, next);
         LLVMPositionBuilderAtEnd(c->b, next);
     }
-    LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st, LLVMConstInt(c->t_i8, 0, 0), ""), done,
-                    zero);
-    LLVMPositionBuilderAtEnd(c->b, zero);
-    cg_memset0(c, yrow, cg_i64(c, row * 4));
-    LLVMBuildBr(c->b, done);
-    LLVMPositionBuilderAtEnd(c->b, done);
+    if (np == 0) {
+        LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
+        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st, LLVMConstInt(c->t_i8, 0, 0), ""),
+                        done, zero);
+        LLVMPositionBuilderAtEnd(c->b, zero);
+        cg_memset0(c, yrow, cg_i64(c, row * 4));
+        LLVMBuildBr(c->b, done);
+        LLVMPositionBuilderAtEnd(c->b, done);
+    }
     cg_loop_end(c, &l);
-    free(bx), free(bg);
+}
+
+/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs and, row by row, of the
+ * branch values whose branch ran for that instance. The rows are split over the run's team
+ * (isbrt_team_items; in the entry function, which has the arena); each output row is written
+ * once. */
+static int emit_branch_sum(Cg *c, const Node *n) {
+    const Graph *g = c->g;
+    int y = n->out[0];
+    LLVMValueRef yp = cg_ptr(c, y);
+    if (!yp) return 0;
+    const Type *yt = &gval(g, y)->type;
+    if (yt->dtype != DT_F32) return cg_fail(c, "output is %s, only f32", dtype_name(yt->dtype));
+    int *px = malloc(sizeof *px * (size_t)(n->nin + 1)), np = 0;
+    int *bx = malloc(sizeof *bx * (size_t)(n->nin + 1)), nb = 0;
+    const Guard **bg = malloc(sizeof *bg * (size_t)(n->nin + 1));
+    if (!px || !bx || !bg) abort();
+    int bad = 0;
+    SymInt rows = sym_dim(yt, 0);
+    for (int k = 0; k < n->nin && !bad; k++) {
+        int x = n->in[k], gid = value_branch_guard(g, x);
+        if (!cg_ptr(c, x))
+            bad = cg_fail(c, "input %d has no storage", k);
+        else if (cg_may_overlap(c, x, y))
+            bad = cg_fail(c, "input %d overlaps the output", k);
+        if (bad || gid < 0) {
+            px[np++] = x;
+            continue;
+        }
+        SymInt r;
+        bad = guard_check(c, &g->guards[gid], &r);
+        if (!bad && nb > 0 && (r.n != rows.n || r.k != rows.k))
+            bad = cg_fail(c, "branch values of different batch rows");
+        rows = r;
+        bx[nb] = x, bg[nb++] = &g->guards[gid];
+    }
+    if (!bad && nb == 0 && np == 0) cg_memset0(c, yp, cg_bytes(c, y));
+    if (bad || (nb == 0 && np == 0)) {
+        free(px), free(bx), free(bg);
+        return bad;
+    }
+    int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
+    int64_t row = type_numel(yt, 1) / nrows1;
+    LLVMValueRef nrows = cg_sym(c, rows);
+    if (!c->arena || c->fn != c->team_fn) {
+        emit_bsum_rows(c, y, np, px, nb, bx, bg, row, cg_i64(c, 0), nrows);
+        free(px), free(bx), free(bg);
+        return 0;
+    }
+    /* P.bsumK(ctx, lo, hi, thread, team): rows [lo, hi), on the run's team */
+    LLVMTypeRef pt[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_i32, c->t_ptr};
+    char suffix[48];
+    snprintf(suffix, sizeof suffix, ".bsum%d", c->uid++);
+    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
+    LLVMValueRef ctx = cg_alloca(c, 8 * IC_COUNT, 8);
+    LLVMValueRef field[3] = {c->batch, c->ins, c->arena};
+    for (int k = 0; k < 3; k++) LLVMBuildStore(c->b, field[k], cg_gep_c(c, ctx, 8 * k));
+    LLVMValueRef args[5] = {c->team ? c->team : LLVMConstPointerNull(c->t_ptr), nrows,
+                            cg_i64(c, row * (n->nin > 0 ? n->nin : 1)), f, ctx};
+    LLVMTypeRef at[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr, c->t_ptr};
+    cg_call(c, "isbrt_team_items", c->t_i32, 5, at, args);
+
+    LLVMValueRef sfn = c->fn, sbatch = c->batch;
+    LLVMBasicBlockRef sentry = c->entry, saved_bb = LLVMGetInsertBlock(c->b);
+    LLVMValueRef *svptr = c->vptr;
+    c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
+    if (!c->vptr) abort();
+    begin_fn(c, f);
+    LLVMValueRef fctx = LLVMGetParam(f, 0);
+    c->batch = LLVMBuildLoad2(c->b, c->t_i64, cg_gep_c(c, fctx, 8 * IC_BATCH), "");
+    LLVMValueRef ins = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_INS), "");
+    LLVMValueRef arena = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_ARENA), "");
+    for (int i = 0; i < g->ninput; i++) {
+        LLVMValueRef idx = cg_i64(c, i);
+        c->vptr[g->inputs[i]] = LLVMBuildLoad2(
+            c->b, c->t_ptr, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, ins, &idx, 1, ""), "");
+    }
+    resolve_ptr(c, arena, y, 0);
+    for (int k = 0; k < n->nin; k++) resolve_ptr(c, arena, n->in[k], 0);
+    for (int t = 0; t < nb; t++)
+        for (int q = 0; q < bg[t]->nterm; q++) resolve_ptr(c, arena, bg[t]->terms[q].gate, 0);
+    emit_bsum_rows(c, y, np, px, nb, bx, bg, row, LLVMGetParam(f, 1), LLVMGetParam(f, 2));
+    LLVMBuildRet(c->b, cg_i32(c, RET_OK));
+    free(c->vptr);
+    c->vptr = svptr;
+    c->fn = sfn;
+    c->entry = sentry;
+    c->batch = sbatch;
+    LLVMPositionBuilderAtEnd(c->b, saved_bb);
+    free(px), free(bx), free(bg);
     return 0;
 }
 
@@ -1225,11 +1279,22 @@ static LLVMValueRef is_null(Cg *c, LLVMValueRef p) {
  * return, so kernels split over threads without creating any (the runtime has no global
  * state to keep a pool in). Its region functions get the team as an argument; an early
  * return of P_run_stats itself (cg_bail_if) ends the team first. */
-static void team_begin(Cg *c) {
+/* FLOPs (of the dense model, over the batch) from which a run starts its team: starting and
+ * joining a thread costs about as much as 2 MFLOPs of small kernels, and splitting small
+ * kernels gains little, so smaller runs (ISBNet at batch 1: 7.7 MFLOPs) stay on the caller's
+ * thread, where a team made 2 threads twice as slow as 1. */
+#define TEAM_MIN_RUN_FLOPS ((int64_t)16 << 20)
+
+/* The team of a run of `inst` instances of `flops` each (see TEAM_MIN_RUN_FLOPS). */
+static void team_begin(Cg *c, LLVMValueRef inst, int64_t flops) {
     c->team = cg_alloca(c, ISBRT_TEAM_BYTES, 64);
     c->team_fn = c->fn;
+    LLVMValueRef big = LLVMConstInt(c->t_i1, flops >= TEAM_MIN_RUN_FLOPS, 0);
+    if (flops > 0 && flops < TEAM_MIN_RUN_FLOPS) /* inst * flops >= min, without overflow */
+        big = LLVMBuildICmp(c->b, LLVMIntSGE, inst,
+                            cg_i64(c, (TEAM_MIN_RUN_FLOPS + flops - 1) / flops), "team.big");
     LLVMTypeRef t[2] = {c->t_ptr, c->t_i32};
-    LLVMValueRef a[2] = {c->team, cg_i32(c, 0)};
+    LLVMValueRef a[2] = {c->team, LLVMBuildSelect(c->b, big, cg_i32(c, 0), cg_i32(c, 1), "")};
     cg_call(c, "isbrt_team_begin", c->t_void, 2, t, a);
 }
 
@@ -1379,7 +1444,6 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
     cg_bail_if(c, bad);
 
     c->ws = ws;
-    team_begin(c);
     int64_t nbranch = 0, fl_plain = 0, fl_all = 0;
     for (int i = 0; i < g->nguard; i++) nbranch += g->guards[i].value >= 0;
     for (int i = 0; i < g->nnode; i++) {
@@ -1395,6 +1459,7 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
     LLVMValueRef init[5] = {cg_i64(c, nbranch), cg_i64(c, 0), cg_i64(c, 0),
                             LLVMBuildMul(c->b, inst, cg_i64(c, fl_plain), ""),
                             LLVMBuildMul(c->b, inst, cg_i64(c, fl_all), "")};
+    team_begin(c, inst, fl_all);
     for (int k = 0; k < 5; k++) LLVMBuildStore(c->b, init[k], cg_gep_c(c, c->stats, 8 * k));
     LLVMValueRef arena = cg_gep(c, ws, scratch);
     /* the guard scratch (emit_nodes_compact) follows the arena */

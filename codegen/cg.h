@@ -1,6 +1,10 @@
-/* cg.h — private to codegen/: the state of one module under construction and the helpers
- * that module.c (graph walk, entry points), kernels.c (runtime-kernel calls) and
- * elementwise.c (fused loops) share. Nothing outside codegen/ includes it. */
+/* cg.h — private to codegen/: the state of one module under construction and the layers that
+ * build it, each calling only the ones below it:
+ *   api.c        the generated C API (entry points, argument checks, workspace layout)
+ *   module.c     the walk over the nodes, and guarded regions
+ *   kernels.c, elementwise.c, lower_*.c   the emitters, one per op family
+ *   builder.c    LLVM helpers, value storage, functions, scratch, the thread team
+ * Nothing outside codegen/ includes it. */
 #ifndef ISBC_CODEGEN_CG_H
 #define ISBC_CODEGEN_CG_H
 
@@ -50,8 +54,8 @@ typedef struct Cg {
     LLVMValueRef ws;         /* workspace base (kernel scratch lives at its start) */
     LLVMValueRef team;       /* the run's thread team (isbrt_team_begin), or NULL */
     LLVMValueRef team_fn;    /* the function that owns it: its early returns end the team */
-    LLVMValueRef stats;      /* i64[5] accumulators of P_run_stats (codegen/module.c) */
-    LLVMValueRef ins, arena; /* in a region function: the inputs array, the arena */
+    LLVMValueRef stats;      /* i64[5] accumulators of P_run_stats (codegen/api.c) */
+    LLVMValueRef ins, arena; /* the inputs array and the arena of the current function */
     LLVMValueRef items;      /* the items scratch (module.c, emit_nodes_items), or NULL */
     LLVMValueRef item_slice; /* i64: bytes of one thread's slice of it */
     LLVMValueRef *vptr;      /* per value id: its address, NULL if it has no storage */
@@ -112,17 +116,67 @@ void cg_loop_end(Cg *c, CgLoop *l);
 LLVMValueRef cg_intrinsic(Cg *c, const char *name, int nover, LLVMTypeRef *over, int nargs,
                           LLVMValueRef *args);
 
-/* The module for graph g (the one function every output path shares); NULL with d set. */
-LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenOptions *o, Diag *d);
+/* ---- builder.c: storage ---- */
+
+/* Bytes of v per batch instance: the range [offset, offset + this) holds it for batch 1. */
+int64_t cg_instance_bytes(const Graph *g, int v);
+/* Is v a view's output sharing its input's buffer (the plan gave it the input's offset, or
+ * none)? A view in another region than its input has a buffer of its own (passes/plan.c). */
+bool cg_aliases_input(const Graph *g, int v);
+/* The value that owns v's storage: v itself, or the source of the view chain it ends. */
+int cg_storage_owner(const Graph *g, int v);
+/* Address of v given the function's inputs are already loaded into c->vptr: computes arena
+ * addresses and resolves views (memoised in c->vptr). */
+LLVMValueRef cg_resolve_ptr(Cg *c, LLVMValueRef arena, int v, int depth);
+/* Arena bytes per batch instance, rounded up so that the guard scratch after it is aligned. */
+int64_t cg_arena_per_batch(const Graph *g);
 /* True if the batch is symbolic; else *fixed is the batch the model was exported with. */
 bool codegen_batch_info(const Graph *g, int64_t *fixed);
 
-/* In the entry function: return EBADARG if the i1 `bad` holds, else go on. */
+/* ---- builder.c: functions ---- */
+
+/* Status codes of the generated entry points. */
+enum { CG_RET_OK = 0, CG_RET_EBADARG = 1 };
+/* Add function PREFIX+suffix (nounwind; internal linkage if asked). */
+LLVMValueRef cg_add_fn(Cg *c, const char *suffix, LLVMTypeRef ft, bool internal);
+/* Make f the current function and position at its new entry block. */
+void cg_begin_fn(Cg *c, LLVMValueRef f);
+/* The run's thread team (runtime: isbrt_team_begin): P_run_stats keeps a team on its stack
+ * from after its argument checks to its return; region functions get it as an argument. A run
+ * of `inst` instances (i64) of `flops` each (the dense model's) starts threads only when
+ * inst * flops reaches TEAM_MIN_RUN_FLOPS (builder.c). */
+void cg_team_begin(Cg *c, LLVMValueRef inst, int64_t flops);
+void cg_team_end(Cg *c); /* only in the function that began it */
+/* In an entry or region function: return EBADARG if the i1 `bad` holds (ending the team
+ * first in the function that owns it), else go on. */
 void cg_bail_if(Cg *c, LLVMValueRef bad);
+
+/* ---- the emitters ---- */
 
 /* Per-op emitters (return 0, or -1 with the diagnostic set): cg_emit_elementwise for the ops
  * whose lowering (ops.def) is elementwise or loop, cg_emit_kernel for kernel. */
 int cg_emit_elementwise(Cg *c, const Node *n);
 int cg_emit_kernel(Cg *c, const Node *n);
+
+/* ---- module.c: the walk and guarded regions ---- */
+
+/* Emit node id with the emitter its lowering names; 0, or -1 with the diagnostic set. */
+int cg_emit_node(Cg *c, int id);
+/* Emit the guarded region [first, last) of guard gid as its own function and call it from
+ * the current function (inputs `ins`, the arena and the guard scratch). */
+int cg_emit_region(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMValueRef arena,
+                   LLVMValueRef gscratch);
+/* Guard scratch bytes per batch instance (max over the guarded regions). */
+int64_t cg_guards_scratch_per_batch(const Graph *g);
+/* The items scratch of regions run instance by instance (emit_nodes_items): its bytes (i64, 0
+ * if no region runs so) given `kscratch`, P.scratch(); and the bytes of a thread's slice of
+ * it beyond its kernel scratch (*any: some region runs so). */
+LLVMValueRef cg_items_scratch_bytes(Cg *c, LLVMValueRef kscratch);
+int64_t cg_items_temps_per_thread(Cg *c, bool *any);
+
+/* ---- api.c ---- */
+
+/* The module for graph g (the one function every output path shares); NULL with d set. */
+LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenOptions *o, Diag *d);
 
 #endif

@@ -1,314 +1,14 @@
-/* module.c — one LLVM module per graph: the generated API (docs/api.md),
- * value addresses, guards, and the walk that hands every node to its emitter.
- *
- * Requires a graph after the full pipeline: every value typed, dims static except dims[0]
- * may be N, memory planned (Value.offset: per-instance byte offset in the activation arena,
- * address = arena + offset * batch; -1 on a view of a graph input or constant, whose address
- * is that of its source). Guarantees a verified module defining
- *   size_t P_workspace_size(int64_t batch);
- *   int P_run_v(int64_t batch, const void *const *in, void *const *out, void *ws);
- *   int P_run(int64_t batch, <one pointer per input>, <one per output>, void *ws);
- * with no mutable global state. Workspace layout: [kernel scratch, 64-aligned][arena, rounded
- * up to 64 per instance][guard scratch: compact sub-batches of guarded regions]. */
+/* module.c — the walk that hands every node to its emitter (ops.def's lower column), and
+ * guarded regions (docs/architecture.md): a region runs as its own function over the compact
+ * sub-batch of the instances whose gates are on. Called by api.c; calls the emitters. */
 #include <assert.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <llvm-c/Analysis.h>
-
-#include "../runtime/isbrt.h"
 #include "cg.h"
 
-enum { RET_OK = 0, RET_EBADARG = 1 };
-
-SymInt sym_prod(const Type *t, int from, int to) {
-    SymInt s = sym_const(1);
-    for (int i = from; i < to; i++) s = sym_mul(s, sym_dim(t, i));
-    return s;
-}
-
-int cg_fail(Cg *c, const char *fmt, ...) {
-    char detail[512], lbl[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    if (c->node < 0) return diag(c->d, "codegen: %s", detail);
-    const Node *n = gnode(c->g, c->node);
-    node_label(c->g, c->node, lbl, sizeof lbl);
-    return diag_unsupported(c->d, op_info(n->op)->name, NULL, c->g->opset, lbl, ": %s", detail);
-}
-
-/* ---- small IR helpers ---------------------------------------------------------------- */
-
-LLVMValueRef cg_i32(Cg *c, int64_t v) {
-    return LLVMConstInt(c->t_i32, (unsigned long long)v, 1);
-}
-LLVMValueRef cg_i64(Cg *c, int64_t v) {
-    return LLVMConstInt(c->t_i64, (unsigned long long)v, 1);
-}
-LLVMValueRef cg_f32(Cg *c, float v) {
-    return LLVMConstReal(c->t_f32, v);
-}
-LLVMValueRef cg_sym(Cg *c, SymInt s) {
-    if (!s.n) return cg_i64(c, s.k);
-    if (s.k == 1) return c->batch;
-    return LLVMBuildNUWMul(c->b, c->batch, cg_i64(c, s.k), "");
-}
-LLVMValueRef cg_gep(Cg *c, LLVMValueRef p, LLVMValueRef bytes) {
-    return LLVMBuildInBoundsGEP2(c->b, c->t_i8, p, &bytes, 1, "");
-}
-LLVMValueRef cg_gep_c(Cg *c, LLVMValueRef p, int64_t bytes) {
-    return bytes ? cg_gep(c, p, cg_i64(c, bytes)) : p;
-}
-
-LLVMValueRef cg_const_bytes(Cg *c, const void *bytes, size_t size, unsigned align,
-                            const char *name) {
-    LLVMValueRef init = LLVMConstStringInContext2(c->ctx, bytes, size, 1);
-    LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name ? name : "param");
-    LLVMSetInitializer(gv, init);
-    LLVMSetGlobalConstant(gv, 1);
-    LLVMSetLinkage(gv, LLVMPrivateLinkage);
-    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
-    LLVMSetAlignment(gv, align);
-    return gv;
-}
-
-LLVMValueRef cg_alloca(Cg *c, size_t bytes, unsigned align) {
-    LLVMBuilderRef tb = LLVMCreateBuilderInContext(c->ctx);
-    LLVMValueRef first = LLVMGetFirstInstruction(c->entry);
-    if (first)
-        LLVMPositionBuilderBefore(tb, first);
-    else
-        LLVMPositionBuilderAtEnd(tb, c->entry);
-    LLVMValueRef a = LLVMBuildAlloca(tb, LLVMArrayType2(c->t_i8, bytes), "");
-    LLVMSetAlignment(a, align);
-    LLVMDisposeBuilder(tb);
-    return a;
-}
-
-LLVMValueRef cg_i64_array(Cg *c, int count, const SymInt *v) {
-    int64_t buf[64] = {0};
-    size_t offs[64];
-    SymInt patch[64];
-    int np = 0;
-    assert(count <= 64);
-    for (int i = 0; i < count; i++) {
-        buf[i] = v[i].n ? 0 : v[i].k;
-        if (v[i].n) {
-            offs[np] = (size_t)i * 8;
-            patch[np++] = v[i];
-        }
-    }
-    return cg_param(c, buf, (size_t)(count ? count : 1) * 8, np, offs, patch);
-}
-
-LLVMValueRef cg_param(Cg *c, const void *bytes, size_t size, int npatch, const size_t *offs,
-                      const SymInt *vals) {
-    LLVMValueRef gv = cg_const_bytes(c, bytes, size, 16, "param");
-    if (npatch == 0) return gv;
-    LLVMValueRef a = cg_alloca(c, size, 16);
-    LLVMBuildMemCpy(c->b, a, 16, gv, 16, cg_i64(c, (int64_t)size));
-    for (int i = 0; i < npatch; i++) {
-        LLVMValueRef st =
-            LLVMBuildStore(c->b, cg_sym(c, vals[i]), cg_gep_c(c, a, (int64_t)offs[i]));
-        LLVMSetAlignment(st, 8);
-    }
-    return a;
-}
-
-LLVMValueRef cg_call(Cg *c, const char *name, LLVMTypeRef ret, int nargs, LLVMTypeRef *types,
-                     LLVMValueRef *args) {
-    LLVMTypeRef ft = LLVMFunctionType(ret, types, (unsigned)nargs, 0);
-    LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
-    if (!f) {
-        f = LLVMAddFunction(c->mod, name, ft);
-        unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
-        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
-                                LLVMCreateEnumAttribute(c->ctx, k, 0));
-    }
-    return LLVMBuildCall2(c->b, ft, f, args, (unsigned)nargs, "");
-}
-
-LLVMValueRef cg_intrinsic(Cg *c, const char *name, int nover, LLVMTypeRef *over, int nargs,
-                          LLVMValueRef *args) {
-    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    assert(id != 0);
-    LLVMTypeRef t0 = LLVMTypeOf(args[0]);
-    if (nover == 0) {
-        nover = 1;
-        over = &t0;
-    }
-    LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, over, (size_t)nover);
-    LLVMTypeRef ft = LLVMIntrinsicGetType(c->ctx, id, over, (size_t)nover);
-    return LLVMBuildCall2(c->b, ft, f, args, (unsigned)nargs, "");
-}
-
-void cg_memcpy(Cg *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef bytes) {
-    LLVMBuildMemCpy(c->b, dst, 1, src, 1, bytes);
-}
-void cg_memset0(Cg *c, LLVMValueRef dst, LLVMValueRef bytes) {
-    LLVMBuildMemSet(c->b, dst, LLVMConstInt(c->t_i8, 0, 0), bytes, 1);
-}
-
-LLVMValueRef cg_bytes(Cg *c, int v) {
-    const Type *t = &gval(c->g, v)->type;
-    SymInt s = sym_prod(t, 0, t->rank);
-    s.k *= (int64_t)dtype_size(t->dtype);
-    return cg_sym(c, s);
-}
-
-CgLoop cg_loop_begin(Cg *c, LLVMValueRef trip, const char *name) {
-    CgLoop l;
-    l.pre = LLVMGetInsertBlock(c->b);
-    l.body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
-    l.trip = trip;
-    LLVMBuildBr(c->b, l.body);
-    LLVMPositionBuilderAtEnd(c->b, l.body);
-    l.iv = LLVMBuildPhi(c->b, c->t_i64, "i");
-    return l;
-}
-
-void cg_loop_end(Cg *c, CgLoop *l) {
-    LLVMValueRef next = LLVMBuildNUWAdd(c->b, l->iv, cg_i64(c, 1), "");
-    LLVMValueRef more = LLVMBuildICmp(c->b, LLVMIntULT, next, l->trip, "");
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
-    LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBuildCondBr(c->b, more, l->body, exit);
-    LLVMValueRef vals[2] = {cg_i64(c, 0), next};
-    LLVMBasicBlockRef blocks[2] = {l->pre, latch};
-    LLVMAddIncoming(l->iv, vals, blocks, 2);
-    LLVMPositionBuilderAtEnd(c->b, exit);
-}
-
-/* ---- value addresses ----------------------------------------------------------------- */
-
-/* Bytes of v per batch instance: the range [offset, offset + this) holds it for batch 1. */
-static int64_t bytes_per_instance(const Graph *g, int v) {
-    return type_bytes(&gval(g, v)->type, 1);
-}
-
-/* Is v a view's output sharing its input's buffer (the plan gave it the input's offset, or
- * none)? A view in another region than its input has a buffer of its own (passes/plan.c). */
-static bool aliases_input(const Graph *g, int v) {
-    const Value *val = gval(g, v);
-    if (val->def < 0) return false;
-    const Node *n = gnode(g, val->def);
-    if (!op_is_view(n->op) || n->out[0] != v || n->in[0] < 0) return false;
-    return val->offset < 0 || val->offset == gval(g, n->in[0])->offset;
-}
-
-/* The value that owns v's storage: v itself, or the source of the view chain it ends. */
-static int storage_owner(const Graph *g, int v) {
-    for (int depth = 0; depth < 10000; depth++) {
-        const Value *val = gval(g, v);
-        if (val->offset >= 0 || (val->flags & (VAL_INPUT | VAL_CONST)) || val->def < 0) break;
-        const Node *n = gnode(g, val->def);
-        if (!op_is_view(n->op) || n->in[0] < 0) break;
-        v = n->in[0];
-    }
-    return v;
-}
-
-bool cg_may_overlap(const Cg *c, int a, int b) {
-    const Graph *g = c->g;
-    a = storage_owner(g, a);
-    b = storage_owner(g, b);
-    if (a == b) return true;
-    const Value *va = gval(g, a), *vb = gval(g, b);
-    if ((va->flags & VAL_CONST) || (vb->flags & VAL_CONST)) return false;
-    if ((va->flags & VAL_INPUT) && (vb->flags & VAL_INPUT)) return true; /* the user's call */
-    if ((va->flags & VAL_INPUT) || (vb->flags & VAL_INPUT)) return false;
-    if (va->offset < 0 || vb->offset < 0) return true;
-    int64_t ea = va->offset + bytes_per_instance(g, a), eb = vb->offset + bytes_per_instance(g, b);
-    return va->offset < eb && vb->offset < ea;
-}
-
-static LLVMValueRef const_global(Cg *c, int v) {
-    if (c->consts[v]) return c->consts[v];
-    const Value *val = gval(c->g, v);
-    if (!val->data) return NULL;
-    char name[300];
-    snprintf(name, sizeof name, "w.%s", val->name);
-    size_t sz = (size_t)type_bytes(&val->type, 1);
-    static const char zero[8] = {0};
-    c->consts[v] = cg_const_bytes(c, sz ? val->data : zero, sz ? sz : 1, 64, name);
-    return c->consts[v];
-}
-
-/* Address of v given the function's inputs/outputs arrays are already loaded into vptr for
- * graph inputs; computes arena addresses and resolves views (memoised in c->vptr). */
-static LLVMValueRef resolve_ptr(Cg *c, LLVMValueRef arena, int v, int depth) {
-    if (c->vptr[v]) return c->vptr[v];
-    const Value *val = gval(c->g, v);
-    LLVMValueRef p = NULL;
-    if (val->flags & VAL_CONST) {
-        p = const_global(c, v);
-    } else if (val->offset >= 0) {
-        LLVMValueRef off = LLVMBuildNUWMul(c->b, cg_i64(c, val->offset), c->batch, "");
-        p = cg_gep(c, arena, off);
-        LLVMSetValueName2(p, val->name, strlen(val->name));
-    } else if (val->def >= 0 && depth < 10000) {
-        const Node *n = gnode(c->g, val->def);
-        if (op_is_view(n->op) && n->out[0] == v && n->in[0] >= 0)
-            p = resolve_ptr(c, arena, n->in[0], depth + 1);
-    }
-    c->vptr[v] = p;
-    return p;
-}
-
-#ifndef NDEBUG
-typedef struct Touch {
-    int v;
-    bool found;
-} Touch;
-
-static void touch(int v, void *ctx) {
-    Touch *t = ctx;
-    t->found |= t->v == v;
-}
-
-/* Is v among what node i writes or reads (node_reads, which the memory plan trusts)? */
-static bool node_touches(const Graph *g, int i, int v) {
-    const Node *n = gnode(g, i);
-    for (int k = 0; k < n->nout; k++)
-        if (n->out[k] == v) return true;
-    Touch t = {v, false};
-    node_reads(g, i, touch, &t);
-    return t.found;
-}
-#endif
-
-LLVMValueRef cg_ptr(Cg *c, int v) {
-    assert(c->node < 0 || v < 0 || node_touches(c->g, c->node, v));
-    return v >= 0 ? c->vptr[v] : NULL;
-}
-
-/* ---- batch ----------------------------------------------------------------------------- */
-
-/* A graph is batch-symbolic if an input or output has dims[0] == N. A graph without the
- * symbolic batch computes its tensors as declared, once per call: its batch is fixed to 1
- * (the multiplier of every arena offset), whatever its leading dims are. */
-static bool batch_info(const Graph *g, int64_t *fixed) {
-    *fixed = 1;
-    for (int i = 0; i < g->ninput + g->noutput; i++) {
-        int v = i < g->ninput ? g->inputs[i] : g->outputs[i - g->ninput];
-        if (type_has_batch(&gval(g, v)->type)) return true;
-    }
-    return false;
-}
-
-bool codegen_batch_info(const Graph *g, int64_t *fixed) {
-    return batch_info(g, fixed);
-}
-
 /* ---- guards ---------------------------------------------------------------------------- */
-
-static int emit_node(Cg *c, int id);
-static LLVMValueRef add_fn(Cg *c, const char *suffix, LLVMTypeRef ft, bool internal);
-static void begin_fn(Cg *c, LLVMValueRef f);
 
 /* stats[k] += v */
 static void stats_add(Cg *c, int k, LLVMValueRef v) {
@@ -342,7 +42,7 @@ static LLVMValueRef guard_active(Cg *c, const Guard *gd, LLVMValueRef r) {
 
 static int emit_nodes(Cg *c, int first, int last) {
     for (int i = first; i < last; i++)
-        if (emit_node(c, i) < 0) return -1;
+        if (cg_emit_node(c, i) < 0) return -1;
     return 0;
 }
 
@@ -364,24 +64,19 @@ static int64_t guard_compact_layout(const Graph *g, int first, int last, int64_t
             int def = gval(g, x)->def;
             if ((def >= first && def < last) || !type_has_batch(&gval(g, x)->type)) continue;
             off[x] = at;
-            at += (bytes_per_instance(g, x) + 63) / 64 * 64;
+            at += (cg_instance_bytes(g, x) + 63) / 64 * 64;
         }
         for (int k = 0; k < n->nout; k++) {
-            if (aliases_input(g, n->out[k])) continue;
+            if (cg_aliases_input(g, n->out[k])) continue;
             off[n->out[k]] = at;
-            at += (bytes_per_instance(g, n->out[k]) + 63) / 64 * 64;
+            at += (cg_instance_bytes(g, n->out[k]) + 63) / 64 * 64;
         }
     }
     return at;
 }
 
-/* Arena bytes per batch instance, rounded up so that the guard scratch after it is aligned. */
-static int64_t arena_per_batch(const Graph *g) {
-    return (g->mem_per_batch + 63) / 64 * 64;
-}
-
 /* Max over guards of guard_compact_layout: guard scratch bytes per batch instance. */
-static int64_t guards_scratch_per_batch(const Graph *g) {
+int64_t cg_guards_scratch_per_batch(const Graph *g) {
     int64_t *off = malloc(sizeof *off * (size_t)(g->nval + 1));
     if (!off) abort();
     int64_t m = 0;
@@ -413,7 +108,7 @@ static int region_results(const Graph *g, int first, int last, int *out) {
             int def = x >= 0 ? gval(g, x)->def : -1;
             if (def < first || def >= last) continue;
             int o = x;
-            while (aliases_input(g, o) && gval(g, o)->def >= first && gval(g, o)->def < last)
+            while (cg_aliases_input(g, o) && gval(g, o)->def >= first && gval(g, o)->def < last)
                 o = gnode(g, gval(g, o)->def)->in[0];
             int odef = gval(g, o)->def;
             if (odef < first || odef >= last) continue;
@@ -424,7 +119,7 @@ static int region_results(const Graph *g, int first, int last, int *out) {
     }
     for (int i = 0; i < g->noutput; i++) {
         int o = g->outputs[i];
-        while (aliases_input(g, o) && gval(g, o)->def >= first && gval(g, o)->def < last)
+        while (cg_aliases_input(g, o) && gval(g, o)->def >= first && gval(g, o)->def < last)
             o = gnode(g, gval(g, o)->def)->in[0];
         int odef = gval(g, o)->def;
         bool dup = odef < first || odef >= last;
@@ -438,7 +133,7 @@ static int region_results(const Graph *g, int first, int last, int *out) {
  * the compact value to row r of `value` (scatter). */
 static void copy_rows(Cg *c, int v, LLVMValueRef dst, LLVMValueRef dst_row, LLVMValueRef src,
                       LLVMValueRef src_row) {
-    LLVMValueRef bytes = cg_i64(c, bytes_per_instance(c->g, v));
+    LLVMValueRef bytes = cg_i64(c, cg_instance_bytes(c->g, v));
     cg_memcpy(c, cg_gep(c, dst, LLVMBuildNUWMul(c->b, dst_row, bytes, "")),
               cg_gep(c, src, LLVMBuildNUWMul(c->b, src_row, bytes, "")), bytes);
 }
@@ -661,9 +356,9 @@ static int64_t region_item_temps(const Graph *g, int first, int last, int64_t *o
             int v = n->out[k];
             bool result = false;
             for (int t = 0; t < nr; t++) result |= res[t] == v;
-            if (v < 0 || result || aliases_input(g, v)) continue;
+            if (v < 0 || result || cg_aliases_input(g, v)) continue;
             off[v] = at;
-            at += (bytes_per_instance(g, v) + 63) / 64 * 64;
+            at += (cg_instance_bytes(g, v) + 63) / 64 * 64;
         }
     }
     free(res);
@@ -672,7 +367,7 @@ static int64_t region_item_temps(const Graph *g, int first, int last, int64_t *o
 
 /* Bytes of one thread's slice of the items scratch beyond its kernel scratch: the max over the
  * regions that may run by items of their temporaries (0 if none may). */
-static int64_t items_temps_per_thread(Cg *c, bool *any) {
+int64_t cg_items_temps_per_thread(Cg *c, bool *any) {
     const Graph *g = c->g;
     int64_t *off = malloc(sizeof *off * (size_t)(g->nval + 1));
     if (!off) abort();
@@ -698,9 +393,9 @@ static int64_t items_temps_per_thread(Cg *c, bool *any) {
 
 /* The items scratch: ITEM_THREADS slices of [kernel scratch, rounded to 64][temporaries]; 0
  * bytes when no region runs by items. `kscratch` is P.scratch(). */
-static LLVMValueRef items_scratch_bytes(Cg *c, LLVMValueRef kscratch) {
+LLVMValueRef cg_items_scratch_bytes(Cg *c, LLVMValueRef kscratch) {
     bool any;
-    int64_t t = items_temps_per_thread(c, &any);
+    int64_t t = cg_items_temps_per_thread(c, &any);
     if (!any) return cg_i64(c, 0);
     LLVMValueRef slice = LLVMBuildAdd(c->b, kscratch, cg_i64(c, t), "");
     return LLVMBuildMul(c->b, slice, cg_i64(c, ITEM_THREADS), "");
@@ -720,7 +415,7 @@ static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
     int64_t *toff = malloc(sizeof *toff * (size_t)(g->nval + 1));
     c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
     if (!base || !toff || !c->vptr) abort();
-    begin_fn(c, f);
+    cg_begin_fn(c, f);
     LLVMValueRef ctx = LLVMGetParam(f, 0), lo = LLVMGetParam(f, 1), hi = LLVMGetParam(f, 2);
     LLVMValueRef thread = LLVMBuildSExt(c->b, LLVMGetParam(f, 3), c->t_i64, "");
     LLVMValueRef field[IC_COUNT];
@@ -750,8 +445,8 @@ static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
             if (v < 0 || base[v]) continue;
             if (toff[v] >= 0)
                 base[v] = cg_gep_c(c, tbase, toff[v]);
-            else if (!(k >= n->nin && aliases_input(g, v)))
-                base[v] = resolve_ptr(c, field[IC_ARENA], v, 0);
+            else if (!(k >= n->nin && cg_aliases_input(g, v)))
+                base[v] = cg_resolve_ptr(c, field[IC_ARENA], v, 0);
         }
     }
     c->ws = slice;
@@ -766,7 +461,7 @@ static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
         for (int k = 0; k < n->nin + n->nout; k++) {
             int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
             if (v < 0 || c->vptr[v]) continue;
-            if (k >= n->nin && aliases_input(g, v)) { /* a view made here: its input's row */
+            if (k >= n->nin && cg_aliases_input(g, v)) { /* a view made here: its input's row */
                 c->vptr[v] = c->vptr[n->in[0]];
                 continue;
             }
@@ -775,14 +470,14 @@ static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
                 c->vptr[v] = base[v];
                 continue;
             }
-            LLVMValueRef off = LLVMBuildNUWMul(c->b, r, cg_i64(c, bytes_per_instance(g, v)), "");
+            LLVMValueRef off = LLVMBuildNUWMul(c->b, r, cg_i64(c, cg_instance_bytes(g, v)), "");
             c->vptr[v] = cg_gep(c, base[v], off);
         }
     }
     int rc = emit_nodes(c, first, last);
     if (rc == 0) {
         cg_loop_end(c, &l);
-        LLVMBuildRet(c->b, cg_i32(c, RET_OK));
+        LLVMBuildRet(c->b, cg_i32(c, CG_RET_OK));
     }
     free(base);
     free(toff);
@@ -814,7 +509,7 @@ static int emit_nodes_items(Cg *c, int first, int last, LLVMValueRef count, LLVM
     LLVMTypeRef pt[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_i32, c->t_ptr};
     char suffix[48];
     snprintf(suffix, sizeof suffix, ".items%d", c->uid++);
-    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
+    LLVMValueRef f = cg_add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
     LLVMValueRef ctx = cg_alloca(c, 8 * IC_COUNT, 8);
     LLVMValueRef field[IC_COUNT] = {c->batch, c->ins, c->arena, idx, c->items, c->item_slice};
     for (int k = 0; k < IC_COUNT; k++) LLVMBuildStore(c->b, field[k], cg_gep_c(c, ctx, 8 * k));
@@ -822,7 +517,7 @@ static int emit_nodes_items(Cg *c, int first, int last, LLVMValueRef count, LLVM
                             cg_i64(c, flops > 0 ? flops : 1), f, ctx};
     LLVMTypeRef at[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr, c->t_ptr};
     LLVMValueRef rc = cg_call(c, "isbrt_team_items", c->t_i32, 5, at, args);
-    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, RET_OK), ""));
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, CG_RET_OK), ""));
     LLVMBuildBr(c->b, done);
     LLVMPositionBuilderAtEnd(c->b, done);
     return emit_items_fn(c, first, last, f);
@@ -916,7 +611,7 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
 
     /* count = number of active instances */
     LLVMValueRef nrows = cg_sym(c, rows);
-    bool compact = rows.n && (gd->value < 0 || storage_owner(g, gd->value) == gd->value);
+    bool compact = rows.n && (gd->value < 0 || cg_storage_owner(g, gd->value) == gd->value);
     bool items = compact && c->items && region_items_ok(c, first, last, gd);
     LLVMValueRef cnt = cg_alloca(c, 8, 8);
     LLVMBuildStore(c->b, cg_i64(c, 0), cnt);
@@ -1069,7 +764,7 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     LLVMTypeRef pt[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_i32, c->t_ptr};
     char suffix[48];
     snprintf(suffix, sizeof suffix, ".bsum%d", c->uid++);
-    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
+    LLVMValueRef f = cg_add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
     LLVMValueRef ctx = cg_alloca(c, 8 * IC_COUNT, 8);
     LLVMValueRef field[3] = {c->batch, c->ins, c->arena};
     for (int k = 0; k < 3; k++) LLVMBuildStore(c->b, field[k], cg_gep_c(c, ctx, 8 * k));
@@ -1083,7 +778,7 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     LLVMValueRef *svptr = c->vptr;
     c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
     if (!c->vptr) abort();
-    begin_fn(c, f);
+    cg_begin_fn(c, f);
     LLVMValueRef fctx = LLVMGetParam(f, 0);
     c->batch = LLVMBuildLoad2(c->b, c->t_i64, cg_gep_c(c, fctx, 8 * IC_BATCH), "");
     LLVMValueRef ins = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_INS), "");
@@ -1093,12 +788,12 @@ static int emit_branch_sum(Cg *c, const Node *n) {
         c->vptr[g->inputs[i]] = LLVMBuildLoad2(
             c->b, c->t_ptr, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, ins, &idx, 1, ""), "");
     }
-    resolve_ptr(c, arena, y, 0);
-    for (int k = 0; k < n->nin; k++) resolve_ptr(c, arena, n->in[k], 0);
+    cg_resolve_ptr(c, arena, y, 0);
+    for (int k = 0; k < n->nin; k++) cg_resolve_ptr(c, arena, n->in[k], 0);
     for (int t = 0; t < nb; t++)
-        for (int q = 0; q < bg[t]->nterm; q++) resolve_ptr(c, arena, bg[t]->terms[q].gate, 0);
+        for (int q = 0; q < bg[t]->nterm; q++) cg_resolve_ptr(c, arena, bg[t]->terms[q].gate, 0);
     emit_bsum_rows(c, y, np, px, nb, bx, bg, row, LLVMGetParam(f, 1), LLVMGetParam(f, 2));
-    LLVMBuildRet(c->b, cg_i32(c, RET_OK));
+    LLVMBuildRet(c->b, cg_i32(c, CG_RET_OK));
     free(c->vptr);
     c->vptr = svptr;
     c->fn = sfn;
@@ -1166,7 +861,7 @@ static int emit_shape(Cg *c, const Node *n) {
     return 0;
 }
 
-static int emit_node(Cg *c, int id) {
+int cg_emit_node(Cg *c, int id) {
     const Node *n = gnode(c->g, id);
     c->node = id;
     if (n->dead) return 0;
@@ -1188,145 +883,19 @@ static int emit_node(Cg *c, int id) {
     return r;
 }
 
-/* ---- entry points ---------------------------------------------------------------------- */
-
-static LLVMValueRef add_fn(Cg *c, const char *suffix, LLVMTypeRef ft, bool internal) {
-    char name[256];
-    snprintf(name, sizeof name, "%s%s", c->prefix, suffix);
-    LLVMValueRef f = LLVMAddFunction(c->mod, name, ft);
-    if (internal) LLVMSetLinkage(f, LLVMInternalLinkage);
-    unsigned k = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, k, 0));
-    return f;
-}
-
-static void begin_fn(Cg *c, LLVMValueRef f) {
-    c->fn = f;
-    c->entry = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
-    LLVMPositionBuilderAtEnd(c->b, c->entry);
-}
-
-static LLVMValueRef align64(Cg *c, LLVMValueRef v) {
-    LLVMValueRef s = LLVMBuildAdd(c->b, v, cg_i64(c, 63), "");
-    return LLVMBuildAnd(c->b, s, cg_i64(c, ~(int64_t)63), "");
-}
-
-void cg_add_scratch(Cg *c, const char *size_fn, LLVMValueRef param) {
-    if (c->nscratch == c->capscratch) {
-        c->capscratch = c->capscratch ? 2 * c->capscratch : 16;
-        c->scratch = realloc(c->scratch, sizeof *c->scratch * (size_t)c->capscratch);
-        if (!c->scratch) abort();
-    }
-    c->scratch[c->nscratch++] = (CgScratch){size_fn, param};
-}
-
-/* P.scratch(): max over the kernels of cg_add_scratch of their scratch size, rounded up to 64. */
-static void emit_scratch_fn(Cg *c, LLVMValueRef f) {
-    begin_fn(c, f);
-    LLVMValueRef m = cg_i64(c, 0);
-    for (int i = 0; i < c->nscratch; i++) {
-        LLVMTypeRef pt = c->t_ptr;
-        LLVMValueRef s = cg_call(c, c->scratch[i].size_fn, c->t_i64, 1, &pt, &c->scratch[i].param);
-        LLVMValueRef gt = LLVMBuildICmp(c->b, LLVMIntUGT, s, m, "");
-        m = LLVMBuildSelect(c->b, gt, s, m, "");
-    }
-    LLVMBuildRet(c->b, align64(c, m));
-}
-
-static LLVMValueRef batch_mult(Cg *c, LLVMValueRef batch, bool symbolic) {
-    return symbolic ? batch : cg_i64(c, 1);
-}
-
-/* The largest batch the generated code handles: batch times the per-instance bytes of the
- * workspace, or of any one value, stays within INT64_MAX / 2 (the kernel scratch, sized per
- * instance, fits in the other half), so no size or offset computed at run time wraps. */
-static int64_t max_batch(const Graph *g) {
-    int64_t per = arena_per_batch(g) + guards_scratch_per_batch(g);
-    for (int v = 0; v < g->nval; v++) {
-        int64_t b = type_bytes(&gval(g, v)->type, 1);
-        if (b > per) per = b;
-    }
-    return INT64_MAX / 2 / (per > 0 ? per : 1);
-}
-
-/* P_workspace_size(batch): 0 if batch < 1, SIZE_MAX if batch > max_batch (P_run refuses it). */
-static void emit_workspace_fn(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic) {
-    begin_fn(c, f);
-    LLVMValueRef batch = LLVMGetParam(f, 0);
-    LLVMValueRef s =
-        LLVMBuildCall2(c->b, LLVMGlobalGetValueType(scratch_fn), scratch_fn, NULL, 0, "");
-    LLVMValueRef arena =
-        LLVMBuildMul(c->b, cg_i64(c, arena_per_batch(c->g) + guards_scratch_per_batch(c->g)),
-                     batch_mult(c, batch, symbolic), "");
-    LLVMValueRef total = LLVMBuildAdd(c->b, s, arena, "");
-    if (symbolic) total = LLVMBuildAdd(c->b, total, items_scratch_bytes(c, s), "");
-    LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
-    LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGT, batch, cg_i64(c, max_batch(c->g)), "");
-    total = LLVMBuildSelect(c->b, big, cg_i64(c, -1), total, "");
-    LLVMBuildRet(c->b, LLVMBuildSelect(c->b, bad, cg_i64(c, 0), total, ""));
-}
-
-static LLVMValueRef or_bad(Cg *c, LLVMValueRef bad, LLVMValueRef cond) {
-    return bad ? LLVMBuildOr(c->b, bad, cond, "") : cond;
-}
-
-static LLVMValueRef is_null(Cg *c, LLVMValueRef p) {
-    return LLVMBuildIsNull(c->b, p, "");
-}
-
-/* ---- the run's thread team (runtime: isbrt_team_begin) ----------------------------------
- * P_run_stats keeps a team of threads on its stack from after its argument checks to its
- * return, so kernels split over threads without creating any (the runtime has no global
- * state to keep a pool in). Its region functions get the team as an argument; an early
- * return of P_run_stats itself (cg_bail_if) ends the team first. */
-/* FLOPs (of the dense model, over the batch) from which a run starts its team: starting and
- * joining a thread costs about as much as 2 MFLOPs of small kernels, and splitting small
- * kernels gains little, so smaller runs (ISBNet at batch 1: 7.7 MFLOPs) stay on the caller's
- * thread, where a team made 2 threads twice as slow as 1. */
-#define TEAM_MIN_RUN_FLOPS ((int64_t)16 << 20)
-
-/* The team of a run of `inst` instances of `flops` each (see TEAM_MIN_RUN_FLOPS). */
-static void team_begin(Cg *c, LLVMValueRef inst, int64_t flops) {
-    c->team = cg_alloca(c, ISBRT_TEAM_BYTES, 64);
-    c->team_fn = c->fn;
-    LLVMValueRef big = LLVMConstInt(c->t_i1, flops >= TEAM_MIN_RUN_FLOPS, 0);
-    if (flops > 0 && flops < TEAM_MIN_RUN_FLOPS) /* inst * flops >= min, without overflow */
-        big = LLVMBuildICmp(c->b, LLVMIntSGE, inst,
-                            cg_i64(c, (TEAM_MIN_RUN_FLOPS + flops - 1) / flops), "team.big");
-    LLVMTypeRef t[2] = {c->t_ptr, c->t_i32};
-    LLVMValueRef a[2] = {c->team, LLVMBuildSelect(c->b, big, cg_i32(c, 0), cg_i32(c, 1), "")};
-    cg_call(c, "isbrt_team_begin", c->t_void, 2, t, a);
-}
-
-static void team_end(Cg *c) {
-    if (!c->team || c->fn != c->team_fn) return;
-    cg_call(c, "isbrt_team_end", c->t_void, 1, &c->t_ptr, &c->team);
-}
-
-void cg_bail_if(Cg *c, LLVMValueRef bad) {
-    if (!bad) return;
-    LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "bad");
-    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ok");
-    LLVMBuildCondBr(c->b, bad, fail, ok);
-    LLVMPositionBuilderAtEnd(c->b, fail);
-    team_end(c);
-    LLVMBuildRet(c->b, cg_i32(c, RET_EBADARG));
-    LLVMPositionBuilderAtEnd(c->b, ok);
-}
-
 /* A guard region as its own function, called from the entry function: one huge function
  * with every region's control flow costs the backend (register allocation) far more than the
  * calls. The region function gets the batch, the input pointers, the workspace, the arena, the
  * guard scratch, the statistics accumulators and the run's thread team, and returns the run's
  * status. */
-static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMValueRef arena,
-                          LLVMValueRef gscratch) {
+int cg_emit_region(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMValueRef arena,
+                   LLVMValueRef gscratch) {
     const Graph *g = c->g;
     LLVMTypeRef pt[9] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr,
                          c->t_ptr, c->t_ptr, c->t_ptr, c->t_i64};
     char suffix[48];
     snprintf(suffix, sizeof suffix, ".region%d", c->uid++);
-    LLVMValueRef f = add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 9, 0), true);
+    LLVMValueRef f = cg_add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 9, 0), true);
     LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
     LLVMValueRef args[9] = {c->batch,
                             ins ? ins : null,
@@ -1338,7 +907,7 @@ static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins,
                             c->items ? c->items : null,
                             c->item_slice ? c->item_slice : cg_i64(c, 0)};
     LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, 9, "");
-    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, RET_OK), ""));
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, CG_RET_OK), ""));
 
     LLVMBasicBlockRef saved_bb = LLVMGetInsertBlock(c->b);
     LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, sstats = c->stats, steam = c->team;
@@ -1347,7 +916,7 @@ static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins,
     LLVMValueRef *svptr = c->vptr;
     c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
     if (!c->vptr) abort();
-    begin_fn(c, f);
+    cg_begin_fn(c, f);
     c->batch = LLVMGetParam(f, 0);
     c->ws = LLVMGetParam(f, 2);
     c->stats = LLVMGetParam(f, 5);
@@ -1363,17 +932,17 @@ static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins,
             "");
     }
     const Guard *gd = &g->guards[gid];
-    for (int t = 0; t < gd->nterm; t++) resolve_ptr(c, LLVMGetParam(f, 3), gd->terms[t].gate, 0);
-    if (gd->value >= 0) resolve_ptr(c, LLVMGetParam(f, 3), gd->value, 0);
+    for (int t = 0; t < gd->nterm; t++) cg_resolve_ptr(c, LLVMGetParam(f, 3), gd->terms[t].gate, 0);
+    if (gd->value >= 0) cg_resolve_ptr(c, LLVMGetParam(f, 3), gd->value, 0);
     for (int i = first; i < last; i++) {
         const Node *n = gnode(g, i);
         for (int k = 0; k < n->nin + n->nout; k++) {
             int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
-            if (v >= 0) resolve_ptr(c, LLVMGetParam(f, 3), v, 0);
+            if (v >= 0) cg_resolve_ptr(c, LLVMGetParam(f, 3), v, 0);
         }
     }
     int r = emit_guard_run(c, gid, first, last, LLVMGetParam(f, 4));
-    if (r == 0) LLVMBuildRet(c->b, cg_i32(c, RET_OK));
+    if (r == 0) LLVMBuildRet(c->b, cg_i32(c, CG_RET_OK));
     free(c->vptr);
     c->vptr = svptr;
     c->fn = sfn;
@@ -1388,248 +957,4 @@ static int emit_region_fn(Cg *c, int gid, int first, int last, LLVMValueRef ins,
     c->item_slice = sslice;
     LLVMPositionBuilderAtEnd(c->b, saved_bb);
     return r;
-}
-
-/* P_run_stats(batch, inputs, outputs, ws, stats): the model. stats (may be NULL) receives
- * the branch statistics: {branches per instance, branches run, branches skipped (both summed
- * over instances), FLOPs executed, FLOPs of the dense model (both summed over instances)}. */
-static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic,
-                          int64_t fixed) {
-    const Graph *g = c->g;
-    begin_fn(c, f);
-    LLVMValueRef batch = LLVMGetParam(f, 0), ins = LLVMGetParam(f, 1), outs = LLVMGetParam(f, 2),
-                 ws = LLVMGetParam(f, 3), stats_out = LLVMGetParam(f, 4);
-    c->stats = cg_alloca(c, 5 * 8, 8);
-    LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
-    bad = or_bad(c, bad, LLVMBuildICmp(c->b, LLVMIntSGT, batch, cg_i64(c, max_batch(g)), ""));
-    if (!symbolic)
-        bad = or_bad(c, bad, LLVMBuildICmp(c->b, LLVMIntNE, batch, cg_i64(c, fixed), ""));
-    if (g->ninput) bad = or_bad(c, bad, is_null(c, ins));
-    if (g->noutput) bad = or_bad(c, bad, is_null(c, outs));
-    cg_bail_if(c, bad);
-
-    c->batch = batch_mult(c, batch, symbolic);
-    bad = NULL;
-    LLVMValueRef *optr = calloc((size_t)g->noutput + 1, sizeof *optr);
-    for (int i = 0; i < g->ninput; i++) {
-        LLVMValueRef idx = cg_i64(c, i);
-        LLVMValueRef p = LLVMBuildLoad2(
-            c->b, c->t_ptr, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, ins, &idx, 1, ""), "");
-        LLVMSetValueName2(p, gval(g, g->inputs[i])->name, strlen(gval(g, g->inputs[i])->name));
-        c->vptr[g->inputs[i]] = p;
-        /* a tensor with no elements may come without storage (NULL) */
-        if (type_numel(&gval(g, g->inputs[i])->type, 1) != 0) bad = or_bad(c, bad, is_null(c, p));
-    }
-    for (int i = 0; i < g->noutput; i++) {
-        LLVMValueRef idx = cg_i64(c, i);
-        optr[i] = LLVMBuildLoad2(c->b, c->t_ptr,
-                                 LLVMBuildInBoundsGEP2(c->b, c->t_ptr, outs, &idx, 1, ""), "");
-        if (type_numel(&gval(g, g->outputs[i])->type, 1) != 0)
-            bad = or_bad(c, bad, is_null(c, optr[i]));
-    }
-    LLVMValueRef scratch =
-        LLVMBuildCall2(c->b, LLVMGlobalGetValueType(scratch_fn), scratch_fn, NULL, 0, "scratch");
-    LLVMValueRef total =
-        LLVMBuildAdd(c->b, scratch,
-                     LLVMBuildMul(c->b, cg_i64(c, arena_per_batch(g) + guards_scratch_per_batch(g)),
-                                  c->batch, ""),
-                     "");
-    if (symbolic) total = LLVMBuildAdd(c->b, total, items_scratch_bytes(c, scratch), "");
-    LLVMValueRef wsi = LLVMBuildPtrToInt(c->b, ws, c->t_i64, "");
-    LLVMValueRef misaligned = LLVMBuildICmp(
-        c->b, LLVMIntNE, LLVMBuildAnd(c->b, wsi, cg_i64(c, 63), ""), cg_i64(c, 0), "");
-    LLVMValueRef need = LLVMBuildICmp(c->b, LLVMIntNE, total, cg_i64(c, 0), "");
-    bad = or_bad(c, bad, misaligned);
-    bad = or_bad(c, bad, LLVMBuildAnd(c->b, need, is_null(c, ws), ""));
-    cg_bail_if(c, bad);
-
-    c->ws = ws;
-    int64_t nbranch = 0, fl_plain = 0, fl_all = 0;
-    for (int i = 0; i < g->nguard; i++) nbranch += g->guards[i].value >= 0;
-    for (int i = 0; i < g->nnode; i++) {
-        const Node *n = gnode(g, i);
-        if (n->dead) continue;
-        int64_t f = node_flops(g, n);
-        fl_all += f;
-        if (n->guard < 0) fl_plain += f;
-    }
-    LLVMValueRef inst = batch; /* instances: the batch, or a fixed graph's leading dim */
-    if (!symbolic && g->ninput && gval(g, g->inputs[0])->type.rank > 0)
-        inst = cg_i64(c, gval(g, g->inputs[0])->type.dims[0]);
-    LLVMValueRef init[5] = {cg_i64(c, nbranch), cg_i64(c, 0), cg_i64(c, 0),
-                            LLVMBuildMul(c->b, inst, cg_i64(c, fl_plain), ""),
-                            LLVMBuildMul(c->b, inst, cg_i64(c, fl_all), "")};
-    team_begin(c, inst, fl_all);
-    for (int k = 0; k < 5; k++) LLVMBuildStore(c->b, init[k], cg_gep_c(c, c->stats, 8 * k));
-    LLVMValueRef arena = cg_gep(c, ws, scratch);
-    /* the guard scratch (emit_nodes_compact) follows the arena */
-    LLVMValueRef gscratch =
-        cg_gep(c, arena, LLVMBuildNUWMul(c->b, cg_i64(c, arena_per_batch(g)), c->batch, ""));
-    /* the items scratch (emit_nodes_items) follows the guard scratch */
-    bool any_items;
-    int64_t item_temps = items_temps_per_thread(c, &any_items);
-    c->items = NULL;
-    c->item_slice = NULL;
-    if (symbolic && any_items) {
-        c->items =
-            cg_gep(c, gscratch,
-                   LLVMBuildNUWMul(c->b, cg_i64(c, guards_scratch_per_batch(g)), c->batch, ""));
-        c->item_slice = LLVMBuildAdd(c->b, scratch, cg_i64(c, item_temps), "");
-    }
-    c->ins = ins;
-    c->arena = arena;
-    for (int v = 0; v < g->nval; v++) {
-        const Value *val = gval(g, v);
-        if ((val->flags & VAL_CONST) && !val->data) continue; /* diagnosed at use */
-        resolve_ptr(c, arena, v, 0);
-    }
-    int rc = 0;
-    for (int i = 0; i < g->nnode && rc == 0;) {
-        const Node *n = gnode(g, i);
-        for (int j = 0; j < n->nin; j++) {
-            int v = n->in[j];
-            if (v >= 0 && (gval(g, v)->flags & VAL_CONST) && !gval(g, v)->data) {
-                c->node = i;
-                rc = cg_fail(c, "constant '%s' has no data (weights elided)", gval(g, v)->name);
-                break;
-            }
-        }
-        if (rc) break;
-        if (n->guard >= 0 && !n->dead) {
-            int j = i + 1;
-            while (j < g->nnode && gnode(g, j)->guard == n->guard) j++;
-            rc = emit_region_fn(c, n->guard, i, j, ins, arena, gscratch);
-            i = j;
-        } else {
-            rc = emit_node(c, i);
-            i++;
-        }
-    }
-    for (int i = 0; i < g->noutput && rc == 0; i++) {
-        int v = g->outputs[i];
-        LLVMValueRef src = cg_ptr(c, v);
-        if (!src) {
-            rc = diag(c->d, "codegen: graph output '%s' has no storage", gval(g, v)->name);
-            break;
-        }
-        cg_memcpy(c, optr[i], src, cg_bytes(c, v));
-    }
-    free(optr);
-    if (rc) {
-        c->team = NULL;
-        return -1;
-    }
-    LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stats");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
-    LLVMBuildCondBr(c->b, is_null(c, stats_out), done, put);
-    LLVMPositionBuilderAtEnd(c->b, put);
-    cg_memcpy(c, stats_out, c->stats, cg_i64(c, 5 * 8));
-    LLVMBuildBr(c->b, done);
-    LLVMPositionBuilderAtEnd(c->b, done);
-    team_end(c);
-    c->team = NULL;
-    LLVMBuildRet(c->b, cg_i32(c, RET_OK));
-    return 0;
-}
-
-/* P_run_v(batch, inputs, outputs, ws) = P_run_stats(..., NULL). */
-static void emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef run_stats) {
-    begin_fn(c, f);
-    LLVMValueRef args[5] = {LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2),
-                            LLVMGetParam(f, 3), LLVMConstPointerNull(c->t_ptr)};
-    LLVMBuildRet(c->b,
-                 LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_stats), run_stats, args, 5, ""));
-}
-
-/* P_run(batch, in0.., out0.., ws): packs the pointers and calls P_run_v. */
-static void emit_run(Cg *c, LLVMValueRef f, LLVMValueRef run_v) {
-    const Graph *g = c->g;
-    begin_fn(c, f);
-    int k = g->ninput, m = g->noutput;
-    LLVMValueRef ins = cg_alloca(c, (size_t)(k ? k : 1) * 8, 8);
-    LLVMValueRef outs = cg_alloca(c, (size_t)(m ? m : 1) * 8, 8);
-    for (int i = 0; i < k + m; i++)
-        LLVMBuildStore(c->b, LLVMGetParam(f, (unsigned)(1 + i)),
-                       cg_gep_c(c, i < k ? ins : outs, (int64_t)(i < k ? i : i - k) * 8));
-    LLVMValueRef args[4] = {LLVMGetParam(f, 0), ins, outs, LLVMGetParam(f, (unsigned)(1 + k + m))};
-    LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_v), run_v, args, 4, ""));
-}
-
-static int check_graph(const Graph *g, Diag *d) {
-    for (int v = 0; v < g->nval; v++) {
-        const Type *t = &gval(g, v)->type;
-        if (!type_known(t)) continue; /* only values that are used matter; checked at nodes */
-        for (int i = 1; i < t->rank; i++)
-            if (t->dims[i] < 0)
-                return diag(d, "codegen: value '%s' has a symbolic dim other than the first",
-                            gval(g, v)->name);
-    }
-    for (int i = 0; i < g->ninput; i++)
-        if (!type_known(&gval(g, g->inputs[i])->type))
-            return diag(d, "codegen: input '%s' has no known type", gval(g, g->inputs[i])->name);
-    for (int i = 0; i < g->noutput; i++)
-        if (!type_known(&gval(g, g->outputs[i])->type))
-            return diag(d, "codegen: output '%s' has no known type", gval(g, g->outputs[i])->name);
-    if (g->mem_per_batch < 0) return diag(d, "codegen: graph has no memory plan");
-    return 0;
-}
-
-LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenOptions *o,
-                              Diag *d) {
-    if (check_graph(g, d) < 0) return NULL;
-    Cg cg = {0}, *c = &cg;
-    c->g = g;
-    c->o = o;
-    c->d = d;
-    c->prefix = o && o->prefix && *o->prefix ? o->prefix : "model";
-    c->ctx = ctx;
-    c->mod = LLVMModuleCreateWithNameInContext(g->name ? g->name : "model", ctx);
-    c->b = LLVMCreateBuilderInContext(ctx);
-    c->node = -1;
-    c->t_void = LLVMVoidTypeInContext(ctx);
-    c->t_i1 = LLVMInt1TypeInContext(ctx);
-    c->t_i8 = LLVMInt8TypeInContext(ctx);
-    c->t_i32 = LLVMInt32TypeInContext(ctx);
-    c->t_i64 = LLVMInt64TypeInContext(ctx);
-    c->t_f32 = LLVMFloatTypeInContext(ctx);
-    c->t_f64 = LLVMDoubleTypeInContext(ctx);
-    c->t_ptr = LLVMPointerTypeInContext(ctx, 0);
-    c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
-    c->consts = calloc((size_t)g->nval + 1, sizeof *c->consts);
-
-    int64_t fixed;
-    bool symbolic = batch_info(g, &fixed);
-    LLVMTypeRef p4[5] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
-    LLVMValueRef scratch_fn = add_fn(c, ".scratch", LLVMFunctionType(c->t_i64, NULL, 0, 0), true);
-    LLVMValueRef ws_fn = add_fn(c, "_workspace_size", LLVMFunctionType(c->t_i64, p4, 1, 0), false);
-    LLVMValueRef run_stats = add_fn(c, "_run_stats", LLVMFunctionType(c->t_i32, p4, 5, 0), false);
-    LLVMValueRef run_v = add_fn(c, "_run_v", LLVMFunctionType(c->t_i32, p4, 4, 0), false);
-    int np = 2 + g->ninput + g->noutput;
-    LLVMTypeRef *pr = calloc((size_t)np, sizeof *pr);
-    pr[0] = c->t_i64;
-    for (int i = 1; i < np; i++) pr[i] = c->t_ptr;
-    LLVMValueRef run = add_fn(c, "_run", LLVMFunctionType(c->t_i32, pr, (unsigned)np, 0), false);
-    free(pr);
-
-    int rc = emit_run_stats(c, run_stats, scratch_fn, symbolic, fixed);
-    if (rc == 0) {
-        emit_run_v(c, run_v, run_stats);
-        emit_scratch_fn(c, scratch_fn);
-        emit_workspace_fn(c, ws_fn, scratch_fn, symbolic);
-        emit_run(c, run, run_v);
-        char *msg = NULL;
-        if (LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &msg)) {
-            rc = diag(d, "codegen: internal error: invalid module: %.800s", msg ? msg : "");
-        }
-        LLVMDisposeMessage(msg);
-    }
-    LLVMDisposeBuilder(c->b);
-    free(c->vptr);
-    free(c->consts);
-    free(c->scratch);
-    if (rc) {
-        LLVMDisposeModule(c->mod);
-        return NULL;
-    }
-    return c->mod;
 }

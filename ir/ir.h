@@ -172,7 +172,7 @@ typedef enum Lower {
     LOWER_KERNEL,   /* codegen/kernels.c (mostly a call into the runtime) */
     LOWER_VIEW,     /* output 0 aliases input 0's bytes */
     LOWER_SHAPE_OF, /* a constant computed from the input's shape */
-    LOWER_INTERNAL, /* codegen/module.c itself */
+    LOWER_INTERNAL, /* codegen/module.c itself (BranchSum) */
     LOWER_IMPORT,   /* rewritten into other ops at import (frontend/normalize.c) */
 } Lower;
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // ort_eval.js — evaluate one ONNX model once in ONNX Runtime (onnxruntime-node, CPU), as an
 // independent reference for tests. Usage: node ort_eval.js MODEL.onnx IN.json OUT.json
-// IN.json: [{"name", "dtype": "float32"|"float64"|"int64"|"int32"|"bool", "dims", "data"}]
+// IN.json: [{"name", "dtype": "float32"|"float64"|"int64"|"int32"|"bool"|"uint8"|"int8", "dims",
+// "data"}]
 // (data flat, row-major); OUT.json gets {"outputs": [{"name", "dtype", "dims", "data"}]} in
 // the model's output order. Exit 1 with the error on stderr if ONNX Runtime refuses it.
 'use strict';
@@ -10,7 +11,7 @@ const ort = require('onnxruntime-node');
 
 const ARRAYS = {
   float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array,
-  bool: Uint8Array,
+  bool: Uint8Array, uint8: Uint8Array, int8: Int8Array,
 };
 
 async function main() {

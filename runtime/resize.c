@@ -32,7 +32,9 @@ static int resize_taps(const isbrt_resize *p, int d, int64_t o, int64_t *idx, fl
     case ISBRT_COORD_ALIGN_CORNERS: xo = ow == 1 ? 0 : x * (in - 1) / (ow - 1); break;
     case ISBRT_COORD_ASYMMETRIC: xo = x / scale; break;
     case ISBRT_COORD_TF_HALF_PIXEL_FOR_NN: xo = (x + 0.5) / scale; break;
-    case ISBRT_COORD_PYTORCH_HALF_PIXEL: xo = ow == 1 ? -0.5 : (x + 0.5) / scale - 0.5; break;
+    /* one output: the spec's 0 (as ONNX Runtime), not the -0.5 of onnx's Python reference;
+     * they differ only for cubic */
+    case ISBRT_COORD_PYTORCH_HALF_PIXEL: xo = ow == 1 ? 0 : (x + 0.5) / scale - 0.5; break;
     case ISBRT_COORD_TF_CROP_AND_RESIZE: {
         double s = p->roi_start[d], e = p->roi_end[d];
         xo = ow == 1 ? (e - s) * (in - 1) / 2 : x * (e - s) * (in - 1) / (ow - 1);

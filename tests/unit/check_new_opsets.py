@@ -15,17 +15,14 @@ cleanly (exit 1) with the given message.
 With --ort (ONNX Runtime from npm: `cd bench && npm install --ignore-scripts`), every model
 is also evaluated by onnxruntime-node (bench/ort_eval.js) and isbc must match it too; the
 test then fails if ONNX Runtime is not installed."""
-import json
 import math
 import os
-import shutil
-import subprocess
 import sys
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from isbc_run import run_model  # noqa: E402
+from isbc_run import ort_run, run_model  # noqa: E402
 
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
 rng = np.random.default_rng(18)
@@ -352,27 +349,6 @@ def error_cases():
            model([helper.make_node("Relu", ["x"], ["y"])],
                  [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 4, 4])], 22), [x],
            "unsupported: opset 22 (isbc supports opsets 1-21)")
-
-
-ORT_EVAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
-                        "ort_eval.js")
-ORT_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
-              np.dtype(np.int64): "int64", np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}
-
-
-def ort_run(work, name, m, feeds):
-    """ONNX Runtime's outputs of model m on feeds (the model saved by run_model), or the error."""
-    ins = [{"name": v.name, "dtype": ORT_DTYPES[a.dtype], "dims": list(a.shape),
-            "data": a.ravel().tolist()} for v, a in zip(m.graph.input, feeds)]
-    ip, op = os.path.join(work, f"{name}.ort_in.json"), os.path.join(work, f"{name}.ort_out.json")
-    with open(ip, "w") as f:
-        json.dump(ins, f)
-    r = subprocess.run([shutil.which("node") or "node", ORT_EVAL, os.path.join(work, name + ".onnx"),
-                        ip, op], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, r.stderr.strip()
-    outs = json.load(open(op))["outputs"]
-    return [np.array(o["data"], dtype=np.float64).reshape(o["dims"]) for o in outs], None
 
 
 def main():

@@ -43,15 +43,26 @@ if(TARGET isbc)
   add_test(NAME unit.new_opsets
            COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_new_opsets.py
                    $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/new_opsets)
-  # The same models against ONNX Runtime too, when onnxruntime-node is installed from npm
-  # (`cd bench && npm install --ignore-scripts`; .ci/run does it).
+  # The runtime files without kernel tests of their own (rnn, resize, select, norm, poolnd) on
+  # random inputs against PyTorch.
+  add_test(NAME unit.kernels
+           COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_kernels.py
+                   $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/kernels)
+  set_tests_properties(unit.kernels PROPERTIES TIMEOUT 600)
+  # The same models (and those PyTorch has no equivalent of) against ONNX Runtime too, when
+  # onnxruntime-node is installed from npm (`cd bench && npm install --ignore-scripts`; .ci/run
+  # does it).
   find_program(ISBC_NODE node)
   if(ISBC_NODE AND EXISTS ${PROJECT_SOURCE_DIR}/bench/node_modules/onnxruntime-node/package.json)
     add_test(NAME unit.new_opsets.ort
              COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_new_opsets.py
                      $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/new_opsets_ort --ort)
+    add_test(NAME unit.kernels.ort
+             COMMAND ${ISBC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_kernels.py
+                     $<TARGET_FILE:isbc> ${CMAKE_CURRENT_BINARY_DIR}/kernels_ort --ort)
+    set_tests_properties(unit.kernels.ort PROPERTIES TIMEOUT 900)
   else()
     message(STATUS "onnxruntime-node not installed (bench/node_modules): "
-                   "unit.new_opsets.ort not registered")
+                   "unit.new_opsets.ort and unit.kernels.ort not registered")
   endif()
 endif()

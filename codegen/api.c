@@ -143,9 +143,8 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
         fl_all += f;
         if (n->guard < 0) fl_plain += f;
     }
-    LLVMValueRef inst = batch; /* instances: the batch, or a fixed graph's leading dim */
-    if (!symbolic && g->ninput && gval(g, g->inputs[0])->type.rank > 0)
-        inst = cg_i64(c, gval(g, g->inputs[0])->type.dims[0]);
+    /* node_flops counts one instance of a symbolic batch, every instance of a fixed one */
+    LLVMValueRef inst = batch_mult(c, batch, symbolic);
     LLVMValueRef init[5] = {cg_i64(c, nbranch), cg_i64(c, 0), cg_i64(c, 0),
                             LLVMBuildMul(c->b, inst, cg_i64(c, fl_plain), ""),
                             LLVMBuildMul(c->b, inst, cg_i64(c, fl_all), "")};

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cg.h"
+#include "runtime/vmath.h"
 
 /* ---- programs ------------------------------------------------------------------------ */
 
@@ -399,7 +400,7 @@ static LLVMValueRef fminnum(Cg *c, LLVMValueRef a, LLVMValueRef b) {
 static LLVMValueRef unary_intr(Cg *c, const char *name, LLVMValueRef x) {
     return cg_intrinsic(c, name, 0, NULL, 1, &x);
 }
-/* libm call (tanhf, erff; the double variants for f64). */
+/* libm call (expm1f, log1pf, ...; the double variants for f64). */
 static LLVMValueRef libm(Cg *c, const char *fname, LLVMValueRef x) {
     LLVMTypeRef t = LLVMTypeOf(x);
     char name[32];
@@ -407,8 +408,92 @@ static LLVMValueRef libm(Cg *c, const char *fname, LLVMValueRef x) {
     return cg_call(c, name, t, 1, &t, &x);
 }
 
-/* The libm function `name` of x (ir/scalar.def's FN): the LLVM intrinsic where there is one
- * (nearbyint: llvm.roundeven, the default rounding mode's half to even), else the call. */
+/* ---- vector math: runtime/vmath.h's exp, tanh and erf as straight-line f32 code the loop
+ * vectoriser widens (libm's are scalar calls); the algorithms and constants are that header's.
+ * f64 keeps the LLVM intrinsic or the libm call. */
+static LLVMValueRef fconst32(Cg *c, float v) {
+    return LLVMConstReal(c->t_f32, (double)v);
+}
+static LLVMValueRef fsel(Cg *c, LLVMRealPredicate pred, LLVMValueRef a, LLVMValueRef b,
+                         LLVMValueRef then, LLVMValueRef other) {
+    return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, pred, a, b, ""), then, other, "");
+}
+/* p[0] + p[1] t + ... + p[n-1] t^(n-1), Horner with llvm.fmuladd (fused where the target has
+ * FMA, as the runtime's C is compiled with -ffp-contract=fast) */
+static LLVMValueRef horner(Cg *c, const float *p, int n, LLVMValueRef t) {
+    LLVMValueRef y = fconst32(c, p[n - 1]);
+    for (int i = n - 2; i >= 0; i--) {
+        LLVMValueRef args[3] = {y, t, fconst32(c, p[i])};
+        y = cg_intrinsic(c, "llvm.fmuladd", 0, NULL, 3, args);
+    }
+    return y;
+}
+static LLVMValueRef f_of_i32(Cg *c, LLVMValueRef i) {
+    return LLVMBuildBitCast(c->b, i, c->t_f32, "");
+}
+
+static LLVMValueRef fast_exp(Cg *c, LLVMValueRef x) {
+    if (LLVMTypeOf(x) != c->t_f32) return unary_intr(c, "llvm.exp", x);
+    static const float p[] = {ISBRT__EXP_P};
+    LLVMBuilderRef b = c->b;
+    LLVMValueRef lo = fconst32(c, ISBRT__EXP_LO), hi = fconst32(c, ISBRT__EXP_HI);
+    x = fsel(c, LLVMRealOLT, x, lo, lo, x); /* NaN passes both */
+    x = fsel(c, LLVMRealOGT, x, hi, hi, x);
+    LLVMValueRef sh = fconst32(c, ISBRT__SHIFTER);
+    LLVMValueRef t = LLVMBuildFAdd(b, LLVMBuildFMul(b, x, fconst32(c, ISBRT__LOG2E), ""), sh, "");
+    LLVMValueRef n = LLVMBuildSub(b, LLVMBuildBitCast(b, t, c->t_i32, ""),
+                                  LLVMBuildBitCast(b, sh, c->t_i32, ""), "");
+    LLVMValueRef nf = LLVMBuildFSub(b, t, sh, "");
+    LLVMValueRef r = LLVMBuildFSub(b, x, LLVMBuildFMul(b, nf, fconst32(c, ISBRT__LN2_HI), ""), "");
+    r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, nf, fconst32(c, ISBRT__LN2_LO), ""), "");
+    LLVMValueRef y = LLVMBuildFAdd(
+        b, LLVMBuildFAdd(b, fconst32(c, 1), r, ""),
+        LLVMBuildFMul(b, LLVMBuildFMul(b, r, r, ""), horner(c, p, ISBRT__EXP_NP, r), ""), "");
+    LLVMValueRef h = LLVMBuildAShr(b, n, cg_i32(c, 1), "");
+    LLVMValueRef s1 = LLVMBuildShl(b, LLVMBuildAdd(b, h, cg_i32(c, 127), ""), cg_i32(c, 23), "");
+    LLVMValueRef s2 = LLVMBuildShl(
+        b, LLVMBuildAdd(b, LLVMBuildSub(b, n, h, ""), cg_i32(c, 127), ""), cg_i32(c, 23), "");
+    return LLVMBuildFMul(b, LLVMBuildFMul(b, y, f_of_i32(c, s1), ""), f_of_i32(c, s2), "");
+}
+
+static LLVMValueRef copysign_of(Cg *c, LLVMValueRef mag, LLVMValueRef sign) {
+    LLVMValueRef args[2] = {mag, sign};
+    return cg_intrinsic(c, "llvm.copysign", 0, NULL, 2, args);
+}
+
+static LLVMValueRef fast_tanh(Cg *c, LLVMValueRef x) {
+    static const float p[] = {ISBRT__TANH_P};
+    LLVMBuilderRef b = c->b;
+    LLVMValueRef ax = unary_intr(c, "llvm.fabs", x), x2 = LLVMBuildFMul(b, ax, ax, "");
+    LLVMValueRef small = LLVMBuildFAdd(
+        b, ax, LLVMBuildFMul(b, LLVMBuildFMul(b, ax, x2, ""), horner(c, p, ISBRT__TANH_NP, x2), ""),
+        "");
+    LLVMValueRef e = fast_exp(c, LLVMBuildFMul(b, fconst32(c, 2), ax, ""));
+    LLVMValueRef big = LLVMBuildFSub(
+        b, fconst32(c, 1),
+        LLVMBuildFDiv(b, fconst32(c, 2), LLVMBuildFAdd(b, e, fconst32(c, 1), ""), ""), "");
+    return copysign_of(c, fsel(c, LLVMRealOLT, ax, fconst32(c, ISBRT__TANH_SPLIT), small, big), x);
+}
+
+static LLVMValueRef fast_erf(Cg *c, LLVMValueRef x) {
+    static const float p[] = {ISBRT__ERF_P}, q[] = {ISBRT__ERF_Q};
+    LLVMBuilderRef b = c->b;
+    LLVMValueRef ax = unary_intr(c, "llvm.fabs", x);
+    LLVMValueRef small =
+        LLVMBuildFMul(b, ax, horner(c, p, ISBRT__ERF_NP, LLVMBuildFMul(b, ax, ax, "")), "");
+    LLVMValueRef top = fconst32(c, ISBRT__ERF_HI);
+    LLVMValueRef t = fsel(c, LLVMRealOGT, ax, top, top, ax);
+    LLVMValueRef u = LLVMBuildFSub(b, t, fconst32(c, ISBRT__ERF_MID), "");
+    LLVMValueRef big = LLVMBuildFSub(b, fconst32(c, 1),
+                                     fast_exp(c, LLVMBuildFSub(b, horner(c, q, ISBRT__ERF_NQ, u),
+                                                               LLVMBuildFMul(b, t, t, ""), "")),
+                                     "");
+    return copysign_of(c, fsel(c, LLVMRealOLT, ax, fconst32(c, ISBRT__ERF_SPLIT), small, big), x);
+}
+
+/* The libm function `name` of x (ir/scalar.def's FN): for f32 tanh and erf the vector code
+ * above; the LLVM intrinsic where there is one (nearbyint: llvm.roundeven, the default
+ * rounding mode's half to even); else the call. */
 static LLVMValueRef math_fn(Cg *c, const char *name, LLVMValueRef x) {
     static const char *const intr[][2] = {
         {"sqrt", "llvm.sqrt"}, {"floor", "llvm.floor"},
@@ -416,49 +501,11 @@ static LLVMValueRef math_fn(Cg *c, const char *name, LLVMValueRef x) {
         {"log", "llvm.log"},   {"sin", "llvm.sin"},
         {"cos", "llvm.cos"},   {"nearbyint", "llvm.roundeven"},
     };
+    if (LLVMTypeOf(x) == c->t_f32 && !strcmp(name, "tanh")) return fast_tanh(c, x);
+    if (LLVMTypeOf(x) == c->t_f32 && !strcmp(name, "erf")) return fast_erf(c, x);
     for (size_t i = 0; i < sizeof intr / sizeof *intr; i++)
         if (!strcmp(name, intr[i][0])) return unary_intr(c, intr[i][1], x);
     return libm(c, name, x);
-}
-
-/* exp for f32 as straight-line code the loop vectoriser can widen (libm's expf is a scalar
- * call): Cephes expf — x = m*ln2 + r, |r| <= ln2/2, exp(r) by a degree-7 polynomial (about
- * 1 ulp), times 2^m built in the exponent bits in two halves so every m in [-126, 128] stays
- * exact. Results below FLT_MIN flush to 0; above FLT_MAX give inf; NaN stays NaN. f64 uses
- * llvm.exp. */
-static LLVMValueRef fast_exp(Cg *c, LLVMValueRef x) {
-    LLVMTypeRef t = LLVMTypeOf(x);
-    if (t != c->t_f32) return unary_intr(c, "llvm.exp", x);
-    LLVMBuilderRef b = c->b;
-    const double hi = 88.72283935546875, lo = -87.33654022216797;
-    LLVMValueRef xc = fminnum(c, fmaxnum(c, x, fconst(x, lo)), fconst(x, hi));
-    LLVMValueRef m =
-        unary_intr(c, "llvm.floor",
-                   LLVMBuildFAdd(b, LLVMBuildFMul(b, xc, fconst(x, 1.44269504088896341), ""),
-                                 fconst(x, 0.5), ""));
-    LLVMValueRef r = LLVMBuildFSub(b, xc, LLVMBuildFMul(b, m, fconst(x, 0.693359375), ""), "");
-    r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, m, fconst(x, -2.12194440e-4), ""), "");
-    static const double p[] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
-                               4.1665795894E-2, 1.6666665459E-1, 5.0000001201E-1};
-    LLVMValueRef y = fconst(x, p[0]);
-    for (int i = 1; i < 6; i++)
-        y = LLVMBuildFAdd(b, LLVMBuildFMul(b, y, r, ""), fconst(x, p[i]), "");
-    y = LLVMBuildFMul(b, y, LLVMBuildFMul(b, r, r, ""), "");
-    y = LLVMBuildFAdd(b, LLVMBuildFAdd(b, y, r, ""), fconst(x, 1), "");
-    /* 2^m = 2^(m>>1) * 2^(m - (m>>1)) */
-    LLVMValueRef mi = LLVMBuildFPToSI(b, m, c->t_i32, "");
-    LLVMValueRef m1 = LLVMBuildAShr(b, mi, cg_i32(c, 1), "");
-    LLVMValueRef m2 = LLVMBuildSub(b, mi, m1, "");
-    LLVMValueRef p1 = LLVMBuildBitCast(
-        b, LLVMBuildShl(b, LLVMBuildAdd(b, m1, cg_i32(c, 127), ""), cg_i32(c, 23), ""), t, "");
-    LLVMValueRef p2 = LLVMBuildBitCast(
-        b, LLVMBuildShl(b, LLVMBuildAdd(b, m2, cg_i32(c, 127), ""), cg_i32(c, 23), ""), t, "");
-    y = LLVMBuildFMul(b, LLVMBuildFMul(b, y, p1, ""), p2, "");
-    y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(x, hi), ""), fconst(x, INFINITY),
-                        y, "");
-    y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(x, lo), ""), fconst(x, 0), y,
-                        "");
-    return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, y, "");
 }
 
 static LLVMValueRef imax(Cg *c, LLVMValueRef a, LLVMValueRef b, bool uns) {
@@ -876,7 +923,7 @@ static int red_scan(Cg *c, const Nest *ns, const Tok *t, LLVMValueRef off, Sv *o
     case OP_ReduceL1: v = unary_intr(c, "llvm.fabs", v); break;
     case OP_ReduceL2:
     case OP_ReduceSumSquare: v = LLVMBuildFMul(b, v, v, ""); break;
-    case OP_ReduceLogSumExp: v = unary_intr(c, "llvm.exp", LLVMBuildFSub(b, v, m, "")); break;
+    case OP_ReduceLogSumExp: v = fast_exp(c, LLVMBuildFSub(b, v, m, "")); break;
     default: break;
     }
     a = op == OP_ReduceProd ? LLVMBuildFMul(b, a, v, "") : LLVMBuildFAdd(b, a, v, "");

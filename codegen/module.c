@@ -596,11 +596,13 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
         if (!gnode(g, i)->dead) flops += node_flops(g, gnode(g, i));
     bool dense = true;
     for (int t = 0; t < gd->nterm; t++) dense &= gd->terms[t].threshold <= 0;
+    /* flops covers the gate's rows at batch 1 (with a fixed batch: all of them); the FLOPs
+     * executed are counted by the instance (row) */
     if (dense) { /* dense by definition */
         SymInt r0 = sym_dim(&gval(g, gd->terms[0].gate)->type, 0);
         LLVMValueRef all = r0.n || r0.k ? cg_sym(c, r0) : cg_i64(c, 1);
         if (gd->value >= 0) stats_add(c, 1, all);
-        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, flops), ""));
+        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, flops / (r0.k ? r0.k : 1)), ""));
         return emit_nodes(c, first, last);
     }
     SymInt rows;
@@ -627,7 +629,7 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
         stats_add(c, 1, count);
         stats_add(c, 2, LLVMBuildSub(c->b, nrows, count, ""));
     }
-    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, flops), ""));
+    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, flops / (rows.k ? rows.k : 1)), ""));
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.none");
     LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.run");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.join");

@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "isbrt.h"
+#include "vmath.h"
 
 #define ISBRT_HIDDEN __attribute__((visibility("hidden")))
 
@@ -93,7 +94,7 @@ static inline __attribute__((always_inline)) float isbrt__act1(int kind, float a
         float v = x < a ? a : x;
         return v > b ? b : v;
     }
-    case ISBRT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case ISBRT_ACT_SIGMOID: return isbrt__sigmoidf(x);
     case ISBRT_ACT_HARDSIGMOID: {
         float v = a * x + b;
         v = v < 0.0f ? 0.0f : v;
@@ -106,14 +107,14 @@ static inline __attribute__((always_inline)) float isbrt__act1(int kind, float a
         return x * v;
     }
     case ISBRT_ACT_LEAKYRELU: return x >= 0.0f ? x : a * x;
-    case ISBRT_ACT_SILU: return x / (1.0f + expf(-x));
-    case ISBRT_ACT_TANH: return tanhf(x);
+    case ISBRT_ACT_SILU: return x * isbrt__sigmoidf(x);
+    case ISBRT_ACT_TANH: return isbrt__tanhf(x);
     case ISBRT_ACT_AFFINE: return a * x + b;
     case ISBRT_ACT_THRESHOLDEDRELU: return x > a ? x : 0.0f;
-    case ISBRT_ACT_SCALEDTANH: return a * tanhf(b * x);
-    case ISBRT_ACT_ELU: return x >= 0.0f ? x : a * (expf(x) - 1.0f);
+    case ISBRT_ACT_SCALEDTANH: return a * isbrt__tanhf(b * x);
+    case ISBRT_ACT_ELU: return x >= 0.0f ? x : a * (isbrt__expf(x) - 1.0f);
     case ISBRT_ACT_SOFTSIGN: return x / (1.0f + fabsf(x));
-    case ISBRT_ACT_SOFTPLUS: return log1pf(expf(x));
+    case ISBRT_ACT_SOFTPLUS: return log1pf(isbrt__expf(x));
     default: return x;
     }
 }

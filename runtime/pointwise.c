@@ -46,10 +46,21 @@ typedef struct pw_out {
     int other;    /* another activation: applied after the store */
 } pw_out;
 
-/* The epilogue of one finished row segment of `n` values already stored at y. */
+/* The epilogue of one finished row segment of `n` values already stored at y, compiled for
+ * the ISA of the tile kernel that calls it (the activation loops vectorise at its width). */
 static void pw_row_act(const pw_out *o, float *y, int64_t n) {
     if (o->other) isbrt__act_inline(o->act, y, n);
 }
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void pw_row_act_avx2(const pw_out *o, float *y,
+                                                                int64_t n) {
+    if (o->other) isbrt__act_inline(o->act, y, n);
+}
+__attribute__((target("avx512f,fma"))) static void pw_row_act_avx512(const pw_out *o, float *y,
+                                                                     int64_t n) {
+    if (o->other) isbrt__act_inline(o->act, y, n);
+}
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 /* The R x (16 * NV) tile (R <= PW_MR rows, NV = 1 or 2) in AVX-512 registers, the columns
@@ -91,7 +102,7 @@ pw_tile512(const float *restrict a, const float *restrict x, int64_t ldx, int64_
             v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
             _mm512_mask_storeu_ps(y + 16, m1, v1);
         }
-        pw_row_act(o, y, nc);
+        pw_row_act_avx512(o, y, nc);
     }
 }
 
@@ -140,7 +151,7 @@ __attribute__((target("avx2,fma"))) static void pw_tile_avx2(const float *restri
                 v = _mm256_add_ps(v, _mm256_maskload_ps(o->res + (co + r) * o->ld + c0, mask));
             v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
             _mm256_maskstore_ps(y, mask, v);
-            pw_row_act(o, y, n);
+            pw_row_act_avx2(o, y, n);
         }
     }
 }

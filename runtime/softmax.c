@@ -9,8 +9,8 @@
 
 enum { SOFTMAX_BLOCK = 64 };
 
-void isbrt_softmax_f32(int64_t outer, int64_t len, int64_t inner, const float *x, float *y,
-                       int32_t log) {
+ISBRT_CLONES void isbrt_softmax_f32(int64_t outer, int64_t len, int64_t inner, const float *x,
+                                    float *y, int32_t log) {
     if (len <= 0 || inner <= 0) return;
     for (int64_t o = 0; o < outer; o++) {
         const float *xo = x + o * len * inner;
@@ -32,7 +32,7 @@ void isbrt_softmax_f32(int64_t outer, int64_t len, int64_t inner, const float *x
             if (log) {
                 for (int64_t l = 0; l < len; l++) {
                     const float *s = xo + l * inner + i0;
-                    for (int64_t i = 0; i < nb; i++) sum[i] += expf(s[i] - mx[i]);
+                    for (int64_t i = 0; i < nb; i++) sum[i] += isbrt__expf(s[i] - mx[i]);
                 }
                 for (int64_t i = 0; i < nb; i++) sum[i] = mx[i] + logf(sum[i]);
                 for (int64_t l = 0; l < len; l++) {
@@ -45,7 +45,7 @@ void isbrt_softmax_f32(int64_t outer, int64_t len, int64_t inner, const float *x
                     const float *s = xo + l * inner + i0;
                     float *d = yo + l * inner + i0;
                     for (int64_t i = 0; i < nb; i++) {
-                        d[i] = expf(s[i] - mx[i]);
+                        d[i] = isbrt__expf(s[i] - mx[i]);
                         sum[i] += d[i];
                     }
                 }

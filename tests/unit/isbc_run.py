@@ -10,11 +10,11 @@ import numpy as np
 import onnx
 
 
-def run_model(isbc, work, name, model, feeds, nout=1):
-    """(exit status, stderr, [outputs] or None) of `isbc run` on `model` with `feeds`."""
+def run_model(isbc, work, name, model, feeds, nout=1, args=()):
+    """(exit status, stderr, [outputs] or None) of `isbc run [args]` on `model` with `feeds`."""
     path = os.path.join(work, name + ".onnx")
     onnx.save(model, path)
-    cmd = [isbc, "run", path]
+    cmd = [isbc, "run", path, *args]
     for i, a in enumerate(feeds):
         p = os.path.join(work, f"{name}.in{i}.npy")
         np.save(p, a)

@@ -46,19 +46,21 @@ typedef struct pw_out {
     int other;    /* another activation: applied after the store */
 } pw_out;
 
-/* The epilogue of one finished row segment of `n` values already stored at y, compiled for
- * the ISA of the tile kernel that calls it (the activation loops vectorise at its width). */
+/* The epilogue of one finished row segment of `n` values already stored at y. */
 static void pw_row_act(const pw_out *o, float *y, int64_t n) {
     if (o->other) isbrt__act_inline(o->act, y, n);
 }
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void pw_row_act_avx2(const pw_out *o, float *y,
-                                                                int64_t n) {
-    if (o->other) isbrt__act_inline(o->act, y, n);
+/* The same for `rows` finished rows of a tile (row stride o->ld), compiled for the ISA of the
+ * tile kernel that calls it, once after all its rows are stored: the activation loops
+ * vectorise at that width, and no accumulator is live across the call. */
+__attribute__((target("avx2,fma"))) static void pw_rows_act_avx2(const pw_out *o, float *y,
+                                                                 int64_t rows, int64_t n) {
+    for (int64_t r = 0; r < rows; r++) isbrt__act_inline(o->act, y + r * o->ld, n);
 }
-__attribute__((target("avx512f,fma"))) static void pw_row_act_avx512(const pw_out *o, float *y,
-                                                                     int64_t n) {
-    if (o->other) isbrt__act_inline(o->act, y, n);
+__attribute__((target("avx512f,fma"))) static void pw_rows_act_avx512(const pw_out *o, float *y,
+                                                                      int64_t rows, int64_t n) {
+    for (int64_t r = 0; r < rows; r++) isbrt__act_inline(o->act, y + r * o->ld, n);
 }
 #endif
 
@@ -102,8 +104,8 @@ pw_tile512(const float *restrict a, const float *restrict x, int64_t ldx, int64_
             v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
             _mm512_mask_storeu_ps(y + 16, m1, v1);
         }
-        pw_row_act_avx512(o, y, nc);
     }
+    if (o->other) pw_rows_act_avx512(o, o->y + co * o->ld, mr < R ? mr : R, nc);
 }
 
 __attribute__((target("avx512f,fma"))) static void
@@ -151,9 +153,9 @@ __attribute__((target("avx2,fma"))) static void pw_tile_avx2(const float *restri
                 v = _mm256_add_ps(v, _mm256_maskload_ps(o->res + (co + r) * o->ld + c0, mask));
             v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
             _mm256_maskstore_ps(y, mask, v);
-            pw_row_act_avx2(o, y, n);
         }
     }
+    if (o->other) pw_rows_act_avx2(o, o->y + co * o->ld, mr, nc);
 }
 
 #endif

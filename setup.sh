@@ -19,6 +19,7 @@ PACKAGES=(
   zlib1g-dev libzstd-dev             # named by LLVMSupport's link interface (static LLVM libs)
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenblas-dev libcjson-dev
   libonnx-testdata python3-torch python3-torchvision python3-onnx python3-numpy
+  python3-pip python3-setuptools    # pip install ./python (the Python package, offline)
   dataset-fashion-mnist
 )
 BUILD_DIR=${BUILD_DIR:-build}

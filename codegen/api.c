@@ -1,9 +1,13 @@
 /* api.c — the generated C API (docs/api.md): one LLVM module per graph defining
  *   size_t P_workspace_size(int64_t batch);
+ *   int P_run_ex(int64_t batch, const void *const *in, void *const *out, void *ws,
+ *                const P_options *opts, int64_t stats[5]);
  *   int P_run_stats(int64_t batch, const void *const *in, void *const *out, void *ws,
  *                   int64_t stats[5]);
  *   int P_run_v(int64_t batch, const void *const *in, void *const *out, void *ws);
  *   int P_run(int64_t batch, <one pointer per input>, <one per output>, void *ws);
+ *   const P_tensor_info *P_input_info(int i), *P_output_info(int i);
+ *   const char *P_branch_name(int b);
  * with no mutable global state; argument checks, then the walk of module.c.
  *
  * Requires a graph after the full pipeline: every value typed, dims static except dims[0]
@@ -80,16 +84,36 @@ static LLVMValueRef is_null(Cg *c, LLVMValueRef p) {
     return LLVMBuildIsNull(c->b, p, "");
 }
 
-/* P_run_stats(batch, inputs, outputs, ws, stats): the model. stats (may be NULL) receives
- * the branch statistics: {branches per instance, branches run, branches skipped (both summed
- * over instances), FLOPs executed, FLOPs of the dense model (both summed over instances)}. */
-static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic,
-                          int64_t fixed) {
+/* Field offsets of P_options {float threshold; int32_t threads; uint8_t *mask;}. */
+enum { OPT_THRESHOLD = 0, OPT_THREADS = 4, OPT_MASK = 8, OPT_BYTES = 16 };
+
+/* P_run_ex(batch, inputs, outputs, ws, opts, stats): the model. opts (may be NULL: the
+ * defaults) sets the call's threshold override, thread team and mask buffer (CG_CTX_*);
+ * stats (may be NULL) receives the branch statistics: {branches per instance, branches run,
+ * branches skipped (both summed over instances), FLOPs executed, FLOPs of the dense model
+ * (both summed over instances)}. */
+static int emit_run_ex(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symbolic,
+                       int64_t fixed) {
     const Graph *g = c->g;
     cg_begin_fn(c, f);
     LLVMValueRef batch = LLVMGetParam(f, 0), ins = LLVMGetParam(f, 1), outs = LLVMGetParam(f, 2),
-                 ws = LLVMGetParam(f, 3), stats_out = LLVMGetParam(f, 4);
-    c->stats = cg_alloca(c, 5 * 8, 8);
+                 ws = LLVMGetParam(f, 3), opts = LLVMGetParam(f, 4), stats_out = LLVMGetParam(f, 5);
+    c->stats = cg_alloca(c, CG_CTX_SLOTS * 8, 8);
+    /* the options, or the defaults {-1, 0, NULL} when opts is NULL */
+    LLVMValueRef defaults = cg_alloca(c, OPT_BYTES, 8);
+    LLVMBuildStore(c->b, cg_f32(c, -1.0f), cg_gep_c(c, defaults, OPT_THRESHOLD));
+    LLVMBuildStore(c->b, cg_i32(c, 0), cg_gep_c(c, defaults, OPT_THREADS));
+    LLVMBuildStore(c->b, LLVMConstPointerNull(c->t_ptr), cg_gep_c(c, defaults, OPT_MASK));
+    opts = LLVMBuildSelect(c->b, is_null(c, opts), defaults, opts, "opts");
+    LLVMValueRef thr = LLVMBuildLoad2(c->b, c->t_f32, cg_gep_c(c, opts, OPT_THRESHOLD), "");
+    LLVMValueRef threads = LLVMBuildLoad2(c->b, c->t_i32, cg_gep_c(c, opts, OPT_THREADS), "");
+    LLVMValueRef mask = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, opts, OPT_MASK), "");
+    /* NaN counts as no override */
+    thr = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealUNO, thr, thr, ""), cg_f32(c, -1.0f),
+                          thr, "threshold");
+    LLVMBuildStore(c->b, cg_i64(c, 0), cg_gep_c(c, c->stats, 8 * CG_CTX_THRESHOLD));
+    LLVMBuildStore(c->b, thr, cg_gep_c(c, c->stats, 8 * CG_CTX_THRESHOLD));
+    LLVMBuildStore(c->b, mask, cg_gep_c(c, c->stats, 8 * CG_CTX_MASK));
     LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
     bad = or_bad(c, bad, LLVMBuildICmp(c->b, LLVMIntSGT, batch, cg_i64(c, max_batch(g)), ""));
     if (!symbolic)
@@ -148,7 +172,7 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
     LLVMValueRef init[5] = {cg_i64(c, nbranch), cg_i64(c, 0), cg_i64(c, 0),
                             LLVMBuildMul(c->b, inst, cg_i64(c, fl_plain), ""),
                             LLVMBuildMul(c->b, inst, cg_i64(c, fl_all), "")};
-    cg_team_begin(c, inst, fl_all);
+    cg_team_begin(c, threads, inst, fl_all);
     for (int k = 0; k < 5; k++) LLVMBuildStore(c->b, init[k], cg_gep_c(c, c->stats, 8 * k));
     LLVMValueRef arena = cg_gep(c, ws, scratch);
     /* the guard scratch (emit_nodes_compact) follows the arena */
@@ -221,13 +245,79 @@ static int emit_run_stats(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool s
     return 0;
 }
 
-/* P_run_v(batch, inputs, outputs, ws) = P_run_stats(..., NULL). */
-static void emit_run_v(Cg *c, LLVMValueRef f, LLVMValueRef run_stats) {
+/* P_run_stats(batch, inputs, outputs, ws, stats) = P_run_ex(..., NULL, stats);
+ * P_run_v(batch, inputs, outputs, ws) = P_run_ex(..., NULL, NULL). */
+static void emit_run_via_ex(Cg *c, LLVMValueRef f, LLVMValueRef run_ex, bool with_stats) {
     cg_begin_fn(c, f);
-    LLVMValueRef args[5] = {LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2),
-                            LLVMGetParam(f, 3), LLVMConstPointerNull(c->t_ptr)};
-    LLVMBuildRet(c->b,
-                 LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_stats), run_stats, args, 5, ""));
+    LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
+    LLVMValueRef args[6] = {LLVMGetParam(f, 0),
+                            LLVMGetParam(f, 1),
+                            LLVMGetParam(f, 2),
+                            LLVMGetParam(f, 3),
+                            null,
+                            with_stats ? LLVMGetParam(f, 4) : null};
+    LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ex), run_ex, args, 6, ""));
+}
+
+/* ---- self-description: P_input_info, P_output_info, P_branch_name ------------------------ */
+
+/* A private constant C string. */
+static LLVMValueRef const_str(Cg *c, const char *s) {
+    return cg_const_bytes(c, s, strlen(s) + 1, 1, "str");
+}
+
+/* f(i) = table[i] for 0 <= i < n, else NULL: a switch over constant pointers. */
+static void emit_table_fn(Cg *c, LLVMValueRef f, LLVMValueRef *table, int n) {
+    cg_begin_fn(c, f);
+    LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, f, "none");
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, LLVMGetParam(f, 0), none, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
+        LLVMAddCase(sw, cg_i32(c, i), bb);
+        LLVMPositionBuilderAtEnd(c->b, bb);
+        LLVMBuildRet(c->b, table[i]);
+    }
+    LLVMPositionBuilderAtEnd(c->b, none);
+    LLVMBuildRet(c->b, LLVMConstPointerNull(c->t_ptr));
+}
+
+/* P_tensor_info {const char *name; int32_t dtype; int32_t rank; const int64_t *dims;} of each
+ * graph input (or output), dims -1 for the symbolic batch. */
+static void emit_info_fn(Cg *c, LLVMValueRef f, const int *vals, int n) {
+    LLVMTypeRef st_fields[4] = {c->t_ptr, c->t_i32, c->t_i32, c->t_ptr};
+    LLVMTypeRef st = LLVMStructTypeInContext(c->ctx, st_fields, 4, 0);
+    LLVMValueRef *table = calloc((size_t)n + 1, sizeof *table);
+    if (!table) abort();
+    for (int i = 0; i < n; i++) {
+        const Value *v = gval(c->g, vals[i]);
+        const Type *t = &v->type;
+        int64_t dims[IR_MAX_RANK + 1];
+        for (int d = 0; d < t->rank; d++) dims[d] = t->dims[d] < 0 ? -1 : t->dims[d];
+        LLVMValueRef fields[4] = {
+            const_str(c, v->name), cg_i32(c, t->dtype), cg_i32(c, t->rank),
+            t->rank ? cg_const_bytes(c, dims, sizeof(int64_t) * (size_t)t->rank, 8, "dims")
+                    : LLVMConstPointerNull(c->t_ptr)};
+        LLVMValueRef gv = LLVMAddGlobal(c->mod, st, "info");
+        LLVMSetInitializer(gv, LLVMConstNamedStruct(st, fields, 4));
+        LLVMSetGlobalConstant(gv, 1);
+        LLVMSetLinkage(gv, LLVMPrivateLinkage);
+        LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+        table[i] = gv;
+    }
+    emit_table_fn(c, f, table, n);
+    free(table);
+}
+
+/* The guarded branches in guard order (P_stats.branches, the columns of the mask). */
+static void emit_branch_name_fn(Cg *c, LLVMValueRef f) {
+    const Graph *g = c->g;
+    LLVMValueRef *table = calloc((size_t)g->nguard + 1, sizeof *table);
+    if (!table) abort();
+    int n = 0;
+    for (int i = 0; i < g->nguard; i++)
+        if (g->guards[i].value >= 0) table[n++] = const_str(c, g->guards[i].name);
+    emit_table_fn(c, f, table, n);
+    free(table);
 }
 
 /* P_run(batch, in0.., out0.., ws): packs the pointers and calls P_run_v. */
@@ -288,11 +378,12 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenO
 
     int64_t fixed;
     bool symbolic = codegen_batch_info(g, &fixed);
-    LLVMTypeRef p4[5] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
+    LLVMTypeRef p4[6] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
     LLVMValueRef scratch_fn =
         cg_add_fn(c, ".scratch", LLVMFunctionType(c->t_i64, NULL, 0, 0), true);
     LLVMValueRef ws_fn =
         cg_add_fn(c, "_workspace_size", LLVMFunctionType(c->t_i64, p4, 1, 0), false);
+    LLVMValueRef run_ex = cg_add_fn(c, "_run_ex", LLVMFunctionType(c->t_i32, p4, 6, 0), false);
     LLVMValueRef run_stats =
         cg_add_fn(c, "_run_stats", LLVMFunctionType(c->t_i32, p4, 5, 0), false);
     LLVMValueRef run_v = cg_add_fn(c, "_run_v", LLVMFunctionType(c->t_i32, p4, 4, 0), false);
@@ -303,9 +394,21 @@ LLVMModuleRef cg_build_module(LLVMContextRef ctx, const Graph *g, const CodegenO
     LLVMValueRef run = cg_add_fn(c, "_run", LLVMFunctionType(c->t_i32, pr, (unsigned)np, 0), false);
     free(pr);
 
-    int rc = emit_run_stats(c, run_stats, scratch_fn, symbolic, fixed);
+    LLVMTypeRef pint = c->t_i32;
+    LLVMValueRef in_info =
+        cg_add_fn(c, "_input_info", LLVMFunctionType(c->t_ptr, &pint, 1, 0), false);
+    LLVMValueRef out_info =
+        cg_add_fn(c, "_output_info", LLVMFunctionType(c->t_ptr, &pint, 1, 0), false);
+    LLVMValueRef branch_name =
+        cg_add_fn(c, "_branch_name", LLVMFunctionType(c->t_ptr, &pint, 1, 0), false);
+
+    int rc = emit_run_ex(c, run_ex, scratch_fn, symbolic, fixed);
     if (rc == 0) {
-        emit_run_v(c, run_v, run_stats);
+        emit_run_via_ex(c, run_stats, run_ex, true);
+        emit_run_via_ex(c, run_v, run_ex, false);
+        emit_info_fn(c, in_info, g->inputs, g->ninput);
+        emit_info_fn(c, out_info, g->outputs, g->noutput);
+        emit_branch_name_fn(c, branch_name);
         emit_scratch_fn(c, scratch_fn);
         emit_workspace_fn(c, ws_fn, scratch_fn, symbolic);
         emit_run(c, run, run_v);

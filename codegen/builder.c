@@ -329,7 +329,7 @@ void cg_add_scratch(Cg *c, const char *size_fn, LLVMValueRef param) {
  * thread, where a team made 2 threads twice as slow as 1. */
 #define TEAM_MIN_RUN_FLOPS ((int64_t)16 << 20)
 
-void cg_team_begin(Cg *c, LLVMValueRef inst, int64_t flops) {
+void cg_team_begin(Cg *c, LLVMValueRef threads, LLVMValueRef inst, int64_t flops) {
     c->team = cg_alloca(c, ISBRT_TEAM_BYTES, 64);
     c->team_fn = c->fn;
     LLVMValueRef big = LLVMConstInt(c->t_i1, flops >= TEAM_MIN_RUN_FLOPS, 0);
@@ -337,7 +337,7 @@ void cg_team_begin(Cg *c, LLVMValueRef inst, int64_t flops) {
         big = LLVMBuildICmp(c->b, LLVMIntSGE, inst,
                             cg_i64(c, (TEAM_MIN_RUN_FLOPS + flops - 1) / flops), "team.big");
     LLVMTypeRef t[2] = {c->t_ptr, c->t_i32};
-    LLVMValueRef a[2] = {c->team, LLVMBuildSelect(c->b, big, cg_i32(c, 0), cg_i32(c, 1), "")};
+    LLVMValueRef a[2] = {c->team, LLVMBuildSelect(c->b, big, threads, cg_i32(c, 1), "")};
     cg_call(c, "isbrt_team_begin", c->t_void, 2, t, a);
 }
 

@@ -54,7 +54,7 @@ typedef struct Cg {
     LLVMValueRef ws;         /* workspace base (kernel scratch lives at its start) */
     LLVMValueRef team;       /* the run's thread team (isbrt_team_begin), or NULL */
     LLVMValueRef team_fn;    /* the function that owns it: its early returns end the team */
-    LLVMValueRef stats;      /* i64[5] accumulators of P_run_stats (codegen/api.c) */
+    LLVMValueRef stats;      /* the run's context, i64[CG_CTX_SLOTS] (codegen/api.c) */
     LLVMValueRef ins, arena; /* the inputs array and the arena of the current function */
     LLVMValueRef items;      /* the items scratch (module.c, emit_nodes_items), or NULL */
     LLVMValueRef item_slice; /* i64: bytes of one thread's slice of it */
@@ -137,16 +137,32 @@ bool codegen_batch_info(const Graph *g, int64_t *fixed);
 
 /* Status codes of the generated entry points. */
 enum { CG_RET_OK = 0, CG_RET_EBADARG = 1 };
+
+/* The run's context (Cg.stats), i64 slots on the entry function's stack, passed to every
+ * region function: the five P_stats accumulators, then the call's options (P_options). */
+enum {
+    CG_CTX_BRANCHES,  /* guarded branches per instance */
+    CG_CTX_RUN,       /* branches run, summed over instances */
+    CG_CTX_SKIPPED,   /* branches skipped, summed over instances */
+    CG_CTX_FLOPS,     /* FLOPs executed */
+    CG_CTX_DENSE,     /* FLOPs of the dense model */
+    CG_CTX_THRESHOLD, /* f32 in the slot's first 4 bytes: the threshold override, < 0: none */
+    CG_CTX_MASK,      /* u8 *: instances x branches, 1 where the instance ran it; or NULL */
+    CG_CTX_SLOTS
+};
 /* Add function PREFIX+suffix (nounwind; internal linkage if asked). */
 LLVMValueRef cg_add_fn(Cg *c, const char *suffix, LLVMTypeRef ft, bool internal);
 /* Make f the current function and position at its new entry block. */
 void cg_begin_fn(Cg *c, LLVMValueRef f);
-/* The run's thread team (runtime: isbrt_team_begin): P_run_stats keeps a team on its stack
- * from after its argument checks to its return; region functions get it as an argument. A run
- * of `inst` instances (i64) of `flops` each (the dense model's) starts threads only when
- * inst * flops reaches TEAM_MIN_RUN_FLOPS (builder.c). */
-void cg_team_begin(Cg *c, LLVMValueRef inst, int64_t flops);
+/* The run's thread team (runtime: isbrt_team_begin): P_run_ex keeps a team on its stack
+ * from after its argument checks to its return; region functions get it as an argument.
+ * `threads` (i32, <= 0: the runtime's setting) bounds its size; a run of `inst` instances
+ * (i64) of `flops` each (the dense model's) starts threads only when inst * flops reaches
+ * TEAM_MIN_RUN_FLOPS (builder.c), else it runs on the caller's thread. */
+void cg_team_begin(Cg *c, LLVMValueRef threads, LLVMValueRef inst, int64_t flops);
 void cg_team_end(Cg *c); /* only in the function that began it */
+/* f32: the call's threshold override (P_options.threshold), < 0 when there is none. */
+LLVMValueRef cg_threshold_override(Cg *c);
 /* In an entry or region function: return EBADARG if the i1 `bad` holds (ending the team
  * first in the function that owns it), else go on. */
 void cg_bail_if(Cg *c, LLVMValueRef bad);

@@ -373,8 +373,12 @@ int codegen_emit_shared(const Graph *g, const CodegenOptions *o, const char *pat
     if (rc == 0) {
         char rtbuf[4200];
         const char *rt = runtime_lib(rtbuf, sizeof rtbuf);
-        char *argv[] = {"cc",       "-shared",    "-o",  (char *)path, obj,
-                        (char *)rt, "-lopenblas", "-lm", NULL};
+        /* --exclude-libs: the runtime's symbols stay private to this library, so two models
+         * loaded into one process (or a program that links its own libisbrt) each call the
+         * runtime they were built against, never each other's. */
+        char *argv[] = {
+            "cc",       "-shared",    "-o",  (char *)path, obj, "-Wl,--exclude-libs,ALL",
+            (char *)rt, "-lopenblas", "-lm", NULL};
         rc = run_cmd(argv, d);
     }
     unlink(obj);
@@ -542,6 +546,45 @@ int codegen_emit_header(const Graph *g, const CodegenOptions *o, const char *pat
             "int %s_run_stats(int64_t batch, const void *const *inputs, void *const *outputs,\n"
             "        void *workspace, %s_stats *stats);\n\n",
             p, p);
+    int nbranch = 0;
+    for (int i = 0; i < g->nguard; i++) nbranch += g->guards[i].value >= 0;
+    fprintf(f,
+            "/* Guarded branches (isb.branches that can be skipped), in the order of\n"
+            " * %s_branch_name and of the mask's columns. */\n"
+            "#define %s_NUM_BRANCHES %d\n\n",
+            p, p, nbranch);
+    fprintf(f,
+            "/* Options of one call of %s_run_ex (all zero but threshold = -1: the defaults). */\n"
+            "typedef struct %s_options {\n"
+            "    float threshold; /* < 0 or NaN: the compiled thresholds; >= 0: every guarded\n"
+            "                        branch's threshold for this call (0: run every branch) */\n"
+            "    int32_t threads; /* <= 0: the runtime's setting (OPENBLAS_NUM_THREADS); else\n"
+            "                        the size of this call's thread team */\n"
+            "    uint8_t *mask;   /* NULL, or instances * %s_NUM_BRANCHES bytes: mask[n *\n"
+            "                        %s_NUM_BRANCHES + b] = 1 where instance n ran branch b */\n"
+            "} %s_options;\n\n",
+            p, p, p, p, p);
+    fprintf(f,
+            "/* %s_run_stats with options (opts and stats may be NULL). The instances are the\n"
+            " * batch%s. */\n"
+            "int %s_run_ex(int64_t batch, const void *const *inputs, void *const *outputs,\n"
+            "        void *workspace, const %s_options *opts, %s_stats *stats);\n\n",
+            p, symbolic ? "" : " (here fixed: the leading dim of the tensors)", p, p, p);
+    fprintf(f,
+            "/* An input or output: its ONNX name, element type (ONNX TensorProto code: 1 f32,\n"
+            " * 7 i64, 9 bool, ...), rank and dims (-1: the batch N). */\n"
+            "typedef struct %s_tensor_info {\n"
+            "    const char *name;\n"
+            "    int32_t dtype;\n"
+            "    int32_t rank;\n"
+            "    const int64_t *dims;\n"
+            "} %s_tensor_info;\n\n"
+            "/* Input i / output i in the order of %s_run; NULL when i is out of range. */\n"
+            "const %s_tensor_info *%s_input_info(int i);\n"
+            "const %s_tensor_info *%s_output_info(int i);\n\n"
+            "/* Name of guarded branch b (0 <= b < %s_NUM_BRANCHES), else NULL. */\n"
+            "const char *%s_branch_name(int b);\n\n",
+            p, p, p, p, p, p, p, p, p);
     fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
     free_names(names, n);
     if (fclose(f) != 0) return diag(d, "cannot write %s: %s", path, strerror(errno));

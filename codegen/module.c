@@ -24,7 +24,23 @@ static int64_t gate_row(const Graph *g, int gate) {
     return type_numel(gt, 1) / nrows1;
 }
 
-/* Does instance r run the guard: gate[r*K + index] >= threshold for one of its terms. */
+/* The call's threshold override (P_options.threshold; < 0: none), from the run's context. */
+LLVMValueRef cg_threshold_override(Cg *c) {
+    return LLVMBuildLoad2(c->b, c->t_f32, cg_gep_c(c, c->stats, 8 * CG_CTX_THRESHOLD), "thr.ovr");
+}
+
+/* The threshold term gt applies in this call: its own, or the call's override. A term on a
+ * GateMask's 0/1 mask keeps its own: the override applies inside the GateMask (lower_act.c). */
+static LLVMValueRef term_threshold(Cg *c, const GuardTerm *gt) {
+    int def = gval(c->g, gt->gate)->def;
+    if (def >= 0 && gnode(c->g, def)->op == OP_GateMask) return cg_f32(c, gt->threshold);
+    LLVMValueRef o = cg_threshold_override(c);
+    LLVMValueRef set = LLVMBuildFCmp(c->b, LLVMRealOGE, o, cg_f32(c, 0.0f), "");
+    return LLVMBuildSelect(c->b, set, o, cg_f32(c, gt->threshold), "thr");
+}
+
+/* Does instance r run the guard: for one of its terms, its threshold is <= 0 (dense) or
+ * gate[r*K + index] >= threshold. */
 static LLVMValueRef guard_active(Cg *c, const Guard *gd, LLVMValueRef r) {
     LLVMValueRef any = NULL;
     for (int t = 0; t < gd->nterm; t++) {
@@ -34,10 +50,43 @@ static LLVMValueRef guard_active(Cg *c, const Guard *gd, LLVMValueRef r) {
                             cg_i64(c, gt->index), "");
         LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_f32, cg_ptr(c, gt->gate), &idx, 1, "");
         LLVMValueRef x = LLVMBuildLoad2(c->b, c->t_f32, p, "");
-        LLVMValueRef on = LLVMBuildFCmp(c->b, LLVMRealOGE, x, cg_f32(c, gt->threshold), "");
+        LLVMValueRef thr = term_threshold(c, gt);
+        LLVMValueRef on = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOLE, thr, cg_f32(c, 0), ""),
+                                      LLVMBuildFCmp(c->b, LLVMRealOGE, x, thr, ""), "");
         any = any ? LLVMBuildOr(c->b, any, on, "") : on;
     }
     return any;
+}
+
+/* Column of guard gid in the mask of branches run (P_options.mask): its rank among the
+ * branch guards (value >= 0), or -1 for a shared region. */
+static int branch_column(const Graph *g, int gid) {
+    if (g->guards[gid].value < 0) return -1;
+    int col = 0;
+    for (int i = 0; i < gid; i++) col += g->guards[i].value >= 0;
+    return col;
+}
+
+static int branch_count(const Graph *g) {
+    int n = 0;
+    for (int i = 0; i < g->nguard; i++) n += g->guards[i].value >= 0;
+    return n;
+}
+
+/* mask[r * branches + column] = on (i1), when the call asked for the mask. */
+static void mask_store(Cg *c, int gid, LLVMValueRef r, LLVMValueRef on) {
+    int col = branch_column(c->g, gid);
+    if (col < 0) return;
+    LLVMValueRef m = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, c->stats, 8 * CG_CTX_MASK), "mask");
+    LLVMBasicBlockRef put = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "mask.put");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "mask.done");
+    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, m, ""), done, put);
+    LLVMPositionBuilderAtEnd(c->b, put);
+    LLVMValueRef at = LLVMBuildNUWAdd(
+        c->b, LLVMBuildNUWMul(c->b, r, cg_i64(c, branch_count(c->g)), ""), cg_i64(c, col), "");
+    LLVMBuildStore(c->b, LLVMBuildZExt(c->b, on, c->t_i8, ""), cg_gep(c, m, at));
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
 }
 
 static int emit_nodes(Cg *c, int first, int last) {
@@ -402,13 +451,13 @@ LLVMValueRef cg_items_scratch_bytes(Cg *c, LLVMValueRef kscratch) {
 }
 
 /* The context an items function reads (a stack struct of the region function). */
-enum { IC_BATCH, IC_INS, IC_ARENA, IC_IDX, IC_ITEMS, IC_SLICE, IC_COUNT };
+enum { IC_BATCH, IC_INS, IC_ARENA, IC_IDX, IC_ITEMS, IC_SLICE, IC_STATS, IC_COUNT };
 
 /* Emit P.regionK.items(ctx, lo, hi, thread, team): for j in [lo, hi), instance idx[j] runs
  * nodes [first, last) at batch 1 on its rows. */
 static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
     const Graph *g = c->g;
-    LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, steam = c->team;
+    LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, steam = c->team, sstats = c->stats;
     LLVMBasicBlockRef sentry = c->entry, saved_bb = LLVMGetInsertBlock(c->b);
     LLVMValueRef *svptr = c->vptr;
     LLVMValueRef *base = calloc((size_t)g->nval + 1, sizeof *base);
@@ -425,6 +474,7 @@ static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
     }
     c->batch = field[IC_BATCH];
     c->team = LLVMGetParam(f, 4);
+    c->stats = field[IC_STATS]; /* read only here (the threshold override) */
     /* this thread's slice: [kernel scratch][temporaries]; field IC_SLICE is its size, the
      * temporaries are its last `temps` bytes */
     LLVMValueRef slice =
@@ -488,6 +538,7 @@ static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
     c->batch = sbatch;
     c->ws = sws;
     c->team = steam;
+    c->stats = sstats;
     LLVMPositionBuilderAtEnd(c->b, saved_bb);
     return rc;
 }
@@ -511,7 +562,8 @@ static int emit_nodes_items(Cg *c, int first, int last, LLVMValueRef count, LLVM
     snprintf(suffix, sizeof suffix, ".items%d", c->uid++);
     LLVMValueRef f = cg_add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
     LLVMValueRef ctx = cg_alloca(c, 8 * IC_COUNT, 8);
-    LLVMValueRef field[IC_COUNT] = {c->batch, c->ins, c->arena, idx, c->items, c->item_slice};
+    LLVMValueRef field[IC_COUNT] = {c->batch, c->ins,        c->arena, idx,
+                                    c->items, c->item_slice, c->stats};
     for (int k = 0; k < IC_COUNT; k++) LLVMBuildStore(c->b, field[k], cg_gep_c(c, ctx, 8 * k));
     LLVMValueRef args[5] = {c->team ? c->team : LLVMConstPointerNull(c->t_ptr), count,
                             cg_i64(c, flops > 0 ? flops : 1), f, ctx};
@@ -601,8 +653,14 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
     if (dense) { /* dense by definition */
         SymInt r0 = sym_dim(&gval(g, gd->terms[0].gate)->type, 0);
         LLVMValueRef all = r0.n || r0.k ? cg_sym(c, r0) : cg_i64(c, 1);
-        if (gd->value >= 0) stats_add(c, 1, all);
-        stats_add(c, 3, LLVMBuildMul(c->b, all, cg_i64(c, flops / (r0.k ? r0.k : 1)), ""));
+        if (gd->value >= 0) {
+            stats_add(c, CG_CTX_RUN, all);
+            CgLoop l = cg_loop_begin(c, all, "guard.mask");
+            mask_store(c, gid, l.iv, LLVMConstInt(c->t_i1, 1, 0));
+            cg_loop_end(c, &l);
+        }
+        stats_add(c, CG_CTX_FLOPS,
+                  LLVMBuildMul(c->b, all, cg_i64(c, flops / (r0.k ? r0.k : 1)), ""));
         return emit_nodes(c, first, last);
     }
     SymInt rows;
@@ -618,18 +676,21 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
     LLVMValueRef cnt = cg_alloca(c, 8, 8);
     LLVMBuildStore(c->b, cg_i64(c, 0), cnt);
     CgLoop l = cg_loop_begin(c, nrows, "guard.count");
-    LLVMValueRef act = LLVMBuildZExt(c->b, guard_active(c, gd, l.iv), c->t_i64, "");
+    LLVMValueRef on = guard_active(c, gd, l.iv);
+    LLVMValueRef act = LLVMBuildZExt(c->b, on, c->t_i64, "");
     LLVMValueRef sofar = LLVMBuildLoad2(c->b, c->t_i64, cnt, "");
     if (items) /* the index list of the active instances: idx[count++] = r */
         LLVMBuildStore(c->b, l.iv, LLVMBuildInBoundsGEP2(c->b, c->t_i64, scratch, &sofar, 1, ""));
     LLVMBuildStore(c->b, LLVMBuildAdd(c->b, sofar, act, ""), cnt);
+    mask_store(c, gid, l.iv, on);
     cg_loop_end(c, &l);
     LLVMValueRef count = LLVMBuildLoad2(c->b, c->t_i64, cnt, "active");
     if (gd->value >= 0) {
-        stats_add(c, 1, count);
-        stats_add(c, 2, LLVMBuildSub(c->b, nrows, count, ""));
+        stats_add(c, CG_CTX_RUN, count);
+        stats_add(c, CG_CTX_SKIPPED, LLVMBuildSub(c->b, nrows, count, ""));
     }
-    stats_add(c, 3, LLVMBuildMul(c->b, count, cg_i64(c, flops / (rows.k ? rows.k : 1)), ""));
+    stats_add(c, CG_CTX_FLOPS,
+              LLVMBuildMul(c->b, count, cg_i64(c, flops / (rows.k ? rows.k : 1)), ""));
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.none");
     LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.run");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.join");
@@ -770,12 +831,13 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     LLVMValueRef ctx = cg_alloca(c, 8 * IC_COUNT, 8);
     LLVMValueRef field[3] = {c->batch, c->ins, c->arena};
     for (int k = 0; k < 3; k++) LLVMBuildStore(c->b, field[k], cg_gep_c(c, ctx, 8 * k));
+    LLVMBuildStore(c->b, c->stats, cg_gep_c(c, ctx, 8 * IC_STATS));
     LLVMValueRef args[5] = {c->team ? c->team : LLVMConstPointerNull(c->t_ptr), nrows,
                             cg_i64(c, row * (n->nin > 0 ? n->nin : 1)), f, ctx};
     LLVMTypeRef at[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr, c->t_ptr};
     cg_call(c, "isbrt_team_items", c->t_i32, 5, at, args);
 
-    LLVMValueRef sfn = c->fn, sbatch = c->batch;
+    LLVMValueRef sfn = c->fn, sbatch = c->batch, sstats = c->stats;
     LLVMBasicBlockRef sentry = c->entry, saved_bb = LLVMGetInsertBlock(c->b);
     LLVMValueRef *svptr = c->vptr;
     c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
@@ -785,6 +847,7 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     c->batch = LLVMBuildLoad2(c->b, c->t_i64, cg_gep_c(c, fctx, 8 * IC_BATCH), "");
     LLVMValueRef ins = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_INS), "");
     LLVMValueRef arena = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_ARENA), "");
+    c->stats = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_STATS), "");
     for (int i = 0; i < g->ninput; i++) {
         LLVMValueRef idx = cg_i64(c, i);
         c->vptr[g->inputs[i]] = LLVMBuildLoad2(
@@ -801,6 +864,7 @@ static int emit_branch_sum(Cg *c, const Node *n) {
     c->fn = sfn;
     c->entry = sentry;
     c->batch = sbatch;
+    c->stats = sstats;
     LLVMPositionBuilderAtEnd(c->b, saved_bb);
     free(px), free(bx), free(bg);
     return 0;

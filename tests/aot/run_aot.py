@@ -54,6 +54,14 @@ def main():
     so = os.path.join(so_dir, "libnet.so")
     run([a.isbc, "compile", model, "-o", so, "--header", os.path.join(so_dir, "net.h"),
          "--name", "net", "-O3", "--cpu", "generic"])
+    # the .so exports the model's functions and keeps its copy of the runtime private, so
+    # two models (or a program with its own libisbrt) never call into each other's runtime
+    dyn = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True,
+                         check=True).stdout.split()
+    leaked = sorted(s for s in dyn if s.startswith("isbrt_"))
+    if leaked or not any(s.startswith("net_") for s in dyn):
+        print(f"libnet.so exports runtime symbols {leaked[:5]} or no net_ function")
+        sys.exit(1)
     prog = os.path.join(so_dir, "prog")
     run([a.cc] + cflags + ["-I", so_dir, "-o", prog, main_c, "-L", so_dir, "-lnet",
                            f"-Wl,-rpath,{so_dir}", "-lm"])

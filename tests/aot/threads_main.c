@@ -115,5 +115,6 @@ int main(int argc, char **argv) {
     printf("OpenBLAS thread count %d, seen changed %d times\n", threads_set, atomic_load(&changed));
     fail |= atomic_load(&changed) != 0;
     printf("%s\n", fail ? "FAIL" : "PASS");
+    for (int i = 0; i < 2; i++) free(js[i]->in), free(js[i]->ref);
     return fail;
 }

@@ -69,6 +69,7 @@ static void emit_workspace_fn(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bo
         LLVMBuildMul(c->b, cg_i64(c, cg_arena_per_batch(c->g) + cg_guards_scratch_per_batch(c->g)),
                      batch_mult(c, batch, symbolic), "");
     LLVMValueRef total = LLVMBuildAdd(c->b, s, arena, "");
+    if (symbolic) total = LLVMBuildAdd(c->b, total, cg_items_scratch_bytes(c, s), "");
     LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 1), "");
     LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGT, batch, cg_i64(c, max_batch(c->g)), "");
     total = LLVMBuildSelect(c->b, big, cg_i64(c, -1), total, "");
@@ -147,6 +148,7 @@ static int emit_run_ex(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symb
         LLVMBuildMul(c->b, cg_i64(c, cg_arena_per_batch(g) + cg_guards_scratch_per_batch(g)),
                      c->batch, ""),
         "");
+    if (symbolic) total = LLVMBuildAdd(c->b, total, cg_items_scratch_bytes(c, scratch), "");
     LLVMValueRef wsi = LLVMBuildPtrToInt(c->b, ws, c->t_i64, "");
     LLVMValueRef misaligned = LLVMBuildICmp(
         c->b, LLVMIntNE, LLVMBuildAnd(c->b, wsi, cg_i64(c, 63), ""), cg_i64(c, 0), "");
@@ -156,7 +158,6 @@ static int emit_run_ex(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symb
     cg_bail_if(c, bad);
 
     c->ws = ws;
-    cg_team_begin(c, threads);
     int64_t nbranch = 0, fl_plain = 0, fl_all = 0;
     for (int i = 0; i < g->nguard; i++) nbranch += g->guards[i].value >= 0;
     for (int i = 0; i < g->nnode; i++) {
@@ -171,11 +172,25 @@ static int emit_run_ex(Cg *c, LLVMValueRef f, LLVMValueRef scratch_fn, bool symb
     LLVMValueRef init[5] = {cg_i64(c, nbranch), cg_i64(c, 0), cg_i64(c, 0),
                             LLVMBuildMul(c->b, inst, cg_i64(c, fl_plain), ""),
                             LLVMBuildMul(c->b, inst, cg_i64(c, fl_all), "")};
+    cg_team_begin(c, threads, inst, fl_all);
     for (int k = 0; k < 5; k++) LLVMBuildStore(c->b, init[k], cg_gep_c(c, c->stats, 8 * k));
     LLVMValueRef arena = cg_gep(c, ws, scratch);
     /* the guard scratch (emit_nodes_compact) follows the arena */
     LLVMValueRef gscratch =
         cg_gep(c, arena, LLVMBuildNUWMul(c->b, cg_i64(c, cg_arena_per_batch(g)), c->batch, ""));
+    /* the items scratch (module.c, emit_nodes_items) follows the guard scratch */
+    bool any_items;
+    int64_t item_temps = cg_items_temps_per_thread(c, &any_items);
+    c->items = NULL;
+    c->item_slice = NULL;
+    if (symbolic && any_items) {
+        c->items =
+            cg_gep(c, gscratch,
+                   LLVMBuildNUWMul(c->b, cg_i64(c, cg_guards_scratch_per_batch(g)), c->batch, ""));
+        c->item_slice = LLVMBuildAdd(c->b, scratch, cg_i64(c, item_temps), "");
+    }
+    c->ins = ins;
+    c->arena = arena;
     for (int v = 0; v < g->nval; v++) {
         const Value *val = gval(g, v);
         if ((val->flags & VAL_CONST) && !val->data) continue; /* diagnosed at use */

@@ -323,11 +323,21 @@ void cg_add_scratch(Cg *c, const char *size_fn, LLVMValueRef param) {
  * return, so kernels split over threads without creating any (the runtime has no global
  * state to keep a pool in). Its region functions get the team as an argument; an early
  * return of P_run_stats itself (cg_bail_if) ends the team first. */
-void cg_team_begin(Cg *c, LLVMValueRef threads) {
+/* FLOPs (of the dense model, over the batch) from which a run starts its team: starting and
+ * joining a thread costs about as much as 2 MFLOPs of small kernels, and splitting small
+ * kernels gains little, so smaller runs (ISBNet at batch 1: 7.7 MFLOPs) stay on the caller's
+ * thread, where a team made 2 threads twice as slow as 1. */
+#define TEAM_MIN_RUN_FLOPS ((int64_t)16 << 20)
+
+void cg_team_begin(Cg *c, LLVMValueRef threads, LLVMValueRef inst, int64_t flops) {
     c->team = cg_alloca(c, ISBRT_TEAM_BYTES, 64);
     c->team_fn = c->fn;
+    LLVMValueRef big = LLVMConstInt(c->t_i1, flops >= TEAM_MIN_RUN_FLOPS, 0);
+    if (flops > 0 && flops < TEAM_MIN_RUN_FLOPS) /* inst * flops >= min, without overflow */
+        big = LLVMBuildICmp(c->b, LLVMIntSGE, inst,
+                            cg_i64(c, (TEAM_MIN_RUN_FLOPS + flops - 1) / flops), "team.big");
     LLVMTypeRef t[2] = {c->t_ptr, c->t_i32};
-    LLVMValueRef a[2] = {c->team, threads};
+    LLVMValueRef a[2] = {c->team, LLVMBuildSelect(c->b, big, threads, cg_i32(c, 1), "")};
     cg_call(c, "isbrt_team_begin", c->t_void, 2, t, a);
 }
 

@@ -55,6 +55,9 @@ typedef struct Cg {
     LLVMValueRef team;       /* the run's thread team (isbrt_team_begin), or NULL */
     LLVMValueRef team_fn;    /* the function that owns it: its early returns end the team */
     LLVMValueRef stats;      /* the run's context, i64[CG_CTX_SLOTS] (codegen/api.c) */
+    LLVMValueRef ins, arena; /* the inputs array and the arena of the current function */
+    LLVMValueRef items;      /* the items scratch (module.c, emit_nodes_items), or NULL */
+    LLVMValueRef item_slice; /* i64: bytes of one thread's slice of it */
     LLVMValueRef *vptr;      /* per value id: its address, NULL if it has no storage */
     LLVMValueRef *consts;    /* per value id: the constant global, or NULL */
     CgScratch *scratch;      /* kernels that need scratch memory, for the scratch size */
@@ -152,9 +155,12 @@ LLVMValueRef cg_add_fn(Cg *c, const char *suffix, LLVMTypeRef ft, bool internal)
 /* Make f the current function and position at its new entry block. */
 void cg_begin_fn(Cg *c, LLVMValueRef f);
 /* The run's thread team (runtime: isbrt_team_begin): P_run_ex keeps a team on its stack
- * from after its argument checks to its return; region functions get it as an argument. */
-void cg_team_begin(Cg *c, LLVMValueRef threads); /* i32: <= 0 the runtime's setting */
-void cg_team_end(Cg *c);                         /* only in the function that began it */
+ * from after its argument checks to its return; region functions get it as an argument.
+ * `threads` (i32, <= 0: the runtime's setting) bounds its size; a run of `inst` instances
+ * (i64) of `flops` each (the dense model's) starts threads only when inst * flops reaches
+ * TEAM_MIN_RUN_FLOPS (builder.c), else it runs on the caller's thread. */
+void cg_team_begin(Cg *c, LLVMValueRef threads, LLVMValueRef inst, int64_t flops);
+void cg_team_end(Cg *c); /* only in the function that began it */
 /* f32: the call's threshold override (P_options.threshold), < 0 when there is none. */
 LLVMValueRef cg_threshold_override(Cg *c);
 /* In an entry or region function: return EBADARG if the i1 `bad` holds (ending the team
@@ -178,6 +184,11 @@ int cg_emit_region(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMVa
                    LLVMValueRef gscratch);
 /* Guard scratch bytes per batch instance (max over the guarded regions). */
 int64_t cg_guards_scratch_per_batch(const Graph *g);
+/* The items scratch of regions run instance by instance (emit_nodes_items): its bytes (i64, 0
+ * if no region runs so) given `kscratch`, P.scratch(); and the bytes of a thread's slice of
+ * it beyond its kernel scratch (*any: some region runs so). */
+LLVMValueRef cg_items_scratch_bytes(Cg *c, LLVMValueRef kscratch);
+int64_t cg_items_temps_per_thread(Cg *c, bool *any);
 
 /* ---- api.c ---- */
 

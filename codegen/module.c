@@ -137,6 +137,7 @@ int64_t cg_guards_scratch_per_batch(const Graph *g) {
         }
         while (j < g->nnode && gnode(g, j)->guard == gid) j++;
         int64_t b = guard_compact_layout(g, i, j, off);
+        if (b < 64) b = 64; /* the index list of a region run by items (emit_nodes_items) */
         if (b > m) m = b;
         i = j;
     }
@@ -291,6 +292,289 @@ static int emit_nodes_compact(Cg *c, int first, int last, const Guard *gd, LLVMV
     return rc;
 }
 
+/* ---- regions run instance by instance ---------------------------------------------------
+ * A region whose nodes each compute an instance's rows from that instance's rows alone runs,
+ * when some but not all instances are active, once per active instance at batch 1 (an
+ * "item"), reading and writing the rows of the whole-batch buffers in place: no gathered
+ * copies of its inputs, no scatter of its results. Its temporaries (values it produces that
+ * nothing after it reads) live in a per-thread slice of the items scratch, the rows of its
+ * results in the arena. The items are split over the run's team (isbrt_team_items), so the
+ * branches of small planes still use every thread. */
+
+/* Threads whose slices the items scratch holds (the runtime's thread indices are below it:
+ * ISBRT__MAX_PARTS). */
+enum { ITEM_THREADS = 8 };
+
+/* Is v a tensor of one row per instance (dims[0] = N), or one the region reads whole (no N)? */
+static bool has_batch(const Graph *g, int v) {
+    return type_has_batch(&gval(g, v)->type);
+}
+
+/* Does node n compute row r of each output from row r of its batch inputs only? */
+static bool node_per_instance(const Graph *g, const Node *n) {
+    if (n->nout < 1) return false;
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] < 0 || !has_batch(g, n->out[k])) return false;
+    for (int k = 0; k < n->nin; k++) /* no shape data that changes with the batch */
+        if (n->in[k] >= 0 && gval(g, n->in[k])->type.dtype != DT_F32 && has_batch(g, n->in[k]))
+            return false;
+    const Type *yt = &gval(g, n->out[0])->type;
+    const OpInfo *oi = op_info(n->op);
+    if (oi->lower == LOWER_ELEMWISE) { /* broadcasting aligns N with N only at equal rank */
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= 0 && has_batch(g, n->in[k]) && gval(g, n->in[k])->type.rank != yt->rank)
+                return false;
+        return true;
+    }
+    bool in0 = n->nin > 0 && n->in[0] >= 0 && has_batch(g, n->in[0]);
+    bool rest = true; /* weights, shapes, indices: not per instance */
+    for (int k = 1; k < n->nin; k++) rest &= n->in[k] < 0 || !has_batch(g, n->in[k]);
+    switch (n->op) {
+    case OP_Conv:
+    case OP_MaxPool:
+    case OP_AveragePool:
+    case OP_GlobalAveragePool:
+    case OP_GlobalMaxPool:
+    case OP_BatchNormalization: return in0 && rest && n->nout == 1;
+    case OP_Reshape:
+    case OP_Flatten:
+    case OP_Squeeze:
+    case OP_Unsqueeze:
+    case OP_Identity: return in0 && rest && n->nout == 1;
+    case OP_Gather: {
+        int r = gval(g, n->in[0])->type.rank;
+        int64_t a = attr_int(n, "axis", 0);
+        return in0 && rest && axis_index(a, r) > 0;
+    }
+    case OP_Concat: {
+        int64_t a = attr_int(n, "axis", 0);
+        if (axis_index(a, yt->rank) <= 0) return false;
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] < 0 || !has_batch(g, n->in[k])) return false;
+        return true;
+    }
+    default: return false;
+    }
+}
+
+/* Is v produced in [first, last)? */
+static bool made_in(const Graph *g, int v, int first, int last) {
+    int d = gval(g, v)->def;
+    return d >= first && d < last;
+}
+
+/* Can region [first, last) run by items (see above)? Its nodes are per instance, and no result
+ * shares bytes with a whole-batch value the region reads (the whole-batch order the memory
+ * plan assumes would let a result overwrite rows of an input other items still read). */
+static bool region_items_ok(Cg *c, int first, int last, const Guard *gd) {
+    const Graph *g = c->g;
+    int *res = malloc(sizeof *res * (size_t)(g->nval + 1));
+    if (!res) abort();
+    int nr = region_results(g, first, last, res);
+    bool ok = true;
+    for (int i = first; i < last && ok; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead) continue;
+        ok = node_per_instance(g, n);
+        for (int k = 0; k < n->nin && ok; k++) {
+            int x = n->in[k];
+            if (x < 0 || made_in(g, x, first, last) || (gval(g, x)->flags & VAL_CONST)) continue;
+            for (int t = 0; t < nr && ok; t++) ok = !cg_may_overlap(c, res[t], x);
+        }
+    }
+    for (int t = 0; t < gd->nterm && ok; t++)
+        for (int q = 0; q < nr && ok; q++) ok = !cg_may_overlap(c, res[q], gd->terms[t].gate);
+    for (int q = 0; q < nr && ok; q++) ok = has_batch(g, res[q]);
+    free(res);
+    return ok;
+}
+
+/* Temporaries of a region run by items: off[v] bytes into a thread's slice for every value
+ * produced in [first, last) that is neither a result nor a view sharing its input's bytes
+ * (-1 for the others). Returns the bytes (multiple of 64). */
+static int64_t region_item_temps(const Graph *g, int first, int last, int64_t *off) {
+    int *res = malloc(sizeof *res * (size_t)(g->nval + 1));
+    if (!res) abort();
+    int nr = region_results(g, first, last, res);
+    int64_t at = 0;
+    for (int v = 0; v < g->nval; v++) off[v] = -1;
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        if (n->dead) continue;
+        for (int k = 0; k < n->nout; k++) {
+            int v = n->out[k];
+            bool result = false;
+            for (int t = 0; t < nr; t++) result |= res[t] == v;
+            if (v < 0 || result || cg_aliases_input(g, v)) continue;
+            off[v] = at;
+            at += (cg_instance_bytes(g, v) + 63) / 64 * 64;
+        }
+    }
+    free(res);
+    return at;
+}
+
+/* Bytes of one thread's slice of the items scratch beyond its kernel scratch: the max over the
+ * regions that may run by items of their temporaries (0 if none may). */
+int64_t cg_items_temps_per_thread(Cg *c, bool *any) {
+    const Graph *g = c->g;
+    int64_t *off = malloc(sizeof *off * (size_t)(g->nval + 1));
+    if (!off) abort();
+    int64_t m = 0;
+    *any = false;
+    for (int i = 0; i < g->nnode;) {
+        int gid = gnode(g, i)->guard, j = i + 1;
+        if (gid < 0) {
+            i++;
+            continue;
+        }
+        while (j < g->nnode && gnode(g, j)->guard == gid) j++;
+        if (region_items_ok(c, i, j, &g->guards[gid])) {
+            *any = true;
+            int64_t b = region_item_temps(g, i, j, off);
+            if (b > m) m = b;
+        }
+        i = j;
+    }
+    free(off);
+    return m;
+}
+
+/* The items scratch: ITEM_THREADS slices of [kernel scratch, rounded to 64][temporaries]; 0
+ * bytes when no region runs by items. `kscratch` is P.scratch(). */
+LLVMValueRef cg_items_scratch_bytes(Cg *c, LLVMValueRef kscratch) {
+    bool any;
+    int64_t t = cg_items_temps_per_thread(c, &any);
+    if (!any) return cg_i64(c, 0);
+    LLVMValueRef slice = LLVMBuildAdd(c->b, kscratch, cg_i64(c, t), "");
+    return LLVMBuildMul(c->b, slice, cg_i64(c, ITEM_THREADS), "");
+}
+
+/* The context an items function reads (a stack struct of the region function). */
+enum { IC_BATCH, IC_INS, IC_ARENA, IC_IDX, IC_ITEMS, IC_SLICE, IC_STATS, IC_COUNT };
+
+/* Emit P.regionK.items(ctx, lo, hi, thread, team): for j in [lo, hi), instance idx[j] runs
+ * nodes [first, last) at batch 1 on its rows. */
+static int emit_items_fn(Cg *c, int first, int last, LLVMValueRef f) {
+    const Graph *g = c->g;
+    LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, steam = c->team, sstats = c->stats;
+    LLVMBasicBlockRef sentry = c->entry, saved_bb = LLVMGetInsertBlock(c->b);
+    LLVMValueRef *svptr = c->vptr;
+    LLVMValueRef *base = calloc((size_t)g->nval + 1, sizeof *base);
+    int64_t *toff = malloc(sizeof *toff * (size_t)(g->nval + 1));
+    c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
+    if (!base || !toff || !c->vptr) abort();
+    cg_begin_fn(c, f);
+    LLVMValueRef ctx = LLVMGetParam(f, 0), lo = LLVMGetParam(f, 1), hi = LLVMGetParam(f, 2);
+    LLVMValueRef thread = LLVMBuildSExt(c->b, LLVMGetParam(f, 3), c->t_i64, "");
+    LLVMValueRef field[IC_COUNT];
+    for (int k = 0; k < IC_COUNT; k++) {
+        LLVMTypeRef t = k == IC_BATCH || k == IC_SLICE ? c->t_i64 : c->t_ptr;
+        field[k] = LLVMBuildLoad2(c->b, t, cg_gep_c(c, ctx, 8 * k), "");
+    }
+    c->batch = field[IC_BATCH];
+    c->team = LLVMGetParam(f, 4);
+    c->stats = field[IC_STATS]; /* read only here (the threshold override) */
+    /* this thread's slice: [kernel scratch][temporaries]; field IC_SLICE is its size, the
+     * temporaries are its last `temps` bytes */
+    LLVMValueRef slice =
+        cg_gep(c, field[IC_ITEMS], LLVMBuildNUWMul(c->b, thread, field[IC_SLICE], ""));
+    int64_t temps = region_item_temps(g, first, last, toff);
+    LLVMValueRef tbase =
+        cg_gep(c, slice, LLVMBuildSub(c->b, field[IC_SLICE], cg_i64(c, temps), ""));
+    for (int i = 0; i < g->ninput; i++) {
+        LLVMValueRef idx = cg_i64(c, i);
+        c->vptr[g->inputs[i]] = LLVMBuildLoad2(
+            c->b, c->t_ptr, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, field[IC_INS], &idx, 1, ""), "");
+    }
+    /* whole-batch addresses (temporaries: the slice) */
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        for (int k = 0; k < n->nin + n->nout; k++) {
+            int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
+            if (v < 0 || base[v]) continue;
+            if (toff[v] >= 0)
+                base[v] = cg_gep_c(c, tbase, toff[v]);
+            else if (!(k >= n->nin && cg_aliases_input(g, v)))
+                base[v] = cg_resolve_ptr(c, field[IC_ARENA], v, 0);
+        }
+    }
+    c->ws = slice;
+    c->batch = cg_i64(c, 1);
+    CgLoop l = cg_loop_begin(c, LLVMBuildSub(c->b, hi, lo, ""), "items");
+    LLVMValueRef j = LLVMBuildNUWAdd(c->b, lo, l.iv, "");
+    LLVMValueRef r = LLVMBuildLoad2(
+        c->b, c->t_i64, LLVMBuildInBoundsGEP2(c->b, c->t_i64, field[IC_IDX], &j, 1, ""), "row");
+    memset(c->vptr, 0, sizeof *c->vptr * (size_t)g->nval);
+    for (int i = first; i < last; i++) {
+        const Node *n = gnode(g, i);
+        for (int k = 0; k < n->nin + n->nout; k++) {
+            int v = k < n->nin ? n->in[k] : n->out[k - n->nin];
+            if (v < 0 || c->vptr[v]) continue;
+            if (k >= n->nin && cg_aliases_input(g, v)) { /* a view made here: its input's row */
+                c->vptr[v] = c->vptr[n->in[0]];
+                continue;
+            }
+            if (!base[v]) continue; /* no storage */
+            if (toff[v] >= 0 || !has_batch(g, v) || (gval(g, v)->flags & VAL_CONST)) {
+                c->vptr[v] = base[v];
+                continue;
+            }
+            LLVMValueRef off = LLVMBuildNUWMul(c->b, r, cg_i64(c, cg_instance_bytes(g, v)), "");
+            c->vptr[v] = cg_gep(c, base[v], off);
+        }
+    }
+    int rc = emit_nodes(c, first, last);
+    if (rc == 0) {
+        cg_loop_end(c, &l);
+        LLVMBuildRet(c->b, cg_i32(c, CG_RET_OK));
+    }
+    free(base);
+    free(toff);
+    free(c->vptr);
+    c->vptr = svptr;
+    c->fn = sfn;
+    c->entry = sentry;
+    c->batch = sbatch;
+    c->ws = sws;
+    c->team = steam;
+    c->stats = sstats;
+    LLVMPositionBuilderAtEnd(c->b, saved_bb);
+    return rc;
+}
+
+/* Run nodes [first, last) for the `count` active instances, whose rows are listed in idx:
+ * in place on the whole batch when every instance is active (`all`), else item by item
+ * (emit_items_fn) on the run's team. */
+static int emit_nodes_items(Cg *c, int first, int last, LLVMValueRef count, LLVMValueRef all,
+                            LLVMValueRef idx, int64_t flops) {
+    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.all");
+    LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "guard.items");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+    LLVMBuildCondBr(c->b, all, whole, some);
+    LLVMPositionBuilderAtEnd(c->b, whole);
+    if (emit_nodes(c, first, last) < 0) return -1;
+    LLVMBuildBr(c->b, done);
+
+    LLVMPositionBuilderAtEnd(c->b, some);
+    LLVMTypeRef pt[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_i32, c->t_ptr};
+    char suffix[48];
+    snprintf(suffix, sizeof suffix, ".items%d", c->uid++);
+    LLVMValueRef f = cg_add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
+    LLVMValueRef ctx = cg_alloca(c, 8 * IC_COUNT, 8);
+    LLVMValueRef field[IC_COUNT] = {c->batch, c->ins,        c->arena, idx,
+                                    c->items, c->item_slice, c->stats};
+    for (int k = 0; k < IC_COUNT; k++) LLVMBuildStore(c->b, field[k], cg_gep_c(c, ctx, 8 * k));
+    LLVMValueRef args[5] = {c->team ? c->team : LLVMConstPointerNull(c->t_ptr), count,
+                            cg_i64(c, flops > 0 ? flops : 1), f, ctx};
+    LLVMTypeRef at[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr, c->t_ptr};
+    LLVMValueRef rc = cg_call(c, "isbrt_team_items", c->t_i32, 5, at, args);
+    cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, CG_RET_OK), ""));
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    return emit_items_fn(c, first, last, f);
+}
+
 /* Must the rows of a branch value be zero where the branch did not run? Not when every
  * reader is a BranchSum (which adds only the rows of live branches). */
 static bool value_needs_zero(const Graph *g, int value) {
@@ -387,12 +671,17 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
 
     /* count = number of active instances */
     LLVMValueRef nrows = cg_sym(c, rows);
+    bool compact = rows.n && (gd->value < 0 || cg_storage_owner(g, gd->value) == gd->value);
+    bool items = compact && c->items && region_items_ok(c, first, last, gd);
     LLVMValueRef cnt = cg_alloca(c, 8, 8);
     LLVMBuildStore(c->b, cg_i64(c, 0), cnt);
     CgLoop l = cg_loop_begin(c, nrows, "guard.count");
     LLVMValueRef on = guard_active(c, gd, l.iv);
     LLVMValueRef act = LLVMBuildZExt(c->b, on, c->t_i64, "");
-    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, LLVMBuildLoad2(c->b, c->t_i64, cnt, ""), act, ""), cnt);
+    LLVMValueRef sofar = LLVMBuildLoad2(c->b, c->t_i64, cnt, "");
+    if (items) /* the index list of the active instances: idx[count++] = r */
+        LLVMBuildStore(c->b, l.iv, LLVMBuildInBoundsGEP2(c->b, c->t_i64, scratch, &sofar, 1, ""));
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, sofar, act, ""), cnt);
     mask_store(c, gid, l.iv, on);
     cg_loop_end(c, &l);
     LLVMValueRef count = LLVMBuildLoad2(c->b, c->t_i64, cnt, "active");
@@ -413,7 +702,9 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
 
     LLVMPositionBuilderAtEnd(c->b, some);
     LLVMValueRef all = LLVMBuildICmp(c->b, LLVMIntEQ, count, nrows, "all");
-    if (rows.n && (gd->value < 0 || cg_storage_owner(g, gd->value) == gd->value)) {
+    if (items) {
+        if (emit_nodes_items(c, first, last, count, all, scratch, flops) < 0) return -1;
+    } else if (compact) {
         if (emit_nodes_compact(c, first, last, gd, nrows, count, all, scratch) < 0) return -1;
     } else if (emit_nodes(c, first, last) < 0) {
         return -1;
@@ -429,70 +720,33 @@ static int emit_guard_run(Cg *c, int gid, int first, int last, LLVMValueRef scra
     return 0;
 }
 
-/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs and, row by row, of the
- * branch values whose branch ran for that instance. */
-static int emit_branch_sum(Cg *c, const Node *n) {
-    const Graph *g = c->g;
-    int y = n->out[0];
-    LLVMValueRef yp = cg_ptr(c, y);
-    if (!yp) return 0;
-    const Type *yt = &gval(g, y)->type;
-    if (yt->dtype != DT_F32) return cg_fail(c, "output is %s, only f32", dtype_name(yt->dtype));
-    int nplain = 0;
-    for (int k = 0; k < n->nin; k++) {
-        int x = n->in[k];
-        if (value_branch_guard(g, x) >= 0) continue;
-        LLVMValueRef xp = cg_ptr(c, x);
-        if (!xp) return cg_fail(c, "input %d has no storage", k);
-        if (cg_may_overlap(c, x, y)) return cg_fail(c, "input %d overlaps the output", k);
-        if (nplain++ == 0) {
-            cg_memcpy(c, yp, xp, cg_bytes(c, y));
+/* Rows [lo, hi) of a BranchSum's output: each written once, from the rows of its plain inputs
+ * (px[0..np)) and of the branch values bx[t] whose guard bg[t] ran for that instance (zero if
+ * there is nothing to add). `row`: elements per row. */
+static void emit_bsum_rows(Cg *c, int y, int np, const int *px, int nb, const int *bx,
+                           const Guard **bg, int64_t row, LLVMValueRef lo, LLVMValueRef hi) {
+    LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+    LLVMValueRef started = cg_alloca(c, 1, 1);
+    CgLoop l = cg_loop_begin(c, LLVMBuildSub(c->b, hi, lo, ""), "bsum.row");
+    LLVMValueRef r = LLVMBuildNUWAdd(c->b, lo, l.iv, "");
+    LLVMValueRef off = LLVMBuildNUWMul(c->b, r, cg_i64(c, row * 4), "");
+    LLVMValueRef yrow = cg_gep(c, cg_ptr(c, y), off);
+    for (int t = 0; t < np; t++) {
+        LLVMValueRef xrow = cg_gep(c, cg_ptr(c, px[t]), off);
+        if (t == 0) {
+            cg_memcpy(c, yrow, xrow, cg_i64(c, row * 4));
         } else {
-            LLVMValueRef args[3] = {cg_sym(c, sym_prod(yt, 0, yt->rank)), xp, yp};
-            LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
+            LLVMValueRef args[3] = {cg_i64(c, row), xrow, yrow};
             cg_call(c, "isbrt_acc_f32", c->t_void, 3, ts, args);
         }
     }
-    /* the branch values: per instance row, the first live one is copied when there is no
-     * plain input (rows without any stay zero), the others are added */
-    int *bx = malloc(sizeof *bx * (size_t)(n->nin + 1)), nb = 0;
-    const Guard **bg = malloc(sizeof *bg * (size_t)(n->nin + 1));
-    if (!bx || !bg) abort();
-    SymInt rows = sym_const(1);
-    for (int k = 0; k < n->nin; k++) {
-        int x = n->in[k], gid = value_branch_guard(g, x);
-        if (gid < 0) continue;
-        SymInt r;
-        int bad = guard_check(c, &g->guards[gid], &r);
-        if (!bad && nb > 0 && (r.n != rows.n || r.k != rows.k))
-            bad = cg_fail(c, "branch values of different batch rows");
-        if (!bad && cg_may_overlap(c, x, y)) bad = cg_fail(c, "input %d overlaps the output", k);
-        if (bad) {
-            free(bx), free(bg);
-            return -1;
-        }
-        rows = r;
-        bx[nb] = x, bg[nb++] = &g->guards[gid];
-    }
-    if (nb == 0) {
-        if (nplain == 0) cg_memset0(c, yp, cg_bytes(c, y));
-        free(bx), free(bg);
-        return 0;
-    }
-    int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
-    int64_t row = type_numel(yt, 1) / nrows1;
-    LLVMTypeRef ts[3] = {c->t_i64, c->t_ptr, c->t_ptr};
-    LLVMValueRef started = cg_alloca(c, 1, 1);
-    CgLoop l = cg_loop_begin(c, cg_sym(c, rows), "bsum.row");
-    LLVMValueRef off = LLVMBuildNUWMul(c->b, l.iv, cg_i64(c, row * 4), "");
-    LLVMValueRef yrow = cg_gep(c, yp, off);
-    LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, nplain > 0, 0), started);
+    LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, np > 0, 0), started);
     for (int t = 0; t < nb; t++) {
         LLVMBasicBlockRef live = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-        LLVMBuildCondBr(c->b, guard_active(c, bg[t], l.iv), live, next);
+        LLVMBuildCondBr(c->b, guard_active(c, bg[t], r), live, next);
         LLVMPositionBuilderAtEnd(c->b, live);
         LLVMValueRef xrow = cg_gep(c, cg_ptr(c, bx[t]), off);
         LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
@@ -508,17 +762,111 @@ static int emit_branch_sum(Cg *c, const Node *n) {
         LLVMBuildBr(c->b, next);
         LLVMPositionBuilderAtEnd(c->b, next);
     }
-    LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
-    LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st, LLVMConstInt(c->t_i8, 0, 0), ""), done,
-                    zero);
-    LLVMPositionBuilderAtEnd(c->b, zero);
-    cg_memset0(c, yrow, cg_i64(c, row * 4));
-    LLVMBuildBr(c->b, done);
-    LLVMPositionBuilderAtEnd(c->b, done);
+    if (np == 0) {
+        LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "");
+        LLVMValueRef st = LLVMBuildLoad2(c->b, c->t_i8, started, "");
+        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, st, LLVMConstInt(c->t_i8, 0, 0), ""),
+                        done, zero);
+        LLVMPositionBuilderAtEnd(c->b, zero);
+        cg_memset0(c, yrow, cg_i64(c, row * 4));
+        LLVMBuildBr(c->b, done);
+        LLVMPositionBuilderAtEnd(c->b, done);
+    }
     cg_loop_end(c, &l);
-    free(bx), free(bg);
+}
+
+/* BranchSum (passes/insert_guards.c): y = the sum of its plain inputs and, row by row, of the
+ * branch values whose branch ran for that instance. The rows are split over the run's team
+ * (isbrt_team_items; in the entry function, which has the arena); each output row is written
+ * once. */
+static int emit_branch_sum(Cg *c, const Node *n) {
+    const Graph *g = c->g;
+    int y = n->out[0];
+    LLVMValueRef yp = cg_ptr(c, y);
+    if (!yp) return 0;
+    const Type *yt = &gval(g, y)->type;
+    if (yt->dtype != DT_F32) return cg_fail(c, "output is %s, only f32", dtype_name(yt->dtype));
+    int *px = malloc(sizeof *px * (size_t)(n->nin + 1)), np = 0;
+    int *bx = malloc(sizeof *bx * (size_t)(n->nin + 1)), nb = 0;
+    const Guard **bg = malloc(sizeof *bg * (size_t)(n->nin + 1));
+    if (!px || !bx || !bg) abort();
+    int bad = 0;
+    SymInt rows = sym_dim(yt, 0);
+    for (int k = 0; k < n->nin && !bad; k++) {
+        int x = n->in[k], gid = value_branch_guard(g, x);
+        if (!cg_ptr(c, x))
+            bad = cg_fail(c, "input %d has no storage", k);
+        else if (cg_may_overlap(c, x, y))
+            bad = cg_fail(c, "input %d overlaps the output", k);
+        if (bad || gid < 0) {
+            px[np++] = x;
+            continue;
+        }
+        SymInt r;
+        bad = guard_check(c, &g->guards[gid], &r);
+        if (!bad && nb > 0 && (r.n != rows.n || r.k != rows.k))
+            bad = cg_fail(c, "branch values of different batch rows");
+        rows = r;
+        bx[nb] = x, bg[nb++] = &g->guards[gid];
+    }
+    if (!bad && nb == 0 && np == 0) cg_memset0(c, yp, cg_bytes(c, y));
+    if (bad || (nb == 0 && np == 0)) {
+        free(px), free(bx), free(bg);
+        return bad;
+    }
+    int64_t nrows1 = rows.n ? 1 : (rows.k ? rows.k : 1);
+    int64_t row = type_numel(yt, 1) / nrows1;
+    LLVMValueRef nrows = cg_sym(c, rows);
+    if (!c->arena || c->fn != c->team_fn) {
+        emit_bsum_rows(c, y, np, px, nb, bx, bg, row, cg_i64(c, 0), nrows);
+        free(px), free(bx), free(bg);
+        return 0;
+    }
+    /* P.bsumK(ctx, lo, hi, thread, team): rows [lo, hi), on the run's team */
+    LLVMTypeRef pt[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_i32, c->t_ptr};
+    char suffix[48];
+    snprintf(suffix, sizeof suffix, ".bsum%d", c->uid++);
+    LLVMValueRef f = cg_add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 5, 0), true);
+    LLVMValueRef ctx = cg_alloca(c, 8 * IC_COUNT, 8);
+    LLVMValueRef field[3] = {c->batch, c->ins, c->arena};
+    for (int k = 0; k < 3; k++) LLVMBuildStore(c->b, field[k], cg_gep_c(c, ctx, 8 * k));
+    LLVMBuildStore(c->b, c->stats, cg_gep_c(c, ctx, 8 * IC_STATS));
+    LLVMValueRef args[5] = {c->team ? c->team : LLVMConstPointerNull(c->t_ptr), nrows,
+                            cg_i64(c, row * (n->nin > 0 ? n->nin : 1)), f, ctx};
+    LLVMTypeRef at[5] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr, c->t_ptr};
+    cg_call(c, "isbrt_team_items", c->t_i32, 5, at, args);
+
+    LLVMValueRef sfn = c->fn, sbatch = c->batch, sstats = c->stats;
+    LLVMBasicBlockRef sentry = c->entry, saved_bb = LLVMGetInsertBlock(c->b);
+    LLVMValueRef *svptr = c->vptr;
+    c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
+    if (!c->vptr) abort();
+    cg_begin_fn(c, f);
+    LLVMValueRef fctx = LLVMGetParam(f, 0);
+    c->batch = LLVMBuildLoad2(c->b, c->t_i64, cg_gep_c(c, fctx, 8 * IC_BATCH), "");
+    LLVMValueRef ins = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_INS), "");
+    LLVMValueRef arena = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_ARENA), "");
+    c->stats = LLVMBuildLoad2(c->b, c->t_ptr, cg_gep_c(c, fctx, 8 * IC_STATS), "");
+    for (int i = 0; i < g->ninput; i++) {
+        LLVMValueRef idx = cg_i64(c, i);
+        c->vptr[g->inputs[i]] = LLVMBuildLoad2(
+            c->b, c->t_ptr, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, ins, &idx, 1, ""), "");
+    }
+    cg_resolve_ptr(c, arena, y, 0);
+    for (int k = 0; k < n->nin; k++) cg_resolve_ptr(c, arena, n->in[k], 0);
+    for (int t = 0; t < nb; t++)
+        for (int q = 0; q < bg[t]->nterm; q++) cg_resolve_ptr(c, arena, bg[t]->terms[q].gate, 0);
+    emit_bsum_rows(c, y, np, px, nb, bx, bg, row, LLVMGetParam(f, 1), LLVMGetParam(f, 2));
+    LLVMBuildRet(c->b, cg_i32(c, CG_RET_OK));
+    free(c->vptr);
+    c->vptr = svptr;
+    c->fn = sfn;
+    c->entry = sentry;
+    c->batch = sbatch;
+    c->stats = sstats;
+    LLVMPositionBuilderAtEnd(c->b, saved_bb);
+    free(px), free(bx), free(bg);
     return 0;
 }
 
@@ -609,18 +957,27 @@ int cg_emit_node(Cg *c, int id) {
 int cg_emit_region(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMValueRef arena,
                    LLVMValueRef gscratch) {
     const Graph *g = c->g;
-    LLVMTypeRef pt[7] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
+    LLVMTypeRef pt[9] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr,
+                         c->t_ptr, c->t_ptr, c->t_ptr, c->t_i64};
     char suffix[48];
     snprintf(suffix, sizeof suffix, ".region%d", c->uid++);
-    LLVMValueRef f = cg_add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 7, 0), true);
-    LLVMValueRef args[7] = {
-        c->batch, ins ? ins : LLVMConstPointerNull(c->t_ptr),        c->ws, arena, gscratch,
-        c->stats, c->team ? c->team : LLVMConstPointerNull(c->t_ptr)};
-    LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, 7, "");
+    LLVMValueRef f = cg_add_fn(c, suffix, LLVMFunctionType(c->t_i32, pt, 9, 0), true);
+    LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
+    LLVMValueRef args[9] = {c->batch,
+                            ins ? ins : null,
+                            c->ws,
+                            arena,
+                            gscratch,
+                            c->stats,
+                            c->team ? c->team : null,
+                            c->items ? c->items : null,
+                            c->item_slice ? c->item_slice : cg_i64(c, 0)};
+    LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(f), f, args, 9, "");
     cg_bail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32(c, CG_RET_OK), ""));
 
     LLVMBasicBlockRef saved_bb = LLVMGetInsertBlock(c->b);
     LLVMValueRef sfn = c->fn, sbatch = c->batch, sws = c->ws, sstats = c->stats, steam = c->team;
+    LLVMValueRef sins = c->ins, sarena = c->arena, sitems = c->items, sslice = c->item_slice;
     LLVMBasicBlockRef sentry = c->entry;
     LLVMValueRef *svptr = c->vptr;
     c->vptr = calloc((size_t)g->nval + 1, sizeof *c->vptr);
@@ -630,6 +987,10 @@ int cg_emit_region(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMVa
     c->ws = LLVMGetParam(f, 2);
     c->stats = LLVMGetParam(f, 5);
     c->team = LLVMGetParam(f, 6);
+    c->ins = LLVMGetParam(f, 1);
+    c->arena = LLVMGetParam(f, 3);
+    c->items = c->items ? LLVMGetParam(f, 7) : NULL;
+    c->item_slice = LLVMGetParam(f, 8);
     for (int i = 0; i < g->ninput; i++) {
         LLVMValueRef idx = cg_i64(c, i);
         c->vptr[g->inputs[i]] = LLVMBuildLoad2(
@@ -656,6 +1017,10 @@ int cg_emit_region(Cg *c, int gid, int first, int last, LLVMValueRef ins, LLVMVa
     c->ws = sws;
     c->stats = sstats;
     c->team = steam;
+    c->ins = sins;
+    c->arena = sarena;
+    c->items = sitems;
+    c->item_slice = sslice;
     LLVMPositionBuilderAtEnd(c->b, saved_bb);
     return r;
 }

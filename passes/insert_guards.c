@@ -268,34 +268,60 @@ static void shared_regions(Graph *g) {
 
 /* ---- live sums ---------------------------------------------------------------------- */
 
-/* An Add, or an Elementwise whose program is "xa xb Add xc Add ..." over all its inputs,
- * each once. */
-static bool is_add_chain(const Node *n) {
+/* Does n only add its inputs, each once, in any grouping ("x0 x1 Add x2 Add", or
+ * fuse_elementwise's trees such as "x0 x1 x2 Add Add"), then maybe apply unary ops to the
+ * sum ("... Add Relu")? An Add is such a node. *tail: the offset in the `_code` of that
+ * unary suffix (its length if none, 0 for an Add). */
+static bool is_add_chain(const Node *n, size_t *tail) {
+    *tail = 0;
     if (n->op == OP_Add) return true;
     if (n->op != OP_Elementwise) return false;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", attr_string(n, "_code", ""));
+    const char *code = attr_string(n, "_code", "");
     uint64_t seen = 0;
-    int ntok = 0;
-    for (char *save, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save), ntok++) {
-        bool operand = ntok == 0 || ntok % 2 == 1;
-        if (!operand) {
-            if (strcmp(t, "Add") != 0) return false;
-            continue;
+    int depth = 0, nop = 0;
+    for (const char *t = code; *t;) {
+        size_t len = strcspn(t, " ");
+        char tok[64];
+        if (len >= sizeof tok) return false;
+        memcpy(tok, t, len);
+        tok[len] = 0;
+        if (nop == n->nin && depth == 1) { /* after the sum: unary ops only */
+            tok[strcspn(tok, ":")] = 0;
+            int op = op_from_name(tok);
+            if (op < 0 || !(op_info(op)->flags & OPF_FUSE) || !(op_info(op)->flags & OPF_UNARY))
+                return false;
+        } else if (strcmp(tok, "Add") == 0) {
+            if (depth < 2) return false;
+            depth--;
+            if (nop == n->nin && depth == 1) *tail = (size_t)(t + len - code);
+        } else {
+            char *end;
+            long k = tok[0] == 'x' ? strtol(tok + 1, &end, 10) : -1;
+            if (k < 0 || k >= n->nin || k >= 64 || *end || (seen >> k & 1)) return false;
+            seen |= 1ull << k;
+            depth++, nop++;
         }
-        char *end;
-        long k = t[0] == 'x' ? strtol(t + 1, &end, 10) : -1;
-        if (k < 0 || k >= n->nin || k >= 64 || *end || (seen >> k & 1)) return false;
-        seen |= 1ull << k;
+        t += len;
+        while (*t == ' ') t++;
     }
-    return n->nin >= 2 && ntok == 2 * n->nin - 1;
+    return n->nin >= 2 && nop == n->nin && depth == 1;
 }
 
+/* Sums of branch values become BranchSums. A sum followed by unary ops (fuse_elementwise
+ * fused the Relu after a cell's sum) is split: a BranchSum of the inputs, then an
+ * Elementwise of the unary ops on it, just after. */
 static void live_sums(Graph *g) {
-    for (int i = 0; i < g->nnode; i++) {
+    int nn = g->nnode;
+    int *order = malloc(sizeof *order * (size_t)(2 * nn + 1)), no = 0;
+    if (!order) abort();
+    for (int i = 0; i < nn; i++) {
         Node *n = gnode(g, i);
+        size_t tail;
         /* inside a region a sum may run on a gathered sub-batch: it stays a plain sum */
-        if (n->dead || n->guard >= 0 || n->nout != 1 || !is_add_chain(n)) continue;
+        if (n->dead || n->guard >= 0 || n->nout != 1 || !is_add_chain(n, &tail)) {
+            order[no++] = i;
+            continue;
+        }
         const Type *yt = &gval(g, n->out[0])->type;
         bool branch_in = false, same = yt->dtype == DT_F32;
         for (int k = 0; k < n->nin && same; k++) {
@@ -303,10 +329,36 @@ static void live_sums(Graph *g) {
             same = x >= 0 && type_equal(&gval(g, x)->type, yt);
             for (int q = 0; q < g->nguard && same; q++) branch_in |= g->guards[q].value == x;
         }
-        if (!same || !branch_in) continue;
-        n->op = OP_BranchSum;
+        if (!same || !branch_in) {
+            order[no++] = i;
+            continue;
+        }
+        const char *code = n->op == OP_Elementwise ? attr_string(n, "_code", "") : "";
+        if (code[tail] == 0) { /* only adds */
+            n->op = OP_BranchSum;
+            n->nattr = 0;
+            order[no++] = i;
+            continue;
+        }
+        char name[256];
+        snprintf(name, sizeof name, "%s/branch_sum", gval(g, n->out[0])->name);
+        int s = graph_add_value(g, name, *yt);
+        int b = graph_add_node(g, OP_BranchSum, name, n->nin, n->in, 1, &s);
+        n = gnode(g, i); /* graph_add_node may move the nodes */
+        char *rest = malloc(strlen(code + tail) + 4);
+        if (!rest) abort();
+        sprintf(rest, "x0%s", code + tail);
+        n->in = graph_alloc(g, sizeof *n->in);
+        n->in[0] = s;
+        n->nin = 1;
         n->nattr = 0;
+        node_set_string(g, n, "_code", rest);
+        free(rest);
+        order[no++] = b;
+        order[no++] = i;
     }
+    graph_apply_order(g, order);
+    free(order);
 }
 
 int pass_insert_guards(Graph *g, Diag *d) {

@@ -468,6 +468,16 @@ void isbrt_set_threads(int threads);
 #define ISBRT_TEAM_BYTES 1024
 void isbrt_team_begin(void *mem, int threads);
 void isbrt_team_end(void *mem);
+/* The instances of a guarded region, run one at a time (generated code, codegen/module.c):
+ * fn(ctx, lo, hi, thread, team) runs items [lo, hi) of [0, n), with `thread` (< 8) naming its
+ * slice of per-thread scratch and `team` the team its kernels may split over, and returns 0
+ * or an error status. When the run's team has threads, n >= 2 and n * work_per_item reaches
+ * the team's threshold, the items are split in chunks over the team (each chunk with team
+ * NULL: its kernels stay on its thread); else one call fn(ctx, 0, n, 0, team) on the caller's
+ * thread. Returns when all are done: 0, or the status of a call that failed. */
+typedef int32_t (*isbrt_items_fn)(void *ctx, int64_t lo, int64_t hi, int32_t thread, void *team);
+int32_t isbrt_team_items(void *team, int64_t n, int64_t work_per_item, isbrt_items_fn fn,
+                         void *ctx);
 /* isbrt_conv2d on the run's team `team` (NULL: as isbrt_conv2d). */
 void isbrt_conv2d_team(void *team, const isbrt_conv *p, int64_t n, const float *x, const float *w,
                        const float *bias, const float *residual, float *y, void *scratch);

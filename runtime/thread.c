@@ -198,3 +198,31 @@ void isbrt__share(const isbrt__team *t, int64_t n, int64_t *lo, int64_t *hi) {
     *lo = n * t->part / t->parts;
     *hi = n * (t->part + 1) / t->parts;
 }
+
+/* ---- items of a guarded region (isbrt_team_items) ---------------------------------------- */
+
+typedef struct items_job {
+    int64_t n;
+    isbrt_items_fn fn;
+    void *ctx;
+    _Atomic int32_t status;
+} items_job;
+
+static void items_chunk(void *ctx, const isbrt__team *t) {
+    items_job *j = ctx;
+    int64_t lo, hi;
+    isbrt__share(t, j->n, &lo, &hi);
+    if (lo >= hi) return;
+    const int32_t rc = j->fn(j->ctx, lo, hi, t->thread, NULL);
+    if (rc != 0) atomic_store(&j->status, rc);
+}
+
+int32_t isbrt_team_items(void *team, int64_t n, int64_t work_per_item, isbrt_items_fn fn,
+                         void *ctx) {
+    if (n <= 0) return 0;
+    const int64_t work = work_per_item > INT64_MAX / n ? INT64_MAX : n * work_per_item;
+    if (team == NULL || n < 2 || isbrt__parts_for(team, work) <= 1) return fn(ctx, 0, n, 0, team);
+    items_job j = {n, fn, ctx, 0};
+    isbrt__parallel(team, work, isbrt__chunks(team, work, n), items_chunk, &j);
+    return atomic_load(&j.status);
+}
